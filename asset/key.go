@@ -1,0 +1,155 @@
+// Package asset is Freshet's vocabulary: asset keys, specs, events and
+// metadata. It imports nothing else from Freshet so every other package can
+// depend on it.
+package asset
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxKeyLen bounds a key's length in bytes so that keys stay usable as
+// ClickHouse sort keys, URL path segments and map keys.
+const MaxKeyLen = 1024
+
+// Key identifies an asset. It is a path of parts written "a/b/c". The zero
+// value is not a valid key; build keys with ParseKey or KeyFromParts.
+type Key string
+
+// KeyError explains why a string is not a valid key.
+type KeyError struct {
+	Input  string
+	Reason string
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("invalid asset key %q: %s", e.Input, e.Reason) }
+
+// ErrEmptyKey is returned for an empty key string.
+var ErrEmptyKey = errors.New("asset key is empty")
+
+// ParseKey validates s and returns it as a Key.
+// A part is a non-empty string without '/', control characters or
+// surrounding white space; the whole key is valid UTF-8 of at most MaxKeyLen bytes.
+func ParseKey(s string) (Key, error) {
+	if s == "" {
+		return "", ErrEmptyKey
+	}
+	if len(s) > MaxKeyLen {
+		return "", &KeyError{Input: s[:32] + "...", Reason: fmt.Sprintf("longer than %d bytes", MaxKeyLen)}
+	}
+	if !utf8.ValidString(s) {
+		return "", &KeyError{Input: s, Reason: "not valid UTF-8"}
+	}
+	for i, part := range strings.Split(s, "/") {
+		if reason := checkPart(part); reason != "" {
+			return "", &KeyError{Input: s, Reason: fmt.Sprintf("part %d %s", i+1, reason)}
+		}
+	}
+	return Key(s), nil
+}
+
+// MustParseKey is ParseKey for constants in tests and examples; it panics on error.
+func MustParseKey(s string) Key {
+	k, err := ParseKey(s)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+// KeyFromParts joins parts into a key, validating each.
+func KeyFromParts(parts ...string) (Key, error) {
+	if len(parts) == 0 {
+		return "", ErrEmptyKey
+	}
+	for i, p := range parts {
+		if strings.Contains(p, "/") {
+			return "", &KeyError{Input: p, Reason: fmt.Sprintf("part %d contains '/'; use EscapePart", i+1)}
+		}
+	}
+	return ParseKey(strings.Join(parts, "/"))
+}
+
+func checkPart(p string) string {
+	if p == "" {
+		return "is empty"
+	}
+	first, _ := utf8.DecodeRuneInString(p)
+	last, _ := utf8.DecodeLastRuneInString(p)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return "has surrounding white space"
+	}
+	for _, r := range p {
+		if unicode.IsControl(r) {
+			return "contains a control character"
+		}
+	}
+	return ""
+}
+
+// Parts returns the key's path parts.
+func (k Key) Parts() []string { return strings.Split(string(k), "/") }
+
+// String returns the key in its "a/b/c" form.
+func (k Key) String() string { return string(k) }
+
+// Name returns the last part of the key.
+func (k Key) Name() string {
+	s := string(k)
+	return s[strings.LastIndexByte(s, '/')+1:]
+}
+
+// HasPrefix reports whether k equals prefix or lies under it ("raw" is a
+// prefix of "raw/orders", not of "rawdata/x").
+func (k Key) HasPrefix(prefix Key) bool {
+	return k == prefix || strings.HasPrefix(string(k), string(prefix)+"/")
+}
+
+// EscapePart turns an arbitrary name (an OpenLineage dataset name such as
+// "postgres://host:5432" or "db/schema.table") into a valid key part by
+// percent-encoding '%', '/', control characters and surrounding spaces.
+// UnescapePart reverses it exactly. An empty name stays empty (and is not a
+// valid part).
+func EscapePart(s string) string {
+	var b strings.Builder
+	runes := []rune(s)
+	for i, r := range runes {
+		edge := i == 0 || i == len(runes)-1
+		switch {
+		case r == '%' || r == '/' || unicode.IsControl(r) || (edge && unicode.IsSpace(r)):
+			for _, c := range []byte(string(r)) {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// UnescapePart reverses EscapePart.
+func UnescapePart(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '%' {
+			b.WriteByte(s[i])
+			continue
+		}
+		if i+2 >= len(s) {
+			return "", fmt.Errorf("unescape %q: truncated escape at byte %d", s, i)
+		}
+		var v byte
+		if _, err := fmt.Sscanf(s[i+1:i+3], "%02X", &v); err != nil {
+			return "", fmt.Errorf("unescape %q: bad escape at byte %d: %w", s, i, err)
+		}
+		b.WriteByte(v)
+		i += 2
+	}
+	return b.String(), nil
+}

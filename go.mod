@@ -1,0 +1,3 @@
+module github.com/freshet-dev/freshet
+
+go 1.26

@@ -1,0 +1,88 @@
+// Package store defines what Freshet needs from an event store. The
+// implementations live in store/embedded (bbolt, the default) and
+// store/clickhouse; store/storetest is the conformance suite both pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// Store keeps events (append-only, idempotent by event ID) and asset specs.
+// Implementations are safe for concurrent use.
+type Store interface {
+	// AppendEvents stores a batch. An event whose ID is already stored is
+	// ignored, even within one batch, so replays and retries are safe. Every
+	// event must carry an ID, a kind, an asset and a time (the ingest layer
+	// assigns what the client left out).
+	AppendEvents(ctx context.Context, events []asset.Event) error
+	// Events pages through history, newest first unless q.Ascending.
+	Events(ctx context.Context, q EventQuery) (EventPage, error)
+	// Summaries returns the latest state of every asset that has events,
+	// computed by the store (aggregates, not a scan in the caller).
+	Summaries(ctx context.Context) ([]Summary, error)
+	// ObservedEdges returns the distinct lineage edges events reported
+	// through their upstream field.
+	ObservedEdges(ctx context.Context) ([]asset.Edge, error)
+	// PutSpecs inserts or replaces specs by key.
+	PutSpecs(ctx context.Context, specs []asset.Spec) error
+	// Specs returns all specs sorted by key.
+	Specs(ctx context.Context) ([]asset.Spec, error)
+	Close() error
+}
+
+// Default and maximum page sizes for Events.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// EventQuery selects events. Zero fields do not filter.
+type EventQuery struct {
+	Asset     asset.Key
+	Kinds     []asset.Kind
+	Since     time.Time // inclusive
+	Until     time.Time // exclusive
+	Cursor    string    // from a previous page's Next
+	Limit     int       // 0 means DefaultLimit; capped at MaxLimit
+	Ascending bool
+}
+
+// EventPage is one page of events. Next is empty on the last page.
+// Events are ordered by (Time, ID); the cursor resumes strictly after the
+// last event returned, so pages never overlap even when times tie.
+type EventPage struct {
+	Events []asset.Event
+	Next   string
+}
+
+// Summary is the latest state of one asset. "Latest" means greatest
+// (Time, ID).
+type Summary struct {
+	Asset               asset.Key
+	LastMaterialization *asset.Event
+	LastFailure         *asset.Event // latest materialization_failed
+	LastObservation     *asset.Event
+	LastChecks          []asset.Event // latest check_result per check name, sorted by name
+	Counts              map[asset.Kind]int64
+	FirstTime           time.Time
+	LastTime            time.Time
+}
+
+// ErrBadCursor is returned when a cursor was not produced by the store.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// EffectiveLimit applies the default and the cap.
+func (q EventQuery) EffectiveLimit() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultLimit
+	case q.Limit > MaxLimit:
+		return MaxLimit
+	default:
+		return q.Limit
+	}
+}
