@@ -1,0 +1,192 @@
+// Package api serves Freshet's REST API (/api/v1), health endpoints and the
+// OpenAPI document over Echo. It depends on small interfaces declared here,
+// satisfied by the catalog, the lineage index, the store and ingest.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/catalog"
+	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// Catalog is the read side of the in-memory catalog.
+type Catalog interface {
+	List(f catalog.Filter) ([]catalog.Asset, bool)
+	Get(k asset.Key) (catalog.Asset, bool)
+}
+
+// Lineage returns the current immutable lineage snapshot.
+type Lineage interface {
+	Current() *lineage.Graph
+}
+
+// EventReader pages through stored history.
+type EventReader interface {
+	Events(ctx context.Context, q store.EventQuery) (store.EventPage, error)
+}
+
+// Ingester accepts decoded, validated events and returns once they are
+// durable.
+type Ingester interface {
+	Submit(ctx context.Context, events []asset.Event) error
+}
+
+// Deps are the components the API serves.
+type Deps struct {
+	Catalog Catalog
+	Lineage Lineage
+	Events  EventReader
+	Ingest  Ingester
+	// Ready reports whether the server can take traffic (nil error = ready).
+	Ready func(ctx context.Context) error
+}
+
+// Options tune the server.
+type Options struct {
+	Logger    *slog.Logger
+	BodyLimit int64 // bytes accepted by ingest endpoints; 0 means DefaultBodyLimit
+	Version   string
+	Now       func() time.Time
+	NewID     func() string
+}
+
+// DefaultBodyLimit is the largest ingest body accepted unless configured.
+const DefaultBodyLimit = 16 << 20
+
+// Server is the HTTP API.
+type Server struct {
+	echo *echo.Echo
+	deps Deps
+	opts Options
+	log  *slog.Logger
+}
+
+// New builds the server and its routes.
+func New(deps Deps, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = DefaultBodyLimit
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if deps.Ready == nil {
+		deps.Ready = func(context.Context) error { return nil }
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.logRequests())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableErrorHandler: true, // the error goes to handleError: a 500 with the request id
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.log.Error("panic in handler", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
+				"path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	v1 := e.Group("/api/v1")
+	v1.GET("/openapi.json", s.openAPI)
+	v1.POST("/events", s.postEvents)
+	v1.GET("/events", s.listEvents)
+	v1.GET("/assets", s.listAssets)
+	v1.GET("/assets/:key", s.getAsset)
+	v1.GET("/assets/:key/events", s.assetEvents)
+	v1.GET("/assets/:key/lineage", s.assetLineage)
+	v1.GET("/lineage/graph", s.fullGraph)
+	v1.GET("/lineage/path", s.lineagePath)
+	v1.GET("/lineage/roots", s.roots)
+	v1.GET("/lineage/leaves", s.leaves)
+}
+
+// Handler returns the server as an http.Handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Routes lists method and path of every route, for the OpenAPI check.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully, giving in-flight requests up to 10 seconds.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http serve: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) logRequests() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURI: true, LogStatus: true, LogLatency: true, LogRequestID: true,
+		LogError: true, HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelDebug // successful reads are noise at info in a busy install
+			switch {
+			case v.Status >= 500:
+				level = slog.LevelError
+			case v.Status >= 400 || c.Request().Method != http.MethodGet:
+				level = slog.LevelInfo
+			}
+			attrs := []slog.Attr{
+				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency), slog.String("request_id", v.RequestID),
+			}
+			if v.Error != nil {
+				attrs = append(attrs, slog.String("err", v.Error.Error()))
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "http request", attrs...)
+			return nil
+		},
+	})
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if err := s.deps.Ready(c.Request().Context()); err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: err.Error()}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,89 @@
+package asset
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in     string
+		reason string // "" means valid
+	}{
+		{"raw/orders", ""},
+		{"orders", ""},
+		{"données/été/日本語", ""},
+		{"db.schema.table", ""},
+		{"a b/c d", ""},
+		{"postgres:%2F%2Fhost:5432/public.orders", ""},
+		{"", "empty"},
+		{"raw//orders", "part 2 is empty"},
+		{"/raw", "part 1 is empty"},
+		{"raw/", "part 2 is empty"},
+		{" raw/orders", "surrounding white space"},
+		{"raw/orders ", "surrounding white space"},
+		{"raw/\torders", "surrounding white space"},
+		{"raw/or\x00ders", "control character"},
+		{"raw/or\nders", "control character"},
+		{"raw/\xff", "UTF-8"},
+		{strings.Repeat("a", MaxKeyLen+1), "longer than"},
+	}
+	for _, tt := range tests {
+		k, err := ParseKey(tt.in)
+		if tt.reason == "" {
+			if err != nil || string(k) != tt.in {
+				t.Errorf("ParseKey(%q) = %q, %v; want valid", tt.in, k, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.reason) {
+			t.Errorf("ParseKey(%q) error = %v; want one mentioning %q", tt.in, err, tt.reason)
+		}
+	}
+	if _, err := ParseKey(""); !errors.Is(err, ErrEmptyKey) {
+		t.Errorf("ParseKey(\"\") = %v, want ErrEmptyKey", err)
+	}
+}
+
+func TestKeyHelpers(t *testing.T) {
+	t.Parallel()
+	k := MustParseKey("raw/shop/orders")
+	if got := k.Name(); got != "orders" {
+		t.Errorf("Name = %q", got)
+	}
+	if got := len(k.Parts()); got != 3 {
+		t.Errorf("Parts = %d", got)
+	}
+	for prefix, want := range map[Key]bool{"raw": true, "raw/shop": true, "raw/shop/orders": true, "raw/sh": false, "staging": false} {
+		if got := k.HasPrefix(prefix); got != want {
+			t.Errorf("HasPrefix(%q) = %v, want %v", prefix, got, want)
+		}
+	}
+	if _, err := KeyFromParts("a", "b/c"); err == nil {
+		t.Error("KeyFromParts accepted a part with '/'")
+	}
+	if k, err := KeyFromParts("a", "b"); err != nil || k != "a/b" {
+		t.Errorf("KeyFromParts = %q, %v", k, err)
+	}
+}
+
+func TestEscapePartRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{
+		"postgres://host:5432", "db/schema.table", "100%", " padded ", "tab\there", "plain", "日本/語", "%2F",
+	} {
+		esc := EscapePart(name)
+		if _, err := ParseKey(esc); err != nil {
+			t.Errorf("EscapePart(%q) = %q is not a valid key: %v", name, esc, err)
+		}
+		back, err := UnescapePart(esc)
+		if err != nil || back != name {
+			t.Errorf("UnescapePart(EscapePart(%q)) = %q, %v", name, back, err)
+		}
+	}
+	if _, err := UnescapePart("bad%2"); err == nil {
+		t.Error("UnescapePart accepted a truncated escape")
+	}
+}

@@ -1,0 +1,284 @@
+// Package catalog keeps the latest state of every asset in memory: its spec
+// and its latest materialization, failure, observation and check results.
+// It is rebuilt from the store's aggregates on start and updated by ingest.
+package catalog
+
+import (
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// Asset is a read-only view of one catalog entry. Callers get copies, so
+// they may keep them while ingest goes on.
+type Asset struct {
+	Spec                asset.Spec           `json:"spec"`
+	LastMaterialization *asset.Event         `json:"last_materialization,omitempty"`
+	LastFailure         *asset.Event         `json:"last_failure,omitempty"`
+	LastObservation     *asset.Event         `json:"last_observation,omitempty"`
+	LastChecks          []asset.Event        `json:"last_checks,omitempty"`
+	Counts              map[asset.Kind]int64 `json:"counts"`
+	FirstTime           *time.Time           `json:"first_event_time,omitempty"`
+	LastTime            *time.Time           `json:"last_event_time,omitempty"`
+}
+
+type entry struct {
+	spec      asset.Spec
+	lastMat   *asset.Event
+	lastFail  *asset.Event
+	lastObs   *asset.Event
+	checks    map[string]*asset.Event
+	counts    map[asset.Kind]int64
+	firstTime time.Time
+	lastTime  time.Time
+}
+
+// Catalog is safe for concurrent use. Writes hold the lock only for the
+// in-memory update of one batch; reads copy what they return.
+type Catalog struct {
+	mu      sync.RWMutex
+	entries map[asset.Key]*entry
+	seen    recentIDs // skips client retries so counts are not inflated
+}
+
+// New returns an empty catalog.
+func New() *Catalog {
+	return &Catalog{entries: make(map[asset.Key]*entry), seen: newRecentIDs(1 << 16)}
+}
+
+// Load replaces the whole state: declared and API specs, the store's
+// per-asset summaries, and the assets only known as endpoints of observed
+// lineage edges.
+func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.Edge) {
+	entries := make(map[asset.Key]*entry, len(specs)+len(sums))
+	get := func(k asset.Key) *entry {
+		e, ok := entries[k]
+		if !ok {
+			e = newEntry(discovered(k))
+			entries[k] = e
+		}
+		return e
+	}
+	for _, s := range specs {
+		get(s.Key).spec = s
+	}
+	for _, s := range sums {
+		e := get(s.Asset)
+		e.lastMat, e.lastFail, e.lastObs = s.LastMaterialization, s.LastFailure, s.LastObservation
+		for i := range s.LastChecks {
+			ev := s.LastChecks[i]
+			if ev.Check != nil {
+				e.checks[ev.Check.Name] = &ev
+			}
+		}
+		for k, n := range s.Counts {
+			e.counts[k] = n
+		}
+		e.firstTime, e.lastTime = s.FirstTime, s.LastTime
+	}
+	for _, ed := range edges {
+		get(ed.Upstream)
+		get(ed.Downstream)
+	}
+	c.mu.Lock()
+	c.entries = entries
+	c.mu.Unlock()
+}
+
+// SetSpecs installs specs (replacing any spec with the same key) and
+// returns the keys that were not in the catalog before.
+func (c *Catalog) SetSpecs(specs []asset.Spec) (added []asset.Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range specs {
+		e, ok := c.entries[s.Key]
+		if !ok {
+			e = newEntry(s)
+			c.entries[s.Key] = e
+			added = append(added, s.Key)
+		}
+		e.spec = s
+	}
+	return added
+}
+
+// Apply folds a batch of stored events into the latest state. Assets seen
+// for the first time (as the event's asset or an upstream) are created as
+// discovered; their keys are returned so the caller can persist their specs.
+func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	get := func(k asset.Key) *entry {
+		e, ok := c.entries[k]
+		if !ok {
+			e = newEntry(discovered(k))
+			c.entries[k] = e
+			discoveredKeys = append(discoveredKeys, k)
+		}
+		return e
+	}
+	for i := range events {
+		ev := &events[i]
+		if !c.seen.add(ev.ID) {
+			continue
+		}
+		e := get(ev.Asset)
+		for _, u := range ev.Upstream {
+			get(u)
+		}
+		e.counts[ev.Kind]++
+		if e.firstTime.IsZero() || ev.Time.Before(e.firstTime) {
+			e.firstTime = ev.Time
+		}
+		if ev.Time.After(e.lastTime) {
+			e.lastTime = ev.Time
+		}
+		switch ev.Kind {
+		case asset.KindMaterialization:
+			e.lastMat = later(e.lastMat, ev)
+		case asset.KindMaterializationFailed:
+			e.lastFail = later(e.lastFail, ev)
+		case asset.KindObservation:
+			e.lastObs = later(e.lastObs, ev)
+		case asset.KindCheckResult:
+			if ev.Check != nil {
+				e.checks[ev.Check.Name] = later(e.checks[ev.Check.Name], ev)
+			}
+		}
+	}
+	return discoveredKeys
+}
+
+// later returns whichever of cur and ev is latest by (Time, ID), copying ev
+// so the catalog never aliases the caller's slice.
+func later(cur *asset.Event, ev *asset.Event) *asset.Event {
+	if cur != nil && (cur.Time.After(ev.Time) || cur.Time.Equal(ev.Time) && cur.ID >= ev.ID) {
+		return cur
+	}
+	cp := *ev
+	return &cp
+}
+
+// Get returns one asset.
+func (c *Catalog) Get(k asset.Key) (Asset, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[k]
+	if !ok {
+		return Asset{}, false
+	}
+	return e.view(), true
+}
+
+// Len returns the number of assets.
+func (c *Catalog) Len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}
+
+// Keys returns every key, sorted.
+func (c *Catalog) Keys() []asset.Key {
+	c.mu.RLock()
+	keys := make([]asset.Key, 0, len(c.entries))
+	for k := range c.entries {
+		keys = append(keys, k)
+	}
+	c.mu.RUnlock()
+	slices.Sort(keys)
+	return keys
+}
+
+// Filter selects assets; zero fields do not filter. Text matches the key
+// and the description, case-insensitively.
+type Filter struct {
+	Group, Owner, Tag, Kind, Text string
+	Origin                        asset.Origin
+	After                         asset.Key // resume after this key (cursor)
+	Limit                         int       // 0 means all
+}
+
+// List returns the matching assets sorted by key, and whether more remain.
+func (c *Catalog) List(f Filter) (assets []Asset, more bool) {
+	text := strings.ToLower(f.Text)
+	c.mu.RLock()
+	matched := make([]*entry, 0, len(c.entries))
+	for k, e := range c.entries {
+		if f.After != "" && k <= f.After {
+			continue
+		}
+		if f.matches(&e.spec, text) {
+			matched = append(matched, e)
+		}
+	}
+	sort.Slice(matched, func(i, j int) bool { return matched[i].spec.Key < matched[j].spec.Key })
+	if f.Limit > 0 && len(matched) > f.Limit {
+		matched, more = matched[:f.Limit], true
+	}
+	assets = make([]Asset, len(matched))
+	for i, e := range matched {
+		assets[i] = e.view()
+	}
+	c.mu.RUnlock()
+	return assets, more
+}
+
+func (f Filter) matches(s *asset.Spec, lowerText string) bool {
+	switch {
+	case f.Group != "" && s.Group != f.Group,
+		f.Owner != "" && !slices.Contains(s.Owners, f.Owner),
+		f.Tag != "" && !slices.Contains(s.Tags, f.Tag),
+		f.Kind != "" && !slices.Contains(s.Kinds, f.Kind),
+		f.Origin != "" && s.Origin != f.Origin:
+		return false
+	}
+	return lowerText == "" ||
+		strings.Contains(strings.ToLower(string(s.Key)), lowerText) ||
+		strings.Contains(strings.ToLower(s.Description), lowerText)
+}
+
+// Groups returns the distinct non-empty groups with their asset counts.
+func (c *Catalog) Groups() map[string]int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	groups := make(map[string]int)
+	for _, e := range c.entries {
+		if e.spec.Group != "" {
+			groups[e.spec.Group]++
+		}
+	}
+	return groups
+}
+
+func discovered(k asset.Key) asset.Spec { return asset.Spec{Key: k, Origin: asset.OriginDiscovered} }
+
+func newEntry(s asset.Spec) *entry {
+	return &entry{spec: s, checks: make(map[string]*asset.Event), counts: make(map[asset.Kind]int64)}
+}
+
+func (e *entry) view() Asset {
+	a := Asset{
+		Spec:                e.spec,
+		LastMaterialization: e.lastMat,
+		LastFailure:         e.lastFail,
+		LastObservation:     e.lastObs,
+		Counts:              make(map[asset.Kind]int64, len(e.counts)),
+	}
+	for k, n := range e.counts {
+		a.Counts[k] = n
+	}
+	for _, ev := range e.checks {
+		a.LastChecks = append(a.LastChecks, *ev)
+	}
+	sort.Slice(a.LastChecks, func(i, j int) bool { return a.LastChecks[i].Check.Name < a.LastChecks[j].Check.Name })
+	if !e.firstTime.IsZero() {
+		ft, lt := e.firstTime, e.lastTime
+		a.FirstTime, a.LastTime = &ft, &lt
+	}
+	return a
+}

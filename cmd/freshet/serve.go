@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/freshet-dev/freshet/app"
+	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/examples"
+)
+
+type serverFlags struct {
+	addr      string
+	dataDir   string
+	store     string
+	bodyLimit int64
+	logLevel  string
+}
+
+func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
+	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:3000", "address to listen on (host:port; use :3000 for all interfaces)")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store")
+	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db")
+	cmd.Flags().Int64Var(&f.bodyLimit, "max-body-bytes", 16<<20, "largest request body accepted by POST /api/v1/events (413 beyond)")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func (f *serverFlags) logger(cmd *cobra.Command) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})), nil
+}
+
+func newServeCmd() *cobra.Command {
+	var (
+		f       serverFlags
+		cfgPath string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Freshet server on your asset definitions",
+		Long: `Run the Freshet server: REST API under /api/v1, health at /healthz and /readyz.
+
+The definitions file (freshet.yaml, see docs/config.md) declares assets and
+their dependencies; assets first seen in events are added as "discovered".`,
+		Example: `  freshet serve --config freshet.yaml --data-dir /var/lib/freshet
+  freshet serve --config freshet.yaml --addr :3000`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := f.logger(cmd)
+			if err != nil {
+				return err
+			}
+			var defs *config.File
+			if cfgPath != "" {
+				if defs, err = config.Load(cfgPath); err != nil {
+					return err
+				}
+			}
+			a, err := app.Open(cmd.Context(), app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs,
+				BodyLimit: f.bodyLimit, Version: version, Logger: log})
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ln, err := net.Listen("tcp", f.addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", f.addr, err)
+			}
+			log.Info("freshet serving", "addr", ln.Addr().String(), "store", f.store, "data_dir", f.dataDir)
+			return a.Serve(cmd.Context(), ln)
+		},
+	}
+	f.register(cmd, "./freshet-data")
+	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "asset definitions file (freshet.yaml)")
+	return cmd
+}
+
+func newDevCmd() *cobra.Command {
+	var (
+		f        serverFlags
+		simulate time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the demo: embedded store, demo asset graph, a week of history",
+		Long: `Run Freshet with the demo definitions (examples/freshet.yaml: 21 assets from
+raw sources through dbt staging and marts to dashboards). On first start it
+writes a week of realistic history; while running it keeps producing new
+materializations so the catalog stays alive. raw/crm/accounts is broken on
+purpose: its export fails, so everything downstream of it goes stale.`,
+		Example: `  freshet dev
+  freshet dev --addr 127.0.0.1:8080 --data-dir /tmp/freshet-demo`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := f.logger(cmd)
+			if err != nil {
+				return err
+			}
+			return runDev(cmd.Context(), cmd, f, simulate, log)
+		},
+	}
+	f.register(cmd, "./.freshet")
+	cmd.Flags().DurationVar(&simulate, "simulate-every", 5*time.Second, "how often the demo emits the events that fell due (0 disables)")
+	return cmd
+}
+
+func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.Duration, log *slog.Logger) error {
+	defs, err := config.Parse(examples.DemoConfigName, examples.DemoConfig)
+	if err != nil {
+		return fmt.Errorf("demo definitions: %w", err)
+	}
+	start := time.Now()
+	a, err := app.Open(ctx, app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs,
+		BodyLimit: f.bodyLimit, Version: version, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", f.addr, err)
+	}
+	demo := &demoFeed{app: a, specs: defs.Assets, log: log}
+	if err := demo.backfill(ctx, time.Now()); err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(cmd.OutOrStdout(), `Freshet dev is running (started in %s).
+  data:     %s
+  API:      %s/api/v1/assets
+  OpenAPI:  %s/api/v1/openapi.json
+  CLI:      freshet assets --server %s
+            freshet lineage raw/shop/orders --downstream --server %s
+Press Ctrl+C to stop.
+`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.Serve(ctx, ln) })
+	if every > 0 {
+		g.Go(func() error { return demo.run(ctx, every) })
+	}
+	err = g.Wait()
+	if ctx.Err() != nil && err == nil {
+		log.Info("freshet dev stopped")
+	}
+	return err
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls `make test`).
+# On a fresh Debian machine with Go it installs what the tests need
+# (ClickHouse server from Debian's packages) first; tests that need a
+# component fail, never skip, when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+for dep in scripts/ensure-*.sh; do
+  [ -x "$dep" ] && "$dep"
+done
+echo "== lint"
+./scripts/lint.sh
+echo "== go test -race"
+go test -race -timeout 20m ./...
+echo "== fuzz"
+FUZZTIME="${FUZZTIME:-10s}" ./scripts/fuzz.sh
+echo "== all tests passed in $(( $(date +%s) - start ))s"
