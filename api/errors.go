@@ -44,7 +44,9 @@ func notFound(field, format string, args ...any) *Error {
 // (ingest, config) so this package need not know their types.
 type fieldError interface {
 	error
-	APIError() (code, field string, line int)
+	// APIError gives the parts of the JSON error; message must not
+	// repeat the field or line, which have their own members.
+	APIError() (code, field, message string, line int)
 }
 
 // handleError renders every error as JSON. Internal errors are logged with
@@ -89,8 +91,8 @@ func (s *Server) toAPIError(err error) *Error {
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)}
 	case errors.As(err, &fe):
-		code, field, line := fe.APIError()
-		return &Error{Status: http.StatusBadRequest, Code: code, Field: field, Line: line, Message: fe.Error()}
+		code, field, msg, line := fe.APIError()
+		return &Error{Status: http.StatusBadRequest, Code: code, Field: field, Line: line, Message: msg}
 	case errors.As(err, &he):
 		msg := fmt.Sprint(he.Message)
 		if he.Code == http.StatusNotFound && strings.HasPrefix(msg, "Not Found") {

@@ -1,0 +1,381 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/freshet-dev/freshet/app"
+	"github.com/freshet-dev/freshet/config"
+)
+
+const defs = `
+assets:
+  - key: raw/orders
+    group: raw
+    owners: [team:ingestion]
+    tags: [pii]
+    kinds: [table]
+    description: Orders from the shop
+  - key: raw/customers
+    group: raw
+    kinds: [table]
+  - key: staging/orders
+    group: staging
+    deps: [raw/orders, raw/customers]
+  - key: marts/revenue
+    group: marts
+    deps: [staging/orders]
+`
+
+// server starts a real Freshet (embedded store) on a loopback socket.
+func server(t *testing.T, bodyLimit int64) string {
+	t.Helper()
+	f, err := config.Parse("test.yaml", []byte(defs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, app.Config{DataDir: t.TempDir(), Definitions: f, BodyLimit: bodyLimit,
+		Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		a.Close()
+	})
+	return "http://" + ln.Addr().String()
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("body is not JSON (%v): %s", err, r.body)
+	}
+	return v
+}
+
+func do(t *testing.T, method, u, ctype, body string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response{resp.StatusCode, resp.Header, data}
+}
+
+func get(t *testing.T, u string) response { return do(t, http.MethodGet, u, "", "") }
+
+func post(t *testing.T, u, ctype, body string) response {
+	return do(t, http.MethodPost, u, ctype, body)
+}
+
+// errorOf asserts a JSON error body and returns its code and field.
+func errorOf(t *testing.T, r response) (code, field string, line int) {
+	t.Helper()
+	var body struct {
+		Error struct {
+			Code, Message, Field string
+			Line                 int
+			RequestID            string `json:"request_id"`
+		}
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil || body.Error.Code == "" || body.Error.Message == "" {
+		t.Fatalf("status %d: not an error body: %s", r.status, r.body)
+	}
+	if body.Error.RequestID == "" {
+		t.Errorf("error without request_id: %s", r.body)
+	}
+	return body.Error.Code, body.Error.Field, body.Error.Line
+}
+
+func TestHealth(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	for _, p := range []string{"/healthz", "/readyz", "/api/v1/openapi.json"} {
+		if r := get(t, base+p); r.status != 200 {
+			t.Errorf("GET %s = %d %s", p, r.status, r.body)
+		}
+	}
+}
+
+func TestIngestAndRead(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	ndjson := `{"id":"e1","kind":"materialization","asset":"raw/orders","time":"2026-11-20T10:00:00Z","metadata":{"row_count":10}}
+{"id":"e2","kind":"materialization","asset":"raw/orders","time":"2026-11-20T11:00:00Z","metadata":{"row_count":12}}
+{"id":"e3","kind":"materialization","asset":"ext/partner_feed","time":"2026-11-20T11:30:00Z","upstream":["ext/sftp_drop"]}
+{"id":"e4","kind":"check_result","asset":"raw/orders","time":"2026-11-20T11:05:00Z","check":{"name":"not_null","passed":false}}
+`
+	r := post(t, base+"/api/v1/events", "application/x-ndjson", ndjson)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", r.status, r.body)
+	}
+	if got := r.json(t)["accepted"]; got != 4.0 {
+		t.Errorf("accepted = %v", got)
+	}
+	// The same ids again: stored once.
+	if r := post(t, base+"/api/v1/events", "application/x-ndjson", ndjson); r.status != http.StatusAccepted {
+		t.Fatalf("replay = %d %s", r.status, r.body)
+	}
+	r = get(t, base+"/api/v1/assets/raw%2Forders")
+	if r.status != 200 {
+		t.Fatalf("GET asset = %d %s", r.status, r.body)
+	}
+	a := r.json(t)
+	last := a["last_materialization"].(map[string]any)
+	if last["id"] != "e2" || last["metadata"].(map[string]any)["row_count"] != 12.0 {
+		t.Errorf("last_materialization = %v", last)
+	}
+	if counts := a["counts"].(map[string]any); counts["materialization"] != 2.0 || counts["check_result"] != 1.0 {
+		t.Errorf("counts = %v (a replay was counted?)", counts)
+	}
+	if fmt.Sprint(a["downstream"]) != "[staging/orders]" {
+		t.Errorf("downstream = %v", a["downstream"])
+	}
+	// Discovered assets, both the event's and its upstream.
+	r = get(t, base+"/api/v1/assets?origin=discovered")
+	var list struct {
+		Assets []struct {
+			Spec struct{ Key, Origin string }
+		}
+	}
+	json.Unmarshal(r.body, &list)
+	if len(list.Assets) != 2 || list.Assets[0].Spec.Key != "ext/partner_feed" || list.Assets[1].Spec.Key != "ext/sftp_drop" {
+		t.Errorf("discovered = %s", r.body)
+	}
+	// The observed edge is in the lineage.
+	r = get(t, base+"/api/v1/assets/ext%2Fpartner_feed/lineage?direction=upstream")
+	if !bytes.Contains(r.body, []byte(`"upstream":"ext/sftp_drop"`)) || !bytes.Contains(r.body, []byte(`"observed":true`)) {
+		t.Errorf("observed edge missing: %s", r.body)
+	}
+	// History, newest first, once each.
+	r = get(t, base+"/api/v1/assets/raw%2Forders/events?kind=materialization")
+	var page struct {
+		Events []struct{ ID string }
+	}
+	json.Unmarshal(r.body, &page)
+	if len(page.Events) != 2 || page.Events[0].ID != "e2" || page.Events[1].ID != "e1" {
+		t.Errorf("history = %s", r.body)
+	}
+}
+
+func TestEventPagination(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	var b strings.Builder
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 25 {
+		fmt.Fprintf(&b, `{"id":"p%02d","kind":"observation","asset":"raw/orders","time":%q}`+"\n", i, start.Add(time.Duration(i%5)*time.Minute).Format(time.RFC3339))
+	}
+	if r := post(t, base+"/api/v1/events", "application/x-ndjson", b.String()); r.status != 202 {
+		t.Fatalf("POST = %d %s", r.status, r.body)
+	}
+	seen := map[string]bool{}
+	u := base + "/api/v1/events?asset=raw/orders&limit=7&order=asc"
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("pagination does not end")
+		}
+		r := get(t, u)
+		var page struct {
+			Events []struct {
+				ID   string
+				Time time.Time
+			}
+			NextCursor string `json:"next_cursor"`
+		}
+		if err := json.Unmarshal(r.body, &page); err != nil || r.status != 200 {
+			t.Fatalf("page = %d %s", r.status, r.body)
+		}
+		for _, e := range page.Events {
+			if seen[e.ID] {
+				t.Errorf("event %s on two pages", e.ID)
+			}
+			seen[e.ID] = true
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		u = base + "/api/v1/events?asset=raw/orders&limit=7&order=asc&cursor=" + url.QueryEscape(page.NextCursor)
+	}
+	if len(seen) != 25 {
+		t.Errorf("saw %d events over all pages, want 25", len(seen))
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	t.Parallel()
+	base := server(t, 1024)
+	tests := []struct {
+		name         string
+		method, path string
+		ctype, body  string
+		status       int
+		code, field  string
+		line         int
+	}{
+		{"invalid json", "POST", "/api/v1/events", "application/json", `{"kind":`, 400, "invalid_json", "", 0},
+		{"bad key", "POST", "/api/v1/events", "application/json", `{"kind":"observation","asset":"a//b"}`, 400, "invalid_value", "asset", 0},
+		{"ndjson line", "POST", "/api/v1/events", "application/x-ndjson", "{\"kind\":\"observation\",\"asset\":\"a\"}\n{\"kind\":\"nope\",\"asset\":\"a\"}\n", 400, "invalid_value", "kind", 2},
+		{"empty body", "POST", "/api/v1/events", "application/json", ``, 400, "", "", 0},
+		{"too large", "POST", "/api/v1/events", "application/x-ndjson", strings.Repeat(`{"kind":"observation","asset":"a"}`+"\n", 100), 413, "body_too_large", "", 0},
+		{"unknown asset", "GET", "/api/v1/assets/nope%2Fnothing", "", "", 404, "not_found", "key", 0},
+		{"invalid key in path", "GET", "/api/v1/assets/a%2F%2Fb", "", "", 400, "invalid_value", "key", 0},
+		{"bad depth", "GET", "/api/v1/assets/raw%2Forders/lineage?depth=-1", "", "", 400, "invalid_value", "depth", 0},
+		{"bad direction", "GET", "/api/v1/assets/raw%2Forders/lineage?direction=sideways", "", "", 400, "invalid_value", "direction", 0},
+		{"lineage unknown", "GET", "/api/v1/assets/zzz/lineage", "", "", 404, "not_found", "key", 0},
+		{"path missing to", "GET", "/api/v1/lineage/path?from=raw/orders", "", "", 400, "missing_field", "to", 0},
+		{"bad since", "GET", "/api/v1/events?since=yesterday", "", "", 400, "invalid_value", "since", 0},
+		{"until before since", "GET", "/api/v1/events?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "", "", 400, "invalid_value", "until", 0},
+		{"bad kind filter", "GET", "/api/v1/events?kind=materialisation", "", "", 400, "invalid_value", "kind", 0},
+		{"bad limit", "GET", "/api/v1/events?limit=5000", "", "", 400, "invalid_value", "limit", 0},
+		{"bad cursor", "GET", "/api/v1/events?cursor=!!!", "", "", 400, "invalid_value", "cursor", 0},
+		{"bad order", "GET", "/api/v1/events?order=up", "", "", 400, "invalid_value", "order", 0},
+		{"bad assets cursor", "GET", "/api/v1/assets?cursor=%25", "", "", 400, "invalid_value", "cursor", 0},
+		{"bad origin", "GET", "/api/v1/assets?origin=alien", "", "", 400, "invalid_value", "origin", 0},
+		{"no route", "GET", "/api/v1/nothing", "", "", 404, "not_found", "", 0},
+		{"wrong method", "DELETE", "/api/v1/events", "", "", 405, "method_not_allowed", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := do(t, tt.method, base+tt.path, tt.ctype, tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status = %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			code, field, line := errorOf(t, r)
+			if (tt.code != "" && code != tt.code) || field != tt.field || line != tt.line {
+				t.Errorf("error = code %q field %q line %d, want %q %q %d: %s", code, field, line, tt.code, tt.field, tt.line, r.body)
+			}
+		})
+	}
+}
+
+func TestAllOrNothing(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	body := `{"id":"ok1","kind":"observation","asset":"raw/orders"}` + "\n" + `{"id":"bad","kind":"observation","asset":""}` + "\n"
+	if r := post(t, base+"/api/v1/events", "application/x-ndjson", body); r.status != 400 {
+		t.Fatalf("status = %d", r.status)
+	}
+	r := get(t, base+"/api/v1/events")
+	if !bytes.Contains(r.body, []byte(`"events":[]`)) {
+		t.Errorf("a rejected batch stored events: %s", r.body)
+	}
+}
+
+func TestLineageEndpoints(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	tests := []struct {
+		path string
+		want []string // substrings
+	}{
+		{"/api/v1/assets/raw%2Forders/lineage?direction=downstream", []string{`"key":"marts/revenue","depth":2`, `"declared":true`}},
+		{"/api/v1/assets/raw%2Forders/lineage?direction=downstream&depth=1", []string{`"key":"staging/orders","depth":1`}},
+		{"/api/v1/assets/marts%2Frevenue/lineage?direction=upstream", []string{`"key":"raw/customers","depth":2`}},
+		{"/api/v1/lineage/path?from=raw/customers&to=marts/revenue", []string{`"staging/orders"`}},
+		{"/api/v1/lineage/roots", []string{`"keys":["raw/customers","raw/orders"]`}},
+		{"/api/v1/lineage/leaves", []string{`"keys":["marts/revenue"]`}},
+		{"/api/v1/lineage/graph", []string{`"upstream":"staging/orders","downstream":"marts/revenue"`}},
+	}
+	for _, tt := range tests {
+		r := get(t, base+tt.path)
+		if r.status != 200 {
+			t.Errorf("GET %s = %d %s", tt.path, r.status, r.body)
+			continue
+		}
+		for _, w := range tt.want {
+			if !bytes.Contains(r.body, []byte(w)) {
+				t.Errorf("GET %s: missing %s in %s", tt.path, w, r.body)
+			}
+		}
+	}
+	// depth=1 must not reach marts/revenue.
+	if r := get(t, base+"/api/v1/assets/raw%2Forders/lineage?direction=downstream&depth=1"); bytes.Contains(r.body, []byte("marts/revenue")) {
+		t.Errorf("depth 1 reached depth 2: %s", r.body)
+	}
+}
+
+func TestKeysWithPercentAndUnicode(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	keys := []string{"pg/postgres:%2F%2Fhost:5432", "données/été", "x/a b"}
+	for _, k := range keys {
+		body := fmt.Sprintf(`{"kind":"observation","asset":%q}`, k)
+		if r := post(t, base+"/api/v1/events", "application/json", body); r.status != 202 {
+			t.Fatalf("POST %s = %d %s", k, r.status, r.body)
+		}
+		r := get(t, base+"/api/v1/assets/"+url.PathEscape(k))
+		if r.status != 200 || r.json(t)["spec"].(map[string]any)["key"] != k {
+			t.Errorf("GET %s = %d %s", k, r.status, r.body)
+		}
+	}
+}
+
+func TestAssetListPagination(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	var keys []string
+	u := base + "/api/v1/assets?limit=3"
+	for range 10 {
+		r := get(t, u)
+		var page struct {
+			Assets     []struct{ Spec struct{ Key string } }
+			NextCursor string `json:"next_cursor"`
+		}
+		json.Unmarshal(r.body, &page)
+		for _, a := range page.Assets {
+			keys = append(keys, a.Spec.Key)
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		u = base + "/api/v1/assets?limit=3&cursor=" + page.NextCursor
+	}
+	if fmt.Sprint(keys) != "[marts/revenue raw/customers raw/orders staging/orders]" {
+		t.Errorf("paged keys = %v", keys)
+	}
+	r := get(t, base+"/api/v1/assets?group=raw&tag=pii&q=SHOP")
+	if !bytes.Contains(r.body, []byte(`"key":"raw/orders"`)) || bytes.Contains(r.body, []byte(`"key":"raw/customers"`)) {
+		t.Errorf("filtered list = %s", r.body)
+	}
+}

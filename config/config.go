@@ -1,0 +1,97 @@
+// Package config loads freshet.yaml, the file that declares assets, their
+// dependencies, freshness policies, checks and how to rebuild them.
+//
+// Loading never stops at the first mistake: Parse walks the whole YAML tree
+// and returns every problem, each with its line and field path, so one run
+// of `freshet check-config` shows everything to fix. See docs/config.md for
+// the schema.
+package config
+
+import (
+	"fmt"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// File is a valid definitions file.
+type File struct {
+	Name   string       // as given to Parse or Load
+	Assets []asset.Spec // in file order, each with Origin asset.OriginDeclared
+}
+
+// Load reads and parses the file at path. An unreadable file is a plain
+// error; an invalid one is a Problems.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a definitions file; name only labels problems.
+// When anything is wrong it returns a nil File and a Problems listing every
+// problem found, sorted by line.
+func Parse(name string, data []byte) (*File, error) {
+	d := &decoder{file: name}
+	f := &File{Name: name}
+	if root := d.parseYAML(data); root != nil {
+		assets, decl, sels := d.top(root)
+		d.validate(assets, decl)
+		applySelections(assets, sels)
+		f.Assets = assets
+	}
+	if len(d.problems) > 0 {
+		return nil, sortProblems(d.problems)
+	}
+	return f, nil
+}
+
+var topFields = []string{"assets", "freshness_policies"}
+
+// top decodes the top-level mapping.
+func (d *decoder) top(root *yaml.Node) ([]asset.Spec, []declared, []selection) {
+	if root = d.resolve(root); root == nil {
+		return nil, nil, nil
+	}
+	if !isNull(root) && root.Kind != yaml.MappingNode {
+		d.addf(root.Line, "", "expected a mapping with an assets list at the top of the file, got %s", describe(root))
+		return nil, nil, nil
+	}
+	fs, _ := d.fields(root, "", topFields)
+	var (
+		assets []asset.Spec
+		decl   []declared
+		sels   []selection
+	)
+	if f, ok := fs["assets"]; ok {
+		for i, n := range d.seq(f.val, "assets") {
+			a, m := d.asset(n, index("assets", i))
+			assets = append(assets, a)
+			decl = append(decl, m)
+		}
+	}
+	if f, ok := fs["freshness_policies"]; ok {
+		for i, n := range d.seq(f.val, "freshness_policies") {
+			if s, ok := d.selection(n, index("freshness_policies", i)); ok {
+				sels = append(sels, s)
+			}
+		}
+	}
+	return assets, decl, sels
+}
+
+// seq returns the items of a list (none for null), reporting anything else.
+func (d *decoder) seq(n *yaml.Node, path string) []*yaml.Node {
+	if n = d.resolve(n); n == nil || isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		d.addf(n.Line, path, "expected a list, got %s", describe(n))
+		return nil
+	}
+	return n.Content
+}

@@ -1,0 +1,232 @@
+package freshness
+
+import (
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// Status is what an evaluation knows about one asset: the asset being
+// evaluated, or one link of its upstream chain. The Evaluator fills it from
+// an AssetState and the resolved data time; tests can write it by hand.
+type Status struct {
+	Key asset.Key
+	// HasData is false until the asset has a successful materialization or observation.
+	HasData bool
+	// DataTime is the data time of the latest success (see docs/freshness.md).
+	DataTime    time.Time
+	LastSuccess time.Time
+	// LastFailure is the latest materialization_failed, zero if none.
+	LastFailure time.Time
+	// RunEstimate is the p50 of recent run durations, zero when unknown.
+	RunEstimate    time.Duration
+	Materializable bool
+}
+
+// Chain is an asset's limiting upstream chain, nearest first: At(0) is the
+// dependency of its latest success with the oldest data time, At(1) is that
+// asset's oldest dependency, and so on to a root. Only assets with data are
+// links; ok is false past the end. It is the "upstream states" half of
+// Evaluate's input: following the oldest dependency is what makes the root
+// cause the asset that actually holds this one's data back.
+type Chain interface {
+	At(i int) (s Status, ok bool)
+}
+
+// Statuses is a Chain held in a slice.
+type Statuses []Status
+
+// At returns the i-th link.
+func (c Statuses) At(i int) (Status, bool) {
+	if i < 0 || i >= len(c) {
+		return Status{}, false
+	}
+	return c[i], true
+}
+
+// Evaluate decides one asset's freshness. It is a pure function of its
+// arguments (the chain is read, never kept), so it can be tested with a fake
+// clock; the Evaluator calls it for every asset with a policy.
+//
+//   - UNKNOWN: no success yet.
+//   - max_lag: lag = now - data time; FAIL when lag > max_lag, WARN when
+//     lag > warn_after, else PASS. Exactly at a limit is within it.
+//   - cron: at the most recent tick T <= now the data must be as of
+//     T - max_lag (data time >= T - max_lag), else FAIL.
+//   - AT_RISK: not failing, the run estimate is known, and now plus the run
+//     estimates of the asset and of the materializable links of its chain
+//     that would need rebuilding lands after the deadline.
+//   - RootCause: walk the chain while each link's data time is older than
+//     what this asset needs (for FAIL: to pass max_lag or the last tick; for
+//     WARN: to pass warn_after; for AT_RISK: to move past the deadline); the
+//     last such link, or the asset itself.
+func Evaluate(p *Policy, now time.Time, self Status, up Chain) Result {
+	tc := tickCache{now: now}
+	res, _ := evaluate(p, now, self, up, &tc, nil)
+	return res
+}
+
+// need is a data-time requirement: a link is stale for it when its data time
+// is before at (or not after at, when inclusive).
+type need struct {
+	at        time.Time
+	inclusive bool
+}
+
+func (n need) stale(dt time.Time) bool {
+	if n.inclusive {
+		return !dt.After(n.at)
+	}
+	return dt.Before(n.at)
+}
+
+// walk follows the chain while links are stale for n. It returns the last
+// stale link (ok false when the first link is fresh or there is none), and
+// the sum and count of run estimates of materializable stale links.
+func walk(up Chain, n need) (last Status, ok bool, cost time.Duration, count int) {
+	switch c := up.(type) {
+	case nil:
+		return Status{}, false, 0, 0
+	case *chainView:
+		return c.walk(n) // the same walk without building a Status per link
+	}
+	for i := 0; ; i++ {
+		s, more := up.At(i)
+		if !more || !s.HasData || !n.stale(s.DataTime) {
+			return last, ok, cost, count
+		}
+		last, ok = s, true
+		if s.Materializable && s.RunEstimate > 0 {
+			cost += s.RunEstimate
+			count++
+		}
+	}
+}
+
+// evaluate is Evaluate with the pass's tick cache and a reusable buffer for
+// the reason, which it returns (grown) for the next call.
+func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, buf []byte) (Result, []byte) {
+	res := Result{Key: self.Key, EvaluatedAt: now}
+	why := reason{b: buf[:0]}
+	if !self.HasData {
+		res.State = Unknown
+		res.RootCause = self.Key
+		why.str("never materialized")
+		if !self.LastFailure.IsZero() {
+			why.str("; latest materialization failed at ").time(self.LastFailure)
+		}
+		res.Reason = why.String()
+		return res, why.b
+	}
+	res.DataTime = self.DataTime
+	lag := now.Sub(self.DataTime)
+	res.Lag = max(lag, 0)
+	spec := p.spec
+
+	var required, riskNeed need // what PASS needs now; what moving past the deadline needs
+	if p.sched == nil {
+		res.Deadline = self.DataTime.Add(spec.MaxLag)
+		riskNeed = need{at: self.DataTime, inclusive: true}
+		why.str("data is ").dur(res.Lag).str(" old")
+		switch {
+		case lag > spec.MaxLag:
+			res.State = Fail
+			required = need{at: now.Add(-spec.MaxLag)}
+			why.str(", over max_lag ").dur(spec.MaxLag)
+		case spec.WarnAfter > 0 && lag > spec.WarnAfter:
+			res.State = Warn
+			required = need{at: now.Add(-spec.WarnAfter)}
+			why.str(", over warn_after ").dur(spec.WarnAfter).str(" (max_lag ").dur(spec.MaxLag).str(")")
+		default:
+			res.State = Pass
+			why.str(" (max_lag ").dur(spec.MaxLag)
+			if spec.WarnAfter > 0 {
+				why.str(", warn_after ").dur(spec.WarnAfter)
+			}
+			why.str(")")
+		}
+	} else {
+		s := p.sched
+		why.str("data is ").dur(res.Lag).str(" old")
+		tick := tc.prevTick(s)
+		if !tick.IsZero() && self.DataTime.Before(tick.Add(-spec.MaxLag)) {
+			res.State = Fail
+			res.Deadline = tick
+			required = need{at: tick.Add(-spec.MaxLag)}
+			why.str(", missed the ").local(tick, s.loc).str(" deadline, which needs data as of ").time(required.at)
+		} else {
+			res.State = Pass
+			res.Deadline = tc.nextAfter(s, maxTime(now, self.DataTime.Add(spec.MaxLag)))
+			riskNeed = need{at: res.Deadline.Add(-spec.MaxLag)}
+			if !res.Deadline.IsZero() {
+				why.str(", good until the ").local(res.Deadline, s.loc).str(" deadline")
+			}
+		}
+		why.str(" (cron \"").str(s.expr).str("\" ").str(s.loc.String()).str(", max_lag ").dur(spec.MaxLag).str(")")
+	}
+
+	if res.State == Pass || res.State == Warn {
+		checkAtRisk(&res, &why, now, self, up, riskNeed)
+	}
+	if res.State == Warn || res.State == Fail {
+		res.RootCause = self.Key
+		if last, stale, _, _ := walk(up, required); stale {
+			res.RootCause = last.Key
+			why.str("; root cause ").str(string(last.Key)).str(" (data is ").dur(max(now.Sub(last.DataTime), 0)).str(" old)")
+		} else if hasLink(up) {
+			why.str("; its upstream is newer, a rebuild would catch up")
+		}
+	}
+	if self.LastFailure.After(self.LastSuccess) {
+		why.str("; latest materialization failed at ").time(self.LastFailure).str(", data is from the success at ").time(self.LastSuccess)
+	}
+	res.Reason = why.String()
+	return res, why.b
+}
+
+func hasLink(up Chain) bool {
+	if up == nil {
+		return false
+	}
+	s, ok := up.At(0)
+	return ok && s.HasData
+}
+
+// checkAtRisk turns PASS or WARN into AT_RISK when a rebuild started now,
+// of the asset and of the materializable chain links too old to move it
+// past the deadline, would finish after the deadline. Links without a
+// materialize command or a run estimate add no time: Freshet cannot start
+// them, and guessing would only add noise.
+func checkAtRisk(res *Result, why *reason, now time.Time, self Status, up Chain, n need) {
+	if self.RunEstimate <= 0 || res.Deadline.IsZero() {
+		return
+	}
+	if c, ok := up.(*chainView); ok && c.costBound() <= res.Deadline.Sub(now)-self.RunEstimate {
+		return // even rebuilding the whole chain would land in time: skip the walk
+	}
+	last, stale, cost, count := walk(up, n)
+	done := now.Add(self.RunEstimate + cost)
+	if !done.After(res.Deadline) {
+		return
+	}
+	res.State = AtRisk
+	predicted := done // a copy declared here, so only AT_RISK results pay its allocation
+	res.PredictedCompletion = &predicted
+	res.RootCause = self.Key
+	why.str("; at risk: a rebuild started now")
+	if count > 0 {
+		why.str(" (with ").int(count).str(" stale upstream)")
+	}
+	why.str(" would finish at ").time(done).str(", after the deadline ").time(res.Deadline)
+	if stale {
+		res.RootCause = last.Key
+		why.str("; root cause ").str(string(last.Key))
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,85 @@
+package freshness
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// ErrInvalidPolicy is wrapped by every CompilePolicy error, so callers can
+// tell a bad policy from other failures with errors.Is.
+var ErrInvalidPolicy = errors.New("invalid freshness policy")
+
+// Policy is a validated asset.FreshnessPolicy, with its cron expression
+// parsed and its time zone loaded once rather than on every evaluation.
+// A Policy is immutable and safe to share.
+type Policy struct {
+	spec  asset.FreshnessPolicy
+	sched *schedule // nil for a max_lag policy
+}
+
+// CompilePolicy validates p:
+//   - a max_lag policy needs max_lag > 0 and, if set, 0 < warn_after < max_lag;
+//   - a cron policy needs a five-field (or @daily-style) expression that fires,
+//     a loadable timezone (default UTC) and max_lag >= 0; warn_after does not
+//     apply to it (its early warning is AT_RISK);
+//   - timezone without cron is an error rather than silently ignored.
+func CompilePolicy(p asset.FreshnessPolicy) (*Policy, error) {
+	if p.MaxLag < 0 {
+		return nil, fmt.Errorf("%w: max_lag %s is negative", ErrInvalidPolicy, p.MaxLag)
+	}
+	if p.WarnAfter < 0 {
+		return nil, fmt.Errorf("%w: warn_after %s is negative", ErrInvalidPolicy, p.WarnAfter)
+	}
+	if p.Cron == "" {
+		if p.Timezone != "" {
+			return nil, fmt.Errorf("%w: timezone %q is set but cron is not", ErrInvalidPolicy, p.Timezone)
+		}
+		if p.MaxLag == 0 {
+			return nil, fmt.Errorf("%w: max_lag is required", ErrInvalidPolicy)
+		}
+		if p.WarnAfter != 0 && p.WarnAfter >= p.MaxLag {
+			return nil, fmt.Errorf("%w: warn_after %s must be less than max_lag %s", ErrInvalidPolicy, fmtDuration(p.WarnAfter), fmtDuration(p.MaxLag))
+		}
+		return &Policy{spec: p}, nil
+	}
+	if p.WarnAfter != 0 {
+		return nil, fmt.Errorf("%w: warn_after applies to max_lag policies, not to cron deadlines", ErrInvalidPolicy)
+	}
+	s, err := newSchedule(p.Cron, p.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidPolicy, err)
+	}
+	return &Policy{spec: p, sched: s}, nil
+}
+
+// MustCompilePolicy is CompilePolicy for tests and constants; it panics on error.
+func MustCompilePolicy(p asset.FreshnessPolicy) *Policy {
+	c, err := CompilePolicy(p)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Spec returns the policy as written.
+func (p *Policy) Spec() asset.FreshnessPolicy { return p.spec }
+
+// MaxLag is the policy's max_lag.
+func (p *Policy) MaxLag() time.Duration { return p.spec.MaxLag }
+
+// IsCron reports whether the policy is a cron deadline.
+func (p *Policy) IsCron() bool { return p.sched != nil }
+
+// String describes the policy the way reasons quote it.
+func (p *Policy) String() string {
+	if p.sched != nil {
+		return fmt.Sprintf("%s, max_lag %s", p.sched, fmtDuration(p.spec.MaxLag))
+	}
+	if p.spec.WarnAfter > 0 {
+		return fmt.Sprintf("max_lag %s, warn_after %s", fmtDuration(p.spec.MaxLag), fmtDuration(p.spec.WarnAfter))
+	}
+	return "max_lag " + fmtDuration(p.spec.MaxLag)
+}

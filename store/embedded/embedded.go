@@ -1,0 +1,321 @@
+// Package embedded is Freshet's default event store: one bbolt file in the
+// data directory. bbolt is pure Go (no cgo, so `go build` is all a user
+// needs), gives ACID transactions with a single fsync per commit, and its
+// ordered keys make per-asset history and cursor pagination range scans.
+// It suits dev and single-node installs; large histories belong in
+// ClickHouse (store/clickhouse), which passes the same conformance suite.
+package embedded
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// FileName is the database file inside the data directory.
+const FileName = "events.db"
+
+// Buckets. Keys use 0x00 as a separator: asset keys and ids cannot hold
+// control characters, so it never appears inside a part.
+var (
+	bEvents    = []byte("events")    // time(8) id -> event JSON, global history
+	bIDs       = []byte("ids")       // id -> time(8) id, for idempotence
+	bByAsset   = []byte("by_asset")  // asset 0 time(8) id -> nil, per-asset history
+	bSummaries = []byte("summaries") // asset -> summary JSON, maintained on append
+	bEdges     = []byte("edges")     // upstream 0 downstream -> nil
+	bSpecs     = []byte("specs")     // key -> spec JSON
+	bMeta      = []byte("meta")      // schema version
+	schemaKey  = []byte("schema_version")
+	schemaV1   = []byte("1")
+	allBuckets = [][]byte{bEvents, bIDs, bByAsset, bSummaries, bEdges, bSpecs, bMeta}
+)
+
+// Store is the bbolt-backed store.Store.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir. A second process on
+// the same directory gets a clear error instead of waiting forever.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s is locked: is another freshet running with --data-dir %s?", path, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		switch v := meta.Get(schemaKey); {
+		case v == nil:
+			return meta.Put(schemaKey, schemaV1)
+		case !bytes.Equal(v, schemaV1):
+			return fmt.Errorf("%s has schema version %s; this freshet understands %s", path, v, schemaV1)
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise %s: %w", path, err)
+	}
+	return &Store{db: db}, ctx.Err()
+}
+
+// Close closes the database file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// timeKey encodes (time, id) so byte order is (time, id) order. The sign
+// bit is flipped so times before 1970 still sort first.
+func timeKey(t time.Time, id string) []byte {
+	k := make([]byte, 8, 8+len(id))
+	binary.BigEndian.PutUint64(k, uint64(t.UnixNano())^(1<<63))
+	return append(k, id...)
+}
+
+func parseTimeKey(k []byte) (time.Time, string) {
+	ns := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
+	return time.Unix(0, ns).UTC(), string(k[8:])
+}
+
+func assetPrefix(a asset.Key) []byte {
+	return append([]byte(a), 0)
+}
+
+// AppendEvents stores the batch in one transaction (one fsync). Events
+// whose id is already stored, or repeated within the batch, are skipped.
+func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	for i := range events {
+		e := &events[i]
+		if e.ID == "" || e.Kind == "" || e.Asset == "" || e.Time.IsZero() {
+			return fmt.Errorf("event %d is incomplete (id %q, kind %q, asset %q, time %v)", i, e.ID, e.Kind, e.Asset, e.Time)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		evB, idB, byB, edB := tx.Bucket(bEvents), tx.Bucket(bIDs), tx.Bucket(bByAsset), tx.Bucket(bEdges)
+		touched := make(map[asset.Key][]*asset.Event)
+		for i := range events {
+			e := &events[i]
+			if idB.Get([]byte(e.ID)) != nil {
+				continue
+			}
+			e.Time = e.Time.UTC()
+			tk := timeKey(e.Time, e.ID)
+			val, err := json.Marshal(e)
+			if err != nil {
+				return fmt.Errorf("encode event %s: %w", e.ID, err)
+			}
+			if err := evB.Put(tk, val); err != nil {
+				return err
+			}
+			if err := idB.Put([]byte(e.ID), tk); err != nil {
+				return err
+			}
+			if err := byB.Put(append(assetPrefix(e.Asset), tk...), nil); err != nil {
+				return err
+			}
+			for _, u := range e.Upstream {
+				if err := edB.Put(append(assetPrefix(u), e.Asset...), nil); err != nil {
+					return err
+				}
+			}
+			touched[e.Asset] = append(touched[e.Asset], e)
+		}
+		return updateSummaries(tx.Bucket(bSummaries), touched)
+	})
+}
+
+// Events pages through history by range scans: over by_asset when an
+// asset is given, else over the global events bucket.
+func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
+	var after *store.Position
+	if q.Cursor != "" {
+		p, err := store.DecodeCursor(q.Cursor)
+		if err != nil {
+			return store.EventPage{}, err
+		}
+		after = &p
+	}
+	limit := q.EffectiveLimit()
+	var page store.EventPage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		evB := tx.Bucket(bEvents)
+		var (
+			c      *bolt.Cursor
+			prefix []byte
+		)
+		if q.Asset != "" {
+			c, prefix = tx.Bucket(bByAsset).Cursor(), assetPrefix(q.Asset)
+		} else {
+			c = evB.Cursor()
+		}
+		// Bounds as time keys: lo inclusive, hi exclusive.
+		lo, hi := prefix, []byte(nil) // hi nil: no upper bound
+		if !q.Since.IsZero() {
+			lo = append(slices.Clone(prefix), timeKey(q.Since, "")...)
+		}
+		if !q.Until.IsZero() {
+			hi = append(slices.Clone(prefix), timeKey(q.Until, "")...)
+		}
+		var k []byte
+		if q.Ascending {
+			if after != nil {
+				start := append(slices.Clone(prefix), timeKey(after.Time, after.ID)...)
+				if k, _ = c.Seek(start); bytes.Equal(k, start) {
+					k, _ = c.Next()
+				}
+				if bytes.Compare(k, lo) < 0 {
+					k, _ = c.Seek(lo)
+				}
+			} else {
+				k, _ = c.Seek(lo)
+			}
+		} else {
+			end := hi
+			if end == nil && prefix != nil {
+				// Just past every key with this prefix (it ends in 0x00).
+				end = append(slices.Clone(prefix[:len(prefix)-1]), 1)
+			}
+			if after != nil {
+				if p := append(slices.Clone(prefix), timeKey(after.Time, after.ID)...); end == nil || bytes.Compare(p, end) < 0 {
+					end = p
+				}
+			}
+			// Position on the last key < end.
+			if end == nil {
+				k, _ = c.Last()
+			} else if k, _ = c.Seek(end); k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+		}
+		for ; k != nil; k = step(c, q.Ascending) {
+			if !bytes.HasPrefix(k, prefix) || bytes.Compare(k, lo) < 0 || hi != nil && bytes.Compare(k, hi) >= 0 {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			tk := k[len(prefix):]
+			raw := evB.Get(tk)
+			if raw == nil {
+				return fmt.Errorf("index entry %q has no event", tk)
+			}
+			if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, kindOf(raw)) {
+				continue
+			}
+			if len(page.Events) == limit {
+				last := page.Events[limit-1]
+				page.Next = store.EncodeCursor(store.Position{Time: last.Time, ID: last.ID})
+				return nil
+			}
+			var e asset.Event
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return fmt.Errorf("decode event %q: %w", tk[8:], err)
+			}
+			e.Time = e.Time.UTC()
+			page.Events = append(page.Events, e)
+		}
+		return nil
+	})
+	return page, err
+}
+
+func step(c *bolt.Cursor, asc bool) []byte {
+	var k []byte
+	if asc {
+		k, _ = c.Next()
+	} else {
+		k, _ = c.Prev()
+	}
+	return k
+}
+
+// kindOf reads just the kind of a stored event: filtering by kind then
+// costs no full decode of the events it skips.
+func kindOf(raw []byte) asset.Kind {
+	var k struct {
+		Kind asset.Kind `json:"kind"`
+	}
+	json.Unmarshal(raw, &k) // stored by this package: cannot fail
+	return k.Kind
+}
+
+// ObservedEdges lists the distinct upstream edges events reported.
+func (s *Store) ObservedEdges(ctx context.Context) ([]asset.Edge, error) {
+	var edges []asset.Edge
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bEdges).ForEach(func(k, _ []byte) error {
+			u, d, _ := bytes.Cut(k, []byte{0})
+			edges = append(edges, asset.Edge{Upstream: asset.Key(u), Downstream: asset.Key(d)})
+			return nil
+		})
+	})
+	return edges, err
+}
+
+// PutSpecs inserts or replaces specs by key.
+func (s *Store) PutSpecs(ctx context.Context, specs []asset.Spec) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSpecs)
+		for i := range specs {
+			if specs[i].Key == "" {
+				return fmt.Errorf("spec %d has no key", i)
+			}
+			val, err := json.Marshal(&specs[i])
+			if err != nil {
+				return fmt.Errorf("encode spec %s: %w", specs[i].Key, err)
+			}
+			if err := b.Put([]byte(specs[i].Key), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Specs returns every stored spec in key order (bbolt keeps keys sorted).
+func (s *Store) Specs(ctx context.Context) ([]asset.Spec, error) {
+	var specs []asset.Spec
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bSpecs).ForEach(func(k, v []byte) error {
+			var sp asset.Spec
+			if err := json.Unmarshal(v, &sp); err != nil {
+				return fmt.Errorf("decode spec %q: %w", k, err)
+			}
+			specs = append(specs, sp)
+			return nil
+		})
+	})
+	return specs, err
+}
