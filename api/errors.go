@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -42,6 +44,13 @@ func notFound(field, format string, args ...any) *Error {
 
 // fieldError is implemented by validation errors from other packages
 // (ingest, config) so this package need not know their types.
+// retryable is implemented by errors that mean "busy, come back later"
+// (the write-ahead log is full): they become 503 with Retry-After.
+type retryable interface {
+	error
+	RetryAfter() time.Duration
+}
+
 type fieldError interface {
 	error
 	// APIError gives the parts of the JSON error; message must not
@@ -62,6 +71,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.ErrorContext(c.Request().Context(), "request failed", "request_id", reqID,
 			"method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
+	var rt retryable
+	if errors.As(err, &rt) {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(max(rt.RetryAfter().Round(time.Second), time.Second).Seconds())))
+	}
 	if out.Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {
 		c.Response().Header().Set("Retry-After", "1")
 	}
@@ -80,6 +93,7 @@ func (s *Server) toAPIError(err error) *Error {
 	var (
 		apiErr *Error
 		fe     fieldError
+		rt     retryable
 		he     *echo.HTTPError
 		mbe    *http.MaxBytesError
 	)
@@ -87,6 +101,8 @@ func (s *Server) toAPIError(err error) *Error {
 	case errors.As(err, &apiErr):
 		cp := *apiErr
 		return &cp
+	case errors.As(err, &rt):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: rt.Error()}
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: fmt.Sprintf("request body exceeds the limit of %d bytes", mbe.Limit)}

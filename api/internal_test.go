@@ -31,7 +31,7 @@ func (emptyDeps) Events(context.Context, store.EventQuery) (store.EventPage, err
 
 func newTestServer() *Server {
 	d := emptyDeps{}
-	return New(Deps{Catalog: d, Lineage: d, Events: d, Ingest: d},
+	return New(Deps{Catalog: d, Lineage: d, Events: d, Ingest: d, Metrics: http.NotFoundHandler()},
 		Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 

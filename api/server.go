@@ -51,6 +51,8 @@ type Deps struct {
 	Ingest  Ingester
 	// Ready reports whether the server can take traffic (nil error = ready).
 	Ready func(ctx context.Context) error
+	// Metrics serves the Prometheus exposition at /metrics (nil: 404).
+	Metrics http.Handler
 }
 
 // Options tune the server.
@@ -109,6 +111,9 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.deps.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.deps.Metrics))
+	}
 	v1 := e.Group("/api/v1")
 	v1.GET("/openapi.json", s.openAPI)
 	v1.POST("/events", s.postEvents)

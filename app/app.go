@@ -10,14 +10,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/freshet-dev/freshet/api"
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/embedded"
@@ -34,6 +40,11 @@ type Config struct {
 	BodyLimit   int64
 	Version     string
 	Logger      *slog.Logger
+	// WALDir holds the write-ahead log (default DataDir/wal).
+	WALDir string
+	// WAL bounds the write-ahead log; Ingest tunes the store writer.
+	WAL    wal.Options
+	Ingest ingest.Options
 }
 
 // App is a running Freshet instance.
@@ -42,9 +53,13 @@ type App struct {
 	store    store.Store
 	catalog  *catalog.Catalog
 	lineage  *lineage.Index
+	wal      *wal.Log
 	pipeline *ingest.Pipeline
 	api      *api.Server
 	declared []asset.Spec
+
+	stopWriter context.CancelFunc
+	writerDone chan error
 }
 
 // Open opens the store and rebuilds the in-memory state from it.
@@ -66,13 +81,44 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.log.Info("state rebuilt from store", "assets", a.catalog.Len(), "took", time.Since(start).Round(time.Millisecond))
-	a.pipeline = ingest.NewPipeline(st, a.observe)
+
+	walDir := cfg.WALDir
+	if walDir == "" {
+		if cfg.DataDir == "" {
+			st.Close()
+			return nil, errors.New("the write-ahead log needs a directory: set --data-dir or --wal-dir")
+		}
+		walDir = filepath.Join(cfg.DataDir, "wal")
+	}
+	if a.wal, err = wal.Open(walDir, cfg.WAL, cfg.Logger); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open write-ahead log: %w", err)
+	}
+	ingestOpts := cfg.Ingest
+	ingestOpts.Logger = cfg.Logger
+	a.pipeline = ingest.NewPipeline(a.wal, st, ingestOpts, a.observe)
+	// Acknowledged before a crash but not yet stored: show it now, the
+	// writer stores it shortly.
+	if err := a.pipeline.Recovered(a.observe); err != nil {
+		a.wal.Close()
+		st.Close()
+		return nil, fmt.Errorf("read write-ahead log: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(a.pipeline.Collectors()...)
 	a.api = api.New(api.Deps{
 		Catalog: a.catalog,
 		Lineage: a.lineage,
 		Events:  st,
 		Ingest:  a.pipeline,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version})
+
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopWriter, a.writerDone = cancel, make(chan error, 1)
+	go func() { a.writerDone <- a.pipeline.Run(wctx) }()
 	return a, nil
 }
 
@@ -158,6 +204,9 @@ func (a *App) Submit(ctx context.Context, events []asset.Event) error {
 	return a.pipeline.Submit(ctx, events)
 }
 
+// Drain waits until every event acknowledged so far is in the store.
+func (a *App) Drain(ctx context.Context) error { return a.pipeline.Drain(ctx) }
+
 // Catalog exposes the in-memory catalog (read-only use).
 func (a *App) Catalog() *catalog.Catalog { return a.catalog }
 
@@ -166,5 +215,14 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return a.api.Serve(ctx, ln)
 }
 
-// Close releases the store.
-func (a *App) Close() error { return a.store.Close() }
+// Close stops the store writer (after one last attempt to store what is
+// pending; anything left stays in the write-ahead log for the next start),
+// then closes the log and the store.
+func (a *App) Close() error {
+	a.stopWriter()
+	err := <-a.writerDone
+	if err != nil {
+		a.log.Warn("store writer stopped", "err", err)
+	}
+	return errors.Join(a.wal.Close(), a.store.Close())
+}

@@ -2,42 +2,311 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/ingest/wal"
 )
 
-// Sink durably stores event batches (the event store).
+// Sink is the event store as ingest sees it.
 type Sink interface {
 	AppendEvents(ctx context.Context, events []asset.Event) error
 }
 
-// Observer is told about every batch once it is durable: the catalog and
-// the lineage index keep their in-memory state current this way.
+// Observer is told about every acknowledged batch: the catalog and the
+// lineage index keep their in-memory state current this way.
 type Observer func(events []asset.Event)
 
-// Pipeline takes validated events to the sink and then to the observers.
+// Options tune the background writer. Zero values take the defaults.
+type Options struct {
+	// BatchSize is the most events written to the store at once (default 20,000).
+	BatchSize int
+	// BatchDelay is how long the writer waits for a batch to fill (default 50ms).
+	BatchDelay time.Duration
+	// MaxBackoff caps the wait between retries while the store fails (default 30s).
+	MaxBackoff time.Duration
+	// MemoryBytes bounds the WAL payload also kept in memory so the writer
+	// need not read it back from disk (default 64 MiB). Beyond it, records
+	// are read from the WAL, as after a restart.
+	MemoryBytes int64
+	Logger      *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.BatchSize <= 0 {
+		o.BatchSize = 20_000
+	}
+	if o.BatchDelay <= 0 {
+		o.BatchDelay = 50 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.MemoryBytes <= 0 {
+		o.MemoryBytes = 64 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Pipeline makes events durable in the write-ahead log, acknowledges them,
+// and writes them to the store in the background (Run), confirming each
+// batch back to the log only once the store accepted it.
 type Pipeline struct {
+	log       *wal.Log
 	sink      Sink
 	observers []Observer
+	opts      Options
+	metrics   *Metrics
+
+	mu      sync.Mutex
+	queue   map[uint64][]asset.Event // by WAL seq; nil events: read it from disk
+	inMem   int64                    // payload bytes held in queue
+	sizes   map[uint64]int64
+	next    uint64 // the next seq to write to the store
+	written uint64 // last seq the store confirmed
+	wake    chan struct{}
+	drained *sync.Cond
 }
 
-// NewPipeline returns a pipeline writing to sink.
-func NewPipeline(sink Sink, observers ...Observer) *Pipeline {
-	return &Pipeline{sink: sink, observers: observers}
+// NewPipeline returns a pipeline over an open log. Records the log holds
+// from before (not yet confirmed) are written first when Run starts.
+func NewPipeline(log *wal.Log, sink Sink, opts Options, observers ...Observer) *Pipeline {
+	opts.defaults()
+	st := log.Stats()
+	p := &Pipeline{log: log, sink: sink, observers: observers, opts: opts,
+		queue: map[uint64][]asset.Event{}, sizes: map[uint64]int64{},
+		next: st.ConfirmedTo + 1, written: st.ConfirmedTo, wake: make(chan struct{}, 1)}
+	p.drained = sync.NewCond(&p.mu)
+	for seq := st.ConfirmedTo + 1; seq <= st.LastSeq; seq++ {
+		p.queue[seq] = nil // recovered: on disk only
+	}
+	p.metrics = newMetrics(p)
+	return p
 }
 
-// Submit returns once the batch is durable; only then do observers see it,
-// so nothing is shown that could still be lost.
+// Recovered reads the records left from before a restart and passes their
+// events to fn, so the catalog can show what was acknowledged but not yet
+// stored.
+func (p *Pipeline) Recovered(fn func([]asset.Event)) error {
+	st := p.log.Stats()
+	return p.log.Replay(st.ConfirmedTo+1, func(r wal.Record) error {
+		var events []asset.Event
+		if err := json.Unmarshal(r.Payload, &events); err != nil {
+			return fmt.Errorf("wal record %d: %w", r.Seq, err)
+		}
+		fn(events)
+		return nil
+	})
+}
+
+// Submit returns once the batch is durable in the write-ahead log; then
+// observers see it. The store write happens later, in Run.
 func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if err := p.sink.AppendEvents(ctx, events); err != nil {
-		return fmt.Errorf("store %d events: %w", len(events), err)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(events)
+	if err != nil {
+		return fmt.Errorf("encode batch: %w", err)
+	}
+	seq, err := p.log.Append(payload)
+	if err != nil {
+		if errors.Is(err, wal.ErrFull) {
+			p.metrics.rejected.Add(float64(len(events)))
+		}
+		return err
+	}
+	p.metrics.accepted.Add(float64(len(events)))
+	p.mu.Lock()
+	if p.inMem+int64(len(payload)) <= p.opts.MemoryBytes {
+		p.queue[seq] = events
+		p.sizes[seq] = int64(len(payload))
+		p.inMem += int64(len(payload))
+	} else {
+		p.queue[seq] = nil
+	}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 	for _, o := range p.observers {
 		o(events)
 	}
 	return nil
+}
+
+// Drain waits until everything acknowledged before the call is in the store.
+func (p *Pipeline) Drain(ctx context.Context) error {
+	target := p.log.Stats().LastSeq
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.drained.Broadcast()
+		p.mu.Unlock()
+	})
+	defer stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.written < target {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p.drained.Wait()
+	}
+	return nil
+}
+
+// Run writes acknowledged batches to the store until ctx ends, retrying
+// with capped exponential backoff while the store fails. Nothing is
+// confirmed to the log before the store accepted it, so whatever Run has
+// not finished is replayed on the next start.
+func (p *Pipeline) Run(ctx context.Context) error {
+	for {
+		batch, last, err := p.collect(ctx)
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return ctx.Err()
+		}
+		if err := p.write(ctx, batch); err != nil {
+			return err
+		}
+		if err := p.log.Confirm(last); err != nil {
+			return fmt.Errorf("confirm to the write-ahead log: %w", err)
+		}
+		p.mu.Lock()
+		for seq := p.written + 1; seq <= last; seq++ {
+			p.inMem -= p.sizes[seq]
+			delete(p.sizes, seq)
+			delete(p.queue, seq)
+		}
+		p.written = last
+		p.drained.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// collect gathers the next batch of consecutive records: from memory when
+// it has them, else from disk. It waits for the first record, then up to
+// BatchDelay for the batch to fill. An empty batch means ctx ended.
+func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
+	var (
+		batch []asset.Event
+		last  uint64
+		timer <-chan time.Time
+	)
+	for {
+		p.mu.Lock()
+		for len(batch) < p.opts.BatchSize {
+			events, ok := p.queue[p.next]
+			if !ok {
+				break // not appended yet, or appended and about to be queued
+			}
+			if events == nil {
+				p.mu.Unlock()
+				fromDisk, upTo, err := p.readDisk(p.next, p.opts.BatchSize-len(batch))
+				if err != nil {
+					return nil, 0, err
+				}
+				p.mu.Lock()
+				batch = append(batch, fromDisk...)
+				p.next, last = upTo+1, upTo
+				continue
+			}
+			batch = append(batch, events...)
+			last = p.next
+			p.next++
+		}
+		p.mu.Unlock()
+		if len(batch) >= p.opts.BatchSize {
+			return batch, last, nil
+		}
+		if len(batch) > 0 && timer == nil {
+			timer = time.After(p.opts.BatchDelay)
+		}
+		select {
+		case <-ctx.Done():
+			if len(batch) > 0 {
+				return batch, last, nil // one last try, see write
+			}
+			return nil, 0, nil
+		case <-timer:
+			return batch, last, nil
+		case <-p.wake:
+		}
+	}
+}
+
+// readDisk reads consecutive on-disk-only records from seq, up to about
+// max events (always at least one record).
+func (p *Pipeline) readDisk(seq uint64, max int) ([]asset.Event, uint64, error) {
+	var out []asset.Event
+	upTo := seq - 1
+	errEnough := errors.New("enough")
+	err := p.log.Replay(seq, func(r wal.Record) error {
+		p.mu.Lock()
+		events, ok := p.queue[r.Seq]
+		p.mu.Unlock()
+		if r.Seq != upTo+1 || !ok || events != nil || (len(out) > 0 && len(out) >= max) {
+			return errEnough
+		}
+		var decoded []asset.Event
+		if err := json.Unmarshal(r.Payload, &decoded); err != nil {
+			return fmt.Errorf("wal record %d: %w", r.Seq, err)
+		}
+		out = append(out, decoded...)
+		upTo = r.Seq
+		return nil
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return nil, 0, err
+	}
+	if upTo < seq {
+		return nil, 0, fmt.Errorf("write-ahead log record %d is not on disk", seq)
+	}
+	return out, upTo, nil
+}
+
+// write stores a batch, retrying until it succeeds. When ctx ends it makes
+// one last bounded attempt, so a clean shutdown usually leaves nothing to
+// replay; if that fails too, the records stay in the log.
+func (p *Pipeline) write(ctx context.Context, batch []asset.Event) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		wctx, cancel := ctx, context.CancelFunc(func() {})
+		if ctx.Err() != nil {
+			wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		}
+		start := time.Now()
+		err := p.sink.AppendEvents(wctx, batch)
+		cancel()
+		p.metrics.observeWrite(len(batch), time.Since(start), err)
+		if err == nil {
+			if attempt > 1 {
+				p.opts.Logger.Info("event store is writable again", "attempts", attempt)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("stopping with %d events not yet stored (they stay in the write-ahead log): %w", len(batch), err)
+		}
+		p.opts.Logger.Warn("event store write failed; retrying", "events", len(batch), "attempt", attempt,
+			"retry_in", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, p.opts.MaxBackoff)
+	}
 }

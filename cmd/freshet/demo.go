@@ -34,7 +34,12 @@ func (d *demoFeed) backfill(ctx context.Context, now time.Time) error {
 		}
 		staleSince = from // the broken export stays broken
 	}
-	return d.emit(ctx, from, now, staleSince)
+	if err := d.emit(ctx, from, now, staleSince); err != nil {
+		return err
+	}
+	// The catalog shows the history at once; wait for the store too, so
+	// event history is complete before we say we are running.
+	return d.app.Drain(ctx)
 }
 
 func (d *demoFeed) emit(ctx context.Context, from, to, staleSince time.Time) error {

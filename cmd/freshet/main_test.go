@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,18 +45,20 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// waitFor polls a URL until it answers 200 (at most 60 s): servers started
-// with & need a moment before the next command talks to them.
+// waitFor polls a URL until it answers 200, and if TEXT is given until the
+// body contains it (at most 60 s): servers started with & need a moment,
+// and event history reaches the store shortly after acknowledgement.
 func waitFor(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: waitfor URL")
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfor URL [TEXT]")
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(args[0])
 		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && (len(args) == 1 || strings.Contains(string(body), args[1])) {
 				return
 			}
 		}

@@ -1,0 +1,195 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+const checkpointFile = "confirmed"
+
+// Open opens or creates the log in dir, checks every record, cuts a torn
+// tail and starts a new segment for appends. Records appended before and
+// not yet confirmed are there to Replay.
+func Open(dir string, opts Options, log *slog.Logger) (*Log, error) {
+	opts.defaults()
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create wal dir: %w", err)
+	}
+	l := &Log{dir: dir, opts: opts, oldest: map[uint64]int64{}}
+	l.synced = sync.NewCond(&l.mu)
+	confirmed, err := readCheckpoint(dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names) // zero-padded names sort by first seq
+	l.lastSeq = confirmed
+	for i, path := range names {
+		seg, err := l.scan(path, i == len(names)-1, log)
+		if err != nil {
+			return nil, err
+		}
+		if seg == nil {
+			continue
+		}
+		if len(l.segs) == 0 && seg.firstSeq > confirmed+1 {
+			return nil, fmt.Errorf("%w: %s starts at record %d but only records up to %d were confirmed: a segment is missing",
+				ErrCorrupt, path, seg.firstSeq, confirmed)
+		}
+		l.segs = append(l.segs, seg)
+		l.bytes += seg.size
+	}
+	l.confirmed = min(confirmed, l.lastSeq)
+	l.syncedSeq = l.lastSeq
+	for seq := range l.oldest {
+		if seq <= l.confirmed {
+			delete(l.oldest, seq)
+		}
+	}
+	if err := l.newSegment(l.lastSeq + 1); err != nil {
+		return nil, err
+	}
+	if err := l.dropConfirmed(); err != nil {
+		return nil, err
+	}
+	if n := l.lastSeq - l.confirmed; n > 0 {
+		log.Info("write-ahead log has records to replay", "dir", dir, "records", n, "from", l.confirmed+1)
+	}
+	return l, nil
+}
+
+// scan validates one segment and records its unconfirmed records' times.
+// An empty segment is removed and nil returned.
+func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
+	first, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(path), ".wal"), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: unexpected file %s", ErrCorrupt, path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	seg := &segment{path: path, firstSeq: first, lastSeq: first - 1}
+	for off := 0; off < len(data); {
+		rec, n, err := decode(data[off:])
+		if err == nil && rec.Seq != seg.lastSeq+1 {
+			err = fmt.Errorf("record %d where %d was expected", rec.Seq, seg.lastSeq+1)
+		}
+		if err != nil {
+			var torn errTorn
+			tail := errors.As(err, &torn) || errors.Is(err, errChecksum) && off+n == len(data)
+			if !last || !tail {
+				return nil, fmt.Errorf("%w: %s at byte %d: %v", ErrCorrupt, path, off, err)
+			}
+			// A crash mid-write: this record was never acknowledged (its
+			// fsync had not returned), so cutting it loses nothing.
+			log.Warn("write-ahead log: cutting a torn record at the tail", "segment", path, "offset", off, "err", err)
+			if err := os.Truncate(path, int64(off)); err != nil {
+				return nil, fmt.Errorf("truncate torn tail of %s: %w", path, err)
+			}
+			break
+		}
+		seg.lastSeq = rec.Seq
+		seg.size = int64(off + n)
+		l.oldest[rec.Seq] = rec.Nanos
+		off += n
+	}
+	if seg.size == 0 {
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if len(l.segs) > 0 && first != l.lastSeq+1 {
+		return nil, fmt.Errorf("%w: %s starts at record %d, previous segment ends at %d", ErrCorrupt, path, first, l.lastSeq)
+	}
+	l.lastSeq = seg.lastSeq
+	return seg, nil
+}
+
+func readCheckpoint(dir string) (uint64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, checkpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: checkpoint %q", ErrCorrupt, b)
+	}
+	return n, nil
+}
+
+// writeCheckpoint records the confirmed seq. It is not fsynced: if it is
+// lost, more records are replayed, and the store ignores ids it has.
+func (l *Log) writeCheckpoint() error {
+	tmp := filepath.Join(l.dir, checkpointFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(l.confirmed, 10)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(l.dir, checkpointFile))
+}
+
+// Replay calls fn for every durable record with seq >= from, in order,
+// reading from disk. fn's payload is only valid during the call. A non-nil
+// error from fn stops the replay and is returned.
+func (l *Log) Replay(from uint64, fn func(Record) error) error {
+	l.mu.Lock()
+	type view struct {
+		path string
+		size int64
+		last uint64
+	}
+	var segs []view
+	for _, s := range l.segs {
+		if s.lastSeq >= from && s.lastSeq >= s.firstSeq {
+			segs = append(segs, view{s.path, s.size, s.lastSeq})
+		}
+	}
+	durable := l.syncedSeq
+	l.mu.Unlock()
+	for _, s := range segs {
+		f, err := os.Open(s.path)
+		if err != nil {
+			return fmt.Errorf("replay: %w", err)
+		}
+		data := make([]byte, s.size)
+		_, err = f.ReadAt(data, 0)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", s.path, err)
+		}
+		for off := 0; off < len(data); {
+			rec, n, err := decode(data[off:])
+			if err != nil {
+				return fmt.Errorf("%w: replay %s at byte %d: %v", ErrCorrupt, s.path, off, err)
+			}
+			off += n
+			if rec.Seq < from {
+				continue
+			}
+			if rec.Seq > durable {
+				return nil
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+// Package wal is Freshet's write-ahead log: an event batch is acknowledged
+// only once it is on local disk, and stays there until the event store has
+// confirmed it.
+//
+// The log is a directory of segment files. A record is
+//
+//	length uint32 | crc32c uint32 | seq uint64 | unix-nanos int64 | payload
+//
+// (little endian; the CRC covers seq, time and payload). Appends from many
+// goroutines share fsyncs (group commit): the first waiter becomes the
+// leader and syncs everything written so far, the others wait for it.
+// Confirm releases records; whole segments are deleted once every record
+// in them is confirmed. On Open, a torn record at the tail of the last
+// segment (a crash mid-write) is cut off; a bad record anywhere else is
+// corruption and Open fails rather than skip data.
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+const headerSize = 24
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrFull is returned by Append when the log holds MaxBytes of unconfirmed
+// records: the caller should ask its client to retry later (HTTP 503).
+var ErrFull = &fullError{}
+
+type fullError struct{}
+
+func (*fullError) Error() string {
+	return "write-ahead log is full: the event store is behind or down; retry later"
+}
+
+// RetryAfter tells an HTTP layer what to put in Retry-After.
+func (*fullError) RetryAfter() time.Duration { return 5 * time.Second }
+
+// ErrCorrupt is wrapped by Open when a record other than the last is bad.
+var ErrCorrupt = errors.New("write-ahead log is corrupt")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("write-ahead log is closed")
+
+// Options tune the log. Zero values take the defaults.
+type Options struct {
+	// MaxBytes bounds the unconfirmed data on disk (default 1 GiB).
+	MaxBytes int64
+	// SegmentBytes is the size at which a new segment starts (default 64 MiB).
+	SegmentBytes int64
+	// NoSync skips fsync: only for benchmarks that measure everything else.
+	NoSync bool
+}
+
+func (o *Options) defaults() {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 1 << 30
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = 64 << 20
+	}
+}
+
+type segment struct {
+	path     string
+	firstSeq uint64 // seq of its first record (its name)
+	lastSeq  uint64 // seq of its last record; firstSeq-1 when empty
+	size     int64
+}
+
+// Log is an open write-ahead log. Safe for concurrent use.
+type Log struct {
+	dir  string
+	opts Options
+
+	mu        sync.Mutex
+	synced    *sync.Cond // broadcast when syncedSeq advances or a sync ends
+	segs      []*segment // oldest first; the last is being written
+	cur       *os.File
+	lastSeq   uint64 // last written
+	syncedSeq uint64 // last durable
+	syncing   bool
+	confirmed uint64
+	bytes     int64            // on disk in live segments
+	oldest    map[uint64]int64 // unix nanos of unconfirmed records, by seq (for age)
+	err       error            // sticky: after a failed write or sync nothing more is accepted
+	closed    bool
+}
+
+// Stats describe the unconfirmed backlog.
+type Stats struct {
+	Records     uint64        // appended but not confirmed
+	Bytes       int64         // on disk, including confirmed records in live segments
+	OldestAge   time.Duration // age of the oldest unconfirmed record (0 if none)
+	LastSeq     uint64
+	ConfirmedTo uint64
+}
+
+func segName(first uint64) string { return fmt.Sprintf("%020d.wal", first) }
+
+// Append writes payload as the next record and returns its sequence number
+// once it is durable.
+func (l *Log) Append(payload []byte) (uint64, error) {
+	rec := encode(0, time.Now().UnixNano(), payload)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.usable(); err != nil {
+		return 0, err
+	}
+	if l.bytes+int64(len(rec)) > l.opts.MaxBytes && l.lastSeq > l.confirmed {
+		return 0, ErrFull
+	}
+	if err := l.rotateIfNeeded(int64(len(rec))); err != nil {
+		return 0, l.fail(err)
+	}
+	seq := l.lastSeq + 1
+	putSeq(rec, seq)
+	if _, err := l.cur.Write(rec); err != nil {
+		return 0, l.fail(fmt.Errorf("write: %w", err))
+	}
+	l.lastSeq = seq
+	s := l.segs[len(l.segs)-1]
+	s.lastSeq, s.size = seq, s.size+int64(len(rec))
+	l.bytes += int64(len(rec))
+	l.oldest[seq] = int64(le.Uint64(rec[16:24]))
+	return seq, l.waitDurable(seq)
+}
+
+// waitDurable is the group commit: whoever finds no sync running becomes
+// the leader and syncs everything written so far; the rest wait. Called
+// with mu held.
+func (l *Log) waitDurable(seq uint64) error {
+	for l.syncedSeq < seq {
+		if l.err != nil {
+			return l.err
+		}
+		if l.syncing {
+			l.synced.Wait()
+			continue
+		}
+		l.syncing = true
+		target, f := l.lastSeq, l.cur
+		l.mu.Unlock()
+		var err error
+		if !l.opts.NoSync {
+			err = f.Sync()
+		}
+		l.mu.Lock()
+		l.syncing = false
+		if err != nil {
+			l.fail(fmt.Errorf("fsync: %w", err))
+		} else if target > l.syncedSeq {
+			l.syncedSeq = target
+		}
+		l.synced.Broadcast()
+	}
+	return nil
+}
+
+func (l *Log) usable() error {
+	switch {
+	case l.closed:
+		return ErrClosed
+	case l.err != nil:
+		return l.err
+	}
+	return nil
+}
+
+// fail makes err sticky: a log that could not write or sync may have lost
+// what it acknowledged next, so it stops acknowledging.
+func (l *Log) fail(err error) error {
+	if l.err == nil {
+		l.err = fmt.Errorf("write-ahead log %s failed, restart freshet: %w", l.dir, err)
+	}
+	return l.err
+}
+
+// rotateIfNeeded starts a new segment when the current one is full. The
+// old one is synced first, so "synced" always means every earlier segment.
+func (l *Log) rotateIfNeeded(next int64) error {
+	s := l.segs[len(l.segs)-1]
+	if s.size == 0 || s.size+next <= l.opts.SegmentBytes {
+		return nil
+	}
+	for l.syncing { // the leader holds l.cur outside the lock
+		l.synced.Wait()
+	}
+	if !l.opts.NoSync {
+		if err := l.cur.Sync(); err != nil {
+			return fmt.Errorf("fsync: %w", err)
+		}
+	}
+	l.syncedSeq = l.lastSeq
+	if err := l.cur.Close(); err != nil {
+		return err
+	}
+	return l.newSegment(l.lastSeq + 1)
+}
+
+func (l *Log) newSegment(first uint64) error {
+	path := filepath.Join(l.dir, segName(first))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("create segment: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil && !l.opts.NoSync {
+		f.Close()
+		return err
+	}
+	l.cur = f
+	l.segs = append(l.segs, &segment{path: path, firstSeq: first, lastSeq: first - 1})
+	return nil
+}
+
+// Confirm records that everything up to seq is safely in the store.
+// Segments holding only confirmed records are deleted.
+func (l *Log) Confirm(seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq > l.lastSeq {
+		return fmt.Errorf("confirm %d: only %d records were written", seq, l.lastSeq)
+	}
+	for s := l.confirmed + 1; s <= seq; s++ {
+		delete(l.oldest, s)
+	}
+	if seq > l.confirmed {
+		l.confirmed = seq
+	}
+	if err := l.dropConfirmed(); err != nil {
+		return err
+	}
+	return l.writeCheckpoint()
+}
+
+// dropConfirmed deletes the oldest segments while every record in them is
+// confirmed, never the segment being written.
+func (l *Log) dropConfirmed() error {
+	for len(l.segs) > 1 && l.segs[0].lastSeq <= l.confirmed {
+		if err := os.Remove(l.segs[0].path); err != nil {
+			return fmt.Errorf("remove confirmed segment: %w", err)
+		}
+		l.bytes -= l.segs[0].size
+		l.segs = l.segs[1:]
+	}
+	return nil
+}
+
+// Stats returns the backlog's size and age.
+func (l *Log) Stats() Stats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := Stats{Records: l.lastSeq - l.confirmed, Bytes: l.bytes, LastSeq: l.lastSeq, ConfirmedTo: l.confirmed}
+	if t, ok := l.oldest[l.confirmed+1]; ok {
+		st.OldestAge = time.Since(time.Unix(0, t))
+	}
+	return st
+}
+
+// Close syncs and closes the current segment.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	for l.syncing {
+		l.synced.Wait()
+	}
+	l.closed = true
+	l.synced.Broadcast()
+	err := l.cur.Sync()
+	if cerr := l.cur.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
