@@ -13,6 +13,8 @@ echo "== lint"
 ./scripts/lint.sh
 echo "== go test -race"
 go test -race -timeout 20m ./...
+echo "== current ClickHouse (chDB) runs every statement the store issues"
+./scripts/chdb-check.sh
 echo "== fuzz"
 FUZZTIME="${FUZZTIME:-10s}" ./scripts/fuzz.sh
 echo "== all tests passed in $(( $(date +%s) - start ))s"

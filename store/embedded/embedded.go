@@ -19,6 +19,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/store"
@@ -57,7 +58,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o644, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%s is locked: is another freshet running with --data-dir %s?", path, dir)
 	}
 	if err != nil {
@@ -94,11 +95,6 @@ func timeKey(t time.Time, id string) []byte {
 	k := make([]byte, 8, 8+len(id))
 	binary.BigEndian.PutUint64(k, uint64(t.UnixNano())^(1<<63))
 	return append(k, id...)
-}
-
-func parseTimeKey(k []byte) (time.Time, string) {
-	ns := int64(binary.BigEndian.Uint64(k[:8]) ^ (1 << 63))
-	return time.Unix(0, ns).UTC(), string(k[8:])
 }
 
 func assetPrefix(a asset.Key) []byte {

@@ -1,0 +1,22 @@
+package clickhouse
+
+import (
+	"context"
+	"testing"
+
+	"github.com/freshet-dev/freshet/internal/chtest"
+	"github.com/freshet-dev/freshet/store"
+	"github.com/freshet-dev/freshet/store/storetest"
+)
+
+// TestConformance runs the shared store suite, each subtest on a fresh
+// database of the test server.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := Open(context.Background(), chtest.Server(t), WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st // the suite closes it
+	})
+}

@@ -1,0 +1,228 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// schema renders DDL and table names for one database, on one server or,
+// when cluster is set, on every server of a cluster.
+type schema struct {
+	db      string
+	cluster string
+}
+
+// table returns a qualified table name. Every statement qualifies its
+// tables: ON CLUSTER DDL runs on other servers whose current database is
+// not ours.
+func (s schema) table(name string) string { return "`" + s.db + "`.`" + name + "`" }
+
+// onCluster is the ON CLUSTER clause of DDL, empty on a single server.
+func (s schema) onCluster() string {
+	if s.cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER `" + s.cluster + "`"
+}
+
+// engine returns a MergeTree-family engine clause. In cluster mode it is
+// the Replicated variant, keyed by the {shard} and {replica} macros each
+// server defines, so every replica holds the whole table.
+func (s schema) engine(family, table string, args ...string) string {
+	if s.cluster == "" {
+		return family + "(" + strings.Join(args, ", ") + ")"
+	}
+	zk := fmt.Sprintf("'/clickhouse/tables/{shard}/%s/%s'", s.db, table)
+	return "Replicated" + family + "(" + strings.Join(append([]string{zk, "'{replica}'"}, args...), ", ") + ")"
+}
+
+func (s schema) createDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS `" + s.db + "`" + s.onCluster()
+}
+
+func (s schema) createMigrations() string {
+	return "CREATE TABLE IF NOT EXISTS " + s.table("schema_migrations") + s.onCluster() + ` (
+    version UInt32,
+    name String,
+    applied_at DateTime
+) ENGINE = ` + s.engine("ReplacingMergeTree", "schema_migrations") + ` ORDER BY version`
+}
+
+// migration is one schema change. Its statements must be idempotent
+// (IF NOT EXISTS and the like): two servers starting at once may both run
+// it, and a crash between the DDL and the version row reruns it.
+type migration struct {
+	version uint32
+	name    string
+	stmts   func(s schema) []string
+}
+
+// migrations returns the schema changes in order. Append new ones; never
+// edit one that was released.
+func migrations() []migration {
+	return []migration{
+		{version: 1, name: "initial tables", stmts: initialTables},
+	}
+}
+
+// initialTables is migration 1. Times are Int64 nanoseconds since the epoch
+// (DateTime64 does not exist on 18.16); a DateTime beside them (seconds,
+// clamped to its range) partitions by month and leads the sort key.
+func initialTables(s schema) []string {
+	return []string{
+		// events: append-only history, ordered for per-asset reads. A
+		// replayed event is stored again; reads deduplicate by id.
+		"CREATE TABLE IF NOT EXISTS " + s.table("events") + s.onCluster() + ` (
+    id String,
+    kind String,
+    asset String,
+    time DateTime,
+    time_ns Int64,
+    run_id String,
+    ` + "`partition`" + ` String,
+    data_time_ns Int64,
+    has_data_time UInt8,
+    upstream Array(String),
+    row_count Nullable(Int64),
+    metadata String,
+    has_check UInt8,
+    check_name String,
+    check_passed UInt8,
+    check_severity String
+) ENGINE = ` + s.engine("MergeTree", "events") + `
+PARTITION BY toYYYYMM(time)
+ORDER BY (asset, time, id)`,
+
+		// specs: the newest version of a key wins (argMax at read, merges
+		// later); deleted marks a removed spec.
+		"CREATE TABLE IF NOT EXISTS " + s.table("specs") + s.onCluster() + ` (
+    key String,
+    version UInt64,
+    deleted UInt8,
+    spec String
+) ENGINE = ` + s.engine("ReplacingMergeTree", "specs", "version") + `
+ORDER BY key`,
+
+		// runs: one row per state change of a run; the newest
+		// updated_ns is the run's current state.
+		"CREATE TABLE IF NOT EXISTS " + s.table("runs") + s.onCluster() + ` (
+    run_id String,
+    asset String,
+    ` + "`partition`" + ` String,
+    trigger String,
+    status String,
+    attempt UInt32,
+    started_ns Int64,
+    ended_ns Int64,
+    exit_code Int32,
+    error String,
+    updated_ns Int64,
+    time DateTime
+) ENGINE = ` + s.engine("ReplacingMergeTree", "runs", "updated_ns") + `
+PARTITION BY toYYYYMM(time)
+ORDER BY run_id`,
+
+		// run_logs: output lines of runs, in order of seq within a run.
+		"CREATE TABLE IF NOT EXISTS " + s.table("run_logs") + s.onCluster() + ` (
+    run_id String,
+    seq UInt64,
+    time DateTime,
+    time_ns Int64,
+    stream String,
+    line String
+) ENGINE = ` + s.engine("MergeTree", "run_logs") + `
+PARTITION BY toYYYYMM(time)
+ORDER BY (run_id, seq)`,
+
+		// freshness_states: every evaluation that changed an asset's state.
+		"CREATE TABLE IF NOT EXISTS " + s.table("freshness_states") + s.onCluster() + ` (
+    asset String,
+    time DateTime,
+    time_ns Int64,
+    state String,
+    previous_state String,
+    lag_ns Int64,
+    data_time_ns Int64,
+    reason String
+) ENGINE = ` + s.engine("MergeTree", "freshness_states") + `
+PARTITION BY toYYYYMM(time)
+ORDER BY (asset, time, time_ns)`,
+
+		// alert_deliveries: the alert outbox, one row per delivery attempt
+		// state; the newest updated_ns of (id, attempt) is current.
+		"CREATE TABLE IF NOT EXISTS " + s.table("alert_deliveries") + s.onCluster() + ` (
+    id String,
+    sink String,
+    asset String,
+    event_id String,
+    state String,
+    attempt UInt32,
+    time DateTime,
+    time_ns Int64,
+    next_attempt_ns Int64,
+    status Int32,
+    error String,
+    updated_ns Int64
+) ENGINE = ` + s.engine("ReplacingMergeTree", "alert_deliveries", "updated_ns") + `
+PARTITION BY toYYYYMM(time)
+ORDER BY (id, attempt)`,
+	}
+}
+
+// migrate creates the database and applies the migrations not yet recorded.
+func (st *Store) migrate(ctx context.Context) error {
+	if err := st.conn.Exec(ctx, st.schema.createMigrations()); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := st.appliedMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations() {
+		if applied[m.version] {
+			continue
+		}
+		start := time.Now()
+		for _, q := range m.stmts(st.schema) {
+			if err := st.conn.Exec(ctx, q); err != nil {
+				return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		batch, err := st.conn.PrepareBatch(ctx, st.q.insertMigration)
+		if err != nil {
+			return fmt.Errorf("record migration %d: %w", m.version, err)
+		}
+		if err := batch.Append(m.version, m.name, time.Now().UTC()); err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("record migration %d: %w", m.version, err)
+		}
+		if err := batch.Send(); err != nil {
+			return fmt.Errorf("record migration %d: %w", m.version, err)
+		}
+		st.log.Info("clickhouse migration applied", "version", m.version, "name", m.name,
+			"database", st.schema.db, "took", time.Since(start))
+	}
+	return nil
+}
+
+func (st *Store) appliedMigrations(ctx context.Context) (map[uint32]bool, error) {
+	rows, err := st.conn.Query(ctx, st.q.selectMigrations)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[uint32]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	return applied, nil
+}

@@ -1,0 +1,418 @@
+// Package clickhouse is the ClickHouse implementation of store.Store, for
+// installs whose event history outgrows the embedded store. It speaks the
+// native protocol and keeps to SQL that ClickHouse 18.16 (Debian's package)
+// and current releases both accept. docs/clickhouse.md describes the DSN,
+// schema and idempotence design.
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// DefaultBatchRows is how many rows AppendEvents sends per insert. Tens of
+// thousands of rows per insert is where ClickHouse is fastest (measured
+// best at 50,000 on 18.16) and keeps the number of parts low.
+const DefaultBatchRows = 50_000
+
+// codeUnknownDatabase is ClickHouse's UNKNOWN_DATABASE error code.
+const codeUnknownDatabase = 81
+
+// Store is a store.Store on ClickHouse. It is safe for concurrent use.
+type Store struct {
+	conn      driver.Conn
+	schema    schema
+	q         queries
+	log       *slog.Logger
+	batchRows int
+
+	mu          sync.Mutex // guards specVersion
+	specVersion uint64     // last spec version written by this process
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// WithBatchRows sets how many rows one insert carries (default
+// DefaultBatchRows).
+func WithBatchRows(n int) Option {
+	return func(s *Store) {
+		if n > 0 {
+			s.batchRows = n
+		}
+	}
+}
+
+// Open connects to the server named by dsn
+// (clickhouse://user:pass@host:9000/db?dial_timeout=5s&cluster=name), creates
+// the database if it is missing and applies pending schema migrations.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	st := &Store{
+		schema:    schema{db: cfg.database, cluster: cfg.cluster},
+		log:       slog.Default(),
+		batchRows: DefaultBatchRows,
+	}
+	for _, o := range opts {
+		o(st)
+	}
+	st.q = newQueries(st.schema)
+	if st.conn, err = connect(ctx, cfg, st.schema); err != nil {
+		return nil, err
+	}
+	if err := st.migrate(ctx); err != nil {
+		st.conn.Close()
+		return nil, fmt.Errorf("clickhouse: %w", err)
+	}
+	return st, nil
+}
+
+// connect opens a connection pool to the configured database, creating the
+// database first when the server does not know it (a session cannot start
+// in a database that does not exist).
+func connect(ctx context.Context, cfg config, s schema) (driver.Conn, error) {
+	conn, err := ch.Open(cfg.opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open: %w", err)
+	}
+	err = conn.Ping(ctx)
+	if err == nil {
+		return conn, nil
+	}
+	conn.Close()
+	var ex *ch.Exception
+	if !errors.As(err, &ex) || ex.Code != codeUnknownDatabase {
+		return nil, fmt.Errorf("clickhouse: connect: %w", err)
+	}
+
+	boot := *cfg.opts
+	boot.Auth.Database = "" // the server's default database
+	bconn, err := ch.Open(&boot)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open: %w", err)
+	}
+	defer bconn.Close()
+	if err := bconn.Exec(ctx, s.createDatabase()); err != nil {
+		return nil, fmt.Errorf("clickhouse: create database %s: %w", s.db, err)
+	}
+	conn, err = ch.Open(cfg.opts)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: open: %w", err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse: connect: %w", err)
+	}
+	return conn, nil
+}
+
+// Close closes the connection pool.
+func (st *Store) Close() error { return st.conn.Close() }
+
+// AppendEvents inserts events in batches of batchRows. Copies of an ID
+// within the batch are dropped here (first wins); a copy of an event
+// stored earlier is inserted again and hidden at read, because checking
+// for it would cost a scan per batch. That is correct as long as the copies
+// are identical, which is what retries and write-ahead-log replays send.
+func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
+	for i := range events {
+		if err := validate(&events[i]); err != nil {
+			return fmt.Errorf("clickhouse: event %d: %w", i, err)
+		}
+	}
+	seen := make(map[string]struct{}, min(len(events), st.batchRows))
+	var cols eventColumns
+	for start := 0; start < len(events); start += st.batchRows {
+		chunk := events[start:min(start+st.batchRows, len(events))]
+		cols.reset(len(chunk))
+		for i := range chunk {
+			n := len(seen)
+			seen[chunk[i].ID] = struct{}{}
+			if len(seen) == n {
+				continue // the ID was already in this call
+			}
+			if err := cols.add(&chunk[i]); err != nil {
+				return fmt.Errorf("clickhouse: event %s: %w", chunk[i].ID, err)
+			}
+		}
+		if err := st.insertEvents(ctx, &cols); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validate(e *asset.Event) error {
+	switch {
+	case e.ID == "":
+		return errors.New("missing id")
+	case e.Kind == "":
+		return errors.New("missing kind")
+	case e.Asset == "":
+		return errors.New("missing asset")
+	case e.Time.IsZero():
+		return errors.New("missing time")
+	}
+	return nil
+}
+
+func (st *Store) insertEvents(ctx context.Context, cols *eventColumns) error {
+	if len(cols.id) == 0 {
+		return nil
+	}
+	batch, err := st.conn.PrepareBatch(ctx, st.q.insertEvents)
+	if err != nil {
+		return fmt.Errorf("clickhouse: prepare insert: %w", err)
+	}
+	if err := cols.appendTo(batch); err != nil {
+		_ = batch.Abort()
+		return fmt.Errorf("clickhouse: insert events: %w", err)
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse: insert events: %w", err)
+	}
+	return nil
+}
+
+// Events returns one page of events in (Time, ID) order.
+func (st *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
+	var after *store.Position
+	if q.Cursor != "" {
+		pos, err := store.DecodeCursor(q.Cursor)
+		if err != nil {
+			return store.EventPage{}, err
+		}
+		after = &pos
+	}
+	limit := q.EffectiveLimit()
+	want := limit + 1 // one more tells whether there is a next page
+	events := make([]asset.Event, 0, want)
+	// Copies of an event arrive adjacent (see eventsQuery); skipping them
+	// can leave the page short, so read on from the last row until it is
+	// full or the rows run out.
+	for {
+		asked := want - len(events)
+		sql, args := eventsQuery(st.schema, q, after, asked)
+		got, last, err := st.readEvents(ctx, sql, args, &events, want)
+		if err != nil {
+			return store.EventPage{}, err
+		}
+		if len(events) >= want || got < asked {
+			break // full, or no more rows
+		}
+		after = last
+	}
+	var page store.EventPage
+	if len(events) > limit {
+		events = events[:limit]
+		e := events[limit-1]
+		page.Next = store.EncodeCursor(store.Position{Time: e.Time, ID: e.ID})
+	}
+	page.Events = events
+	return page, nil
+}
+
+// readEvents appends the distinct events of one query to *events, up to
+// want in total. It returns how many rows the query gave and the position
+// of the last one.
+func (st *Store) readEvents(ctx context.Context, sql string, args []any, events *[]asset.Event, want int) (int, *store.Position, error) {
+	rows, err := st.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return 0, nil, fmt.Errorf("clickhouse: events: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	var last *store.Position
+	for rows.Next() {
+		var r eventRecord
+		if err := rows.Scan(r.dest()...); err != nil {
+			return 0, nil, fmt.Errorf("clickhouse: events: %w", err)
+		}
+		n++
+		if last != nil && last.ID == r.id && last.Time.UnixNano() == r.timeNS {
+			continue // a replayed copy of the previous event
+		}
+		last = &store.Position{Time: time.Unix(0, r.timeNS).UTC(), ID: r.id}
+		if len(*events) < want {
+			e, err := r.event()
+			if err != nil {
+				return 0, nil, fmt.Errorf("clickhouse: events: %w", err)
+			}
+			*events = append(*events, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("clickhouse: events: %w", err)
+	}
+	return n, last, nil
+}
+
+// Summaries computes every asset's latest state with one aggregate query.
+func (st *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
+	rows, err := st.conn.Query(ctx, st.q.summaries)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: summaries: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Summary
+	var cur *store.Summary
+	for rows.Next() {
+		var (
+			r               eventRecord
+			group           string
+			n               uint64
+			firstNS, lastNS int64
+		)
+		dest := append([]any{&r.asset, &r.kind, &group, &n, &firstNS, &lastNS}, r.aggDest()...)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("clickhouse: summaries: %w", err)
+		}
+		key := asset.Key(r.asset)
+		if cur == nil || cur.Asset != key {
+			out = append(out, store.Summary{Asset: key, Counts: map[asset.Kind]int64{}})
+			cur = &out[len(out)-1]
+			cur.FirstTime = time.Unix(0, firstNS).UTC()
+			cur.LastTime = time.Unix(0, lastNS).UTC()
+		}
+		kind := asset.Kind(r.kind)
+		cur.Counts[kind] += int64(n)
+		if t := time.Unix(0, firstNS).UTC(); t.Before(cur.FirstTime) {
+			cur.FirstTime = t
+		}
+		if t := time.Unix(0, lastNS).UTC(); t.After(cur.LastTime) {
+			cur.LastTime = t
+		}
+		e, err := r.event()
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: summaries: %w", err)
+		}
+		switch {
+		case kind == asset.KindMaterialization:
+			cur.LastMaterialization = &e
+		case kind == asset.KindMaterializationFailed:
+			cur.LastFailure = &e
+		case kind == asset.KindObservation:
+			cur.LastObservation = &e
+		case kind == asset.KindCheckResult && group != "":
+			// Rows come ordered by check group, which is the check name
+			// behind a fixed prefix, so LastChecks is sorted by name.
+			cur.LastChecks = append(cur.LastChecks, e)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: summaries: %w", err)
+	}
+	return out, nil
+}
+
+// ObservedEdges returns the distinct (upstream, asset) pairs of all events.
+func (st *Store) ObservedEdges(ctx context.Context) ([]asset.Edge, error) {
+	rows, err := st.conn.Query(ctx, st.q.edges)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: edges: %w", err)
+	}
+	defer rows.Close()
+	var out []asset.Edge
+	for rows.Next() {
+		var up, down string
+		if err := rows.Scan(&up, &down); err != nil {
+			return nil, fmt.Errorf("clickhouse: edges: %w", err)
+		}
+		out = append(out, asset.Edge{Upstream: asset.Key(up), Downstream: asset.Key(down)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: edges: %w", err)
+	}
+	return out, nil
+}
+
+// PutSpecs writes specs as new versions; the newest version of a key is
+// the spec. Versions grow within the process even if the clock steps back,
+// so a later call (and a later spec in one call) wins.
+func (st *Store) PutSpecs(ctx context.Context, specs []asset.Spec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	for i := range specs {
+		if specs[i].Key == "" {
+			return fmt.Errorf("clickhouse: spec %d: missing key", i)
+		}
+	}
+	base := st.nextSpecVersions(len(specs))
+	batch, err := st.conn.PrepareBatch(ctx, st.q.insertSpecs)
+	if err != nil {
+		return fmt.Errorf("clickhouse: prepare specs: %w", err)
+	}
+	for i := range specs {
+		data, err := json.Marshal(&specs[i])
+		if err == nil {
+			err = batch.Append(string(specs[i].Key), base+uint64(i), uint8(0), string(data))
+		}
+		if err != nil {
+			_ = batch.Abort()
+			return fmt.Errorf("clickhouse: spec %s: %w", specs[i].Key, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("clickhouse: put specs: %w", err)
+	}
+	return nil
+}
+
+// nextSpecVersions reserves n consecutive versions, based on the wall
+// clock in nanoseconds so that versions from other processes interleave
+// by time.
+func (st *Store) nextSpecVersions(n int) uint64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	v := uint64(time.Now().UnixNano())
+	if v <= st.specVersion {
+		v = st.specVersion + 1
+	}
+	st.specVersion = v + uint64(n) - 1
+	return v
+}
+
+// Specs returns the current spec of every key, sorted by key.
+func (st *Store) Specs(ctx context.Context) ([]asset.Spec, error) {
+	rows, err := st.conn.Query(ctx, st.q.specs)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: specs: %w", err)
+	}
+	defer rows.Close()
+	var out []asset.Spec
+	for rows.Next() {
+		var key, data string
+		if err := rows.Scan(&key, &data); err != nil {
+			return nil, fmt.Errorf("clickhouse: specs: %w", err)
+		}
+		var sp asset.Spec
+		if err := json.Unmarshal([]byte(data), &sp); err != nil {
+			return nil, fmt.Errorf("clickhouse: spec %s: %w", key, err)
+		}
+		out = append(out, sp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: specs: %w", err)
+	}
+	return out, nil
+}
