@@ -26,6 +26,7 @@ import (
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
+	"github.com/freshet-dev/freshet/store/clickhouse"
 	"github.com/freshet-dev/freshet/store/embedded"
 )
 
@@ -134,7 +135,11 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		}
 		return st, nil
 	case strings.HasPrefix(cfg.Store, "clickhouse://"):
-		return nil, errors.New("the ClickHouse store is not built yet: use --store embedded")
+		st, err := clickhouse.Open(ctx, cfg.Store, clickhouse.WithLogger(cfg.Logger))
+		if err != nil {
+			return nil, fmt.Errorf("open ClickHouse store: %w", err)
+		}
+		return st, nil
 	default:
 		return nil, fmt.Errorf("unknown store %q: use embedded or clickhouse://host:9000/db", cfg.Store)
 	}

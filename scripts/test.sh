@@ -12,7 +12,10 @@ done
 echo "== lint"
 ./scripts/lint.sh
 echo "== go test -race"
-go test -race -timeout 20m ./...
+go test -race -timeout 20m $(go list ./... | grep -v /internal/e2e)
+echo "== durability: kill -9 under load, ClickHouse outage under load"
+go test -race -count=1 -v -timeout 15m ./internal/e2e/ |
+  grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|down|drained|Error|error'
 echo "== current ClickHouse (chDB) runs every statement the store issues"
 ./scripts/chdb-check.sh
 echo "== fuzz"

@@ -14,22 +14,40 @@ import (
 	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/examples"
+	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/ingest/wal"
 )
 
 type serverFlags struct {
-	addr      string
-	dataDir   string
-	store     string
-	bodyLimit int64
-	logLevel  string
+	addr        string
+	dataDir     string
+	store       string
+	bodyLimit   int64
+	logLevel    string
+	walDir      string
+	walMaxBytes int64
+	batchSize   int
+	batchDelay  time.Duration
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:3000", "address to listen on (host:port; use :3000 for all interfaces)")
-	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store")
-	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db")
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store and the write-ahead log")
+	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db (options: docs/clickhouse.md)")
 	cmd.Flags().Int64Var(&f.bodyLimit, "max-body-bytes", 16<<20, "largest request body accepted by POST /api/v1/events (413 beyond)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&f.walDir, "wal-dir", "", "write-ahead log directory (default DATA-DIR/wal); put it on a local disk")
+	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
+	cmd.Flags().IntVar(&f.batchSize, "batch-size", 20000, "most events written to the store in one batch")
+	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill")
+}
+
+// appConfig is what every server command passes to app.Open.
+func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) app.Config {
+	return app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
+		Version: version, Logger: log, WALDir: f.walDir,
+		WAL:    wal.Options{MaxBytes: f.walMaxBytes},
+		Ingest: ingest.Options{BatchSize: f.batchSize, BatchDelay: f.batchDelay}}
 }
 
 func (f *serverFlags) logger(cmd *cobra.Command) (*slog.Logger, error) {
@@ -66,8 +84,7 @@ their dependencies; assets first seen in events are added as "discovered".`,
 					return err
 				}
 			}
-			a, err := app.Open(cmd.Context(), app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs,
-				BodyLimit: f.bodyLimit, Version: version, Logger: log})
+			a, err := app.Open(cmd.Context(), f.appConfig(defs, log))
 			if err != nil {
 				return err
 			}
@@ -120,8 +137,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
 		return fmt.Errorf("demo definitions: %w", err)
 	}
 	start := time.Now()
-	a, err := app.Open(ctx, app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs,
-		BodyLimit: f.bodyLimit, Version: version, Logger: log})
+	a, err := app.Open(ctx, f.appConfig(defs, log))
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,7 @@ func Main(m *testing.M) {
 type Instance struct {
 	base *url.URL // DSN without a database
 	cmd  *exec.Cmd
+	argv []string // how to start it (private servers only)
 	dir  string
 	done chan struct{} // closed when the private server process exited
 }
@@ -166,39 +167,77 @@ func start(ctx context.Context, bin string, args []string) (*Instance, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("chtest: %w", err)
 	}
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
+	inst := &Instance{
+		base: &url.URL{Scheme: "clickhouse", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))},
+		dir:  dir,
+		argv: append([]string{bin}, append(args, "--config-file="+cfg)...),
+	}
+	if err := inst.launch(ctx); err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("chtest: %w", err)
+		return nil, err
+	}
+	return inst, nil
+}
+
+// launch starts the server process on the instance's config and waits
+// until it answers.
+func (i *Instance) launch(ctx context.Context) error {
+	out, err := os.OpenFile(filepath.Join(i.dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("chtest: %w", err)
 	}
 	defer out.Close()
-
-	cmd := exec.Command(bin, append(args, "--config-file="+cfg)...)
-	cmd.Dir = dir
+	cmd := exec.Command(i.argv[0], i.argv[1:]...)
+	cmd.Dir = i.dir
 	cmd.Stdout, cmd.Stderr = out, out
 	// Own process group so Stop can kill the server and anything it forks;
 	// Pdeathsig stops it if the test binary dies without running Stop.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("chtest: start %s: %w", bin, err)
+		return fmt.Errorf("chtest: start %s: %w", i.argv[0], err)
 	}
-	inst := &Instance{
-		base: &url.URL{Scheme: "clickhouse", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))},
-		cmd:  cmd,
-		dir:  dir,
-		done: make(chan struct{}),
-	}
+	i.cmd, i.done = cmd, make(chan struct{})
+	done := i.done
 	go func() {
 		_ = cmd.Wait()
-		close(inst.done)
+		close(done)
 	}()
-	if err := inst.wait(ctx); err != nil {
-		logs := inst.logTail()
-		_ = inst.Stop()
-		return nil, fmt.Errorf("chtest: %w\n%s", err, logs)
+	if err := i.wait(ctx); err != nil {
+		logs := i.logTail()
+		i.kill()
+		return fmt.Errorf("chtest: %w\n%s", err, logs)
 	}
-	return inst, nil
+	return nil
+}
+
+// Suspend stops a private server but keeps its data and ports, to simulate
+// an outage; Resume starts it again.
+func (i *Instance) Suspend() error {
+	if i.cmd == nil {
+		return errors.New("chtest: cannot suspend an external server")
+	}
+	i.kill()
+	return nil
+}
+
+// Resume restarts a suspended server on the same ports and data.
+func (i *Instance) Resume(ctx context.Context) error {
+	if i.argv == nil {
+		return errors.New("chtest: cannot resume an external server")
+	}
+	return i.launch(ctx)
+}
+
+// kill stops the process group: SIGTERM, then SIGKILL after 10 s.
+func (i *Instance) kill() {
+	pgid := i.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	select {
+	case <-i.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-i.done
+	}
 }
 
 // wait polls until the server answers a query, it exits, or ctx ends.
@@ -296,14 +335,7 @@ func (i *Instance) Stop() error {
 	if i.cmd == nil {
 		return nil
 	}
-	pgid := i.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-i.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-i.done
-	}
+	i.kill()
 	if err := os.RemoveAll(i.dir); err != nil {
 		return fmt.Errorf("chtest: remove %s: %w", i.dir, err)
 	}

@@ -73,7 +73,9 @@ func migrations() []migration {
 func initialTables(s schema) []string {
 	return []string{
 		// events: append-only history, ordered for per-asset reads. A
-		// replayed event is stored again; reads deduplicate by id.
+		// replayed event is stored again; reads deduplicate by id, and
+		// ReplacingMergeTree removes the copy for good when a merge meets
+		// it (copies share the whole sort key, id included).
 		"CREATE TABLE IF NOT EXISTS " + s.table("events") + s.onCluster() + ` (
     id String,
     kind String,
@@ -91,7 +93,7 @@ func initialTables(s schema) []string {
     check_name String,
     check_passed UInt8,
     check_severity String
-) ENGINE = ` + s.engine("MergeTree", "events") + `
+) ENGINE = ` + s.engine("ReplacingMergeTree", "events") + `
 PARTITION BY toYYYYMM(time)
 ORDER BY (asset, time, id)`,
 
