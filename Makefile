@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/freshet
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: dev build test lint fuzz bench clean
+.PHONY: dev build test lint fuzz bench bench-ingest clean
 
 ## dev: build and run the demo (embedded store, demo graph, API on :3000)
 dev: build
@@ -29,6 +29,11 @@ fuzz:
 ## bench: the benchmarks quoted in docs/performance.md (medians of 5 runs)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.txt
+
+## bench-ingest: HTTP -> WAL -> ClickHouse against the raw clickhouse-go ceiling (private server)
+bench-ingest:
+	./scripts/ensure-clickhouse.sh
+	$(GO) run ./bench/ingest
 
 clean:
 	rm -rf bin .freshet bench.txt

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MetaType is the type of a metadata value.
@@ -105,10 +106,12 @@ func (v *MetaValue) UnmarshalJSON(b []byte) error {
 	switch b[0] {
 	case '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if plain, ok := plainString(b); ok {
+			s = plain // no escapes: the common case, without a second parse
+		} else if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		if looksLikeURL(s) {
+		if LooksLikeURL(s) {
 			*v = URL(s)
 		} else {
 			*v = Text(s)
@@ -144,8 +147,27 @@ func (v *MetaValue) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// looksLikeURL accepts "scheme://rest" with an RFC 3986 scheme.
-func looksLikeURL(s string) bool {
+// plainString returns the content of a JSON string literal that needs no
+// unescaping (no backslash, no control character, valid UTF-8).
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[len(b)-1] != '"' {
+		return "", false
+	}
+	inner := b[1 : len(b)-1]
+	for _, c := range inner {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
+}
+
+// LooksLikeURL accepts "scheme://rest" with an RFC 3986 scheme: such a
+// text metadata value is typed url.
+func LooksLikeURL(s string) bool {
 	i := strings.Index(s, "://")
 	if i <= 0 || i+3 >= len(s) || strings.ContainsAny(s, " \t\n") {
 		return false

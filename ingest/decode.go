@@ -1,14 +1,11 @@
 package ingest
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -92,126 +89,22 @@ func IsNDJSON(contentType string) bool {
 // newID(), a missing time gets now. The batch is all-or-nothing: the first
 // problem is returned as a *ValidationError and no events.
 func Decode(r io.Reader, contentType string, now time.Time, newID func() string) ([]asset.Event, error) {
-	d := decoder{now: now.UTC(), newID: newID}
-	if IsNDJSON(contentType) {
-		return d.ndjson(r)
-	}
-	return d.json(r)
-}
-
-type decoder struct {
-	now   time.Time
-	newID func() string
-}
-
-func (d decoder) ndjson(r io.Reader) ([]asset.Event, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	var events []asset.Event
-	for line := 1; ; line++ {
-		b, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: gather the rest of it.
-			long := append([]byte(nil), b...)
-			for errors.Is(err, bufio.ErrBufferFull) {
-				b, err = br.ReadSlice('\n')
-				long = append(long, b...)
-			}
-			b = long
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err // the body could not be read (e.g. too large)
-		}
-		if t := bytes.TrimSpace(b); len(t) > 0 {
-			ev, verr := d.event(t, "")
-			if verr != nil {
-				verr.Line = line
-				return nil, verr
-			}
-			events = append(events, ev)
-		}
-		if err != nil {
-			return events, nil
-		}
-	}
-}
-
-func (d decoder) json(r io.Reader) ([]asset.Event, error) {
 	body, err := io.ReadAll(r)
 	if err != nil {
-		return nil, err
+		return nil, err // the body could not be read (e.g. too large)
 	}
-	body = bytes.TrimSpace(body)
-	switch {
-	case len(body) == 0:
-		return nil, nil
-	case body[0] == '[':
-		var raws []json.RawMessage
-		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, jsonError(err, "")
-		}
-		events := make([]asset.Event, 0, len(raws))
-		for i, raw := range raws {
-			ev, verr := d.event(raw, fmt.Sprintf("[%d].", i))
-			if verr != nil {
-				return nil, verr
-			}
-			events = append(events, ev)
-		}
-		return events, nil
-	default:
-		ev, verr := d.event(body, "")
-		if verr != nil {
-			return nil, verr
-		}
-		return []asset.Event{ev}, nil
+	d := decoder{now: now.UTC(), newID: newID}
+	if IsNDJSON(contentType) {
+		return d.ndjson(body)
 	}
+	return d.json(body)
 }
 
-// wireEvent is the JSON a client sends. Pointers and raw values let the
-// decoder tell "absent" from "zero" and name the field at fault.
-type wireEvent struct {
-	ID        *string                    `json:"id"`
-	Kind      string                     `json:"kind"`
-	Asset     string                     `json:"asset"`
-	Time      string                     `json:"time"`
-	RunID     string                     `json:"run_id"`
-	Partition string                     `json:"partition"`
-	DataTime  string                     `json:"data_time"`
-	Upstream  []string                   `json:"upstream"`
-	Metadata  map[string]json.RawMessage `json:"metadata"`
-	Check     json.RawMessage            `json:"check"`
-}
-
-type wireCheck struct {
-	Name     string `json:"name"`
-	Passed   *bool  `json:"passed"`
-	Severity string `json:"severity"`
-}
-
-// event decodes and validates one event; prefix goes before field names
-// (for events inside a JSON array).
-func (d decoder) event(b []byte, prefix string) (asset.Event, *ValidationError) {
+// validate checks a decoded event and completes it (id, time).
+func (d decoder) validate(w *wireEvent, prefix string) (asset.Event, *ValidationError) {
 	fail := func(code, field, format string, args ...any) (asset.Event, *ValidationError) {
-		if field == "" {
-			field = strings.TrimSuffix(prefix, ".")
-		} else {
-			field = prefix + field
-		}
-		return asset.Event{}, &ValidationError{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+		return asset.Event{}, &ValidationError{Code: code, Field: prefix + field, Message: fmt.Sprintf(format, args...)}
 	}
-	if len(b) == 0 || b[0] != '{' {
-		return fail("invalid_json", "", "an event must be a JSON object")
-	}
-	var w wireEvent
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&w); err != nil {
-		return asset.Event{}, jsonError(err, prefix)
-	}
-	if dec.More() {
-		return fail("invalid_json", "", "unexpected data after the event object (NDJSON needs one event per line)")
-	}
-
 	ev := asset.Event{Time: d.now, RunID: w.RunID, Partition: w.Partition}
 	if w.ID == nil {
 		ev.ID = d.newID()
@@ -269,20 +162,31 @@ func (d decoder) event(b []byte, prefix string) (asset.Event, *ValidationError) 
 	if len(w.Upstream) > MaxUpstream {
 		return fail("invalid_value", "upstream", "upstream lists %d assets; at most %d are allowed", len(w.Upstream), MaxUpstream)
 	}
-	seen := make(map[asset.Key]bool, len(w.Upstream))
+	var seen map[asset.Key]bool // only for long lists; short ones are scanned
+	if len(w.Upstream) > 16 {
+		seen = make(map[asset.Key]bool, len(w.Upstream))
+	}
 	for i, u := range w.Upstream {
-		field := fmt.Sprintf("upstream[%d]", i)
 		k, err := asset.ParseKey(u)
 		if err != nil {
-			return fail("invalid_value", field, "%v", err)
+			return fail("invalid_value", fmt.Sprintf("upstream[%d]", i), "%v", err)
 		}
 		if k == ev.Asset {
-			return fail("invalid_value", field, "an asset cannot be its own upstream")
+			return fail("invalid_value", fmt.Sprintf("upstream[%d]", i), "an asset cannot be its own upstream")
 		}
-		if !seen[k] { // duplicates are harmless; keep one
-			seen[k] = true
+		dup := seen[k]
+		if seen == nil {
+			dup = slices.Contains(ev.Upstream, k)
+		}
+		if !dup { // duplicates are harmless; keep one
 			ev.Upstream = append(ev.Upstream, k)
+			if seen != nil {
+				seen[k] = true
+			}
 		}
+	}
+	if len(ev.Upstream) > 0 {
+		ev.Upstream = slices.Clip(ev.Upstream)
 	}
 
 	if len(w.Metadata) > MaxMetadata {
@@ -290,35 +194,23 @@ func (d decoder) event(b []byte, prefix string) (asset.Event, *ValidationError) 
 	}
 	if len(w.Metadata) > 0 {
 		ev.Metadata = make(asset.Metadata, len(w.Metadata))
-		for name, raw := range w.Metadata {
-			field := "metadata." + name
-			if msg := checkName(name, MaxMetaNameLen); msg != "" {
-				return fail("invalid_value", "metadata", "metadata name %q: %s", name, msg)
+		for _, m := range w.Metadata {
+			if msg := checkName(m.name, MaxMetaNameLen); msg != "" {
+				return fail("invalid_value", "metadata", "metadata name %q: %s", m.name, msg)
 			}
-			var v asset.MetaValue
-			if err := v.UnmarshalJSON(raw); err != nil {
-				return fail("invalid_value", field, "%v", err)
+			if m.name == asset.RowCountKey && (m.v.Type != asset.MetaInt || m.v.Int < 0) {
+				return fail("invalid_value", "metadata."+m.name, "row_count must be a non-negative integer, not %s", m.raw)
 			}
-			if name == asset.RowCountKey && (v.Type != asset.MetaInt || v.Int < 0) {
-				return fail("invalid_value", field, "row_count must be a non-negative integer, not %s", raw)
-			}
-			ev.Metadata[name] = v
+			ev.Metadata[m.name] = m.v
 		}
 	}
 
-	hasCheck := len(w.Check) > 0 && string(w.Check) != "null"
-	switch {
-	case ev.Kind == asset.KindCheckResult && !hasCheck:
+	switch c := w.Check; {
+	case ev.Kind == asset.KindCheckResult && c == nil:
 		return fail("missing_field", "check", `a check_result needs "check": {"name": ..., "passed": true|false}`)
-	case ev.Kind != asset.KindCheckResult && hasCheck:
+	case ev.Kind != asset.KindCheckResult && c != nil:
 		return fail("invalid_value", "check", "check is only allowed on check_result events, not %s", ev.Kind)
-	case hasCheck:
-		var c wireCheck
-		dec := json.NewDecoder(bytes.NewReader(w.Check))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			return asset.Event{}, jsonError(err, prefix+"check.")
-		}
+	case c != nil:
 		switch {
 		case c.Name == "":
 			return fail("missing_field", "check.name", "check.name is required")
@@ -386,50 +278,4 @@ func checkText(s string, max int, spaces bool) string {
 		}
 	}
 	return ""
-}
-
-// jsonError turns an encoding/json error into a ValidationError naming the
-// field where the JSON says which one.
-func jsonError(err error, prefix string) *ValidationError {
-	var (
-		typeErr   *json.UnmarshalTypeError
-		syntaxErr *json.SyntaxError
-	)
-	switch {
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		return &ValidationError{Code: "invalid_value", Field: prefix + field,
-			Message: fmt.Sprintf("%s must be %s, not a JSON %s", fieldName(field), jsonType(typeErr.Type.Kind().String()), typeErr.Value)}
-	case errors.As(err, &syntaxErr):
-		return &ValidationError{Code: "invalid_json", Message: fmt.Sprintf("invalid JSON at byte %d: %v", syntaxErr.Offset, err)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &ValidationError{Code: "unknown_field", Field: prefix + name,
-			Message: fmt.Sprintf("unknown field %q (known: id, kind, asset, time, run_id, partition, data_time, upstream, metadata, check)", name)}
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return &ValidationError{Code: "invalid_json", Message: "the JSON ends early"}
-	default:
-		return &ValidationError{Code: "invalid_json", Message: err.Error()}
-	}
-}
-
-func fieldName(f string) string {
-	if f == "" {
-		return "the value"
-	}
-	return f
-}
-
-func jsonType(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "slice":
-		return "an array"
-	case "map", "struct", "ptr":
-		return "an object"
-	}
-	return goKind
 }

@@ -240,6 +240,9 @@ func FuzzDecode(f *testing.F) {
 			if err := json.Unmarshal(b, &back); err != nil {
 				t.Fatalf("accepted event does not round-trip: %v\n%s", err, b)
 			}
+			if b2, _ := json.Marshal(back); string(b2) != string(b) {
+				t.Fatalf("accepted event changes in a JSON round trip:\n%s\n%s", b, b2)
+			}
 		}
 	})
 }

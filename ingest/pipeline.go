@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,8 +96,8 @@ func NewPipeline(log *wal.Log, sink Sink, opts Options, observers ...Observer) *
 func (p *Pipeline) Recovered(fn func([]asset.Event)) error {
 	st := p.log.Stats()
 	return p.log.Replay(st.ConfirmedTo+1, func(r wal.Record) error {
-		var events []asset.Event
-		if err := json.Unmarshal(r.Payload, &events); err != nil {
+		events, err := decodeBatch(r.Payload)
+		if err != nil {
 			return fmt.Errorf("wal record %d: %w", r.Seq, err)
 		}
 		fn(events)
@@ -115,10 +114,7 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	payload, err := json.Marshal(events)
-	if err != nil {
-		return fmt.Errorf("encode batch: %w", err)
-	}
+	payload := encodeBatch(nil, events)
 	seq, err := p.log.Append(payload)
 	if err != nil {
 		if errors.Is(err, wal.ErrFull) {
@@ -261,8 +257,8 @@ func (p *Pipeline) readDisk(seq uint64, max int) ([]asset.Event, uint64, error) 
 		if r.Seq != upTo+1 || !ok || events != nil || (len(out) > 0 && len(out) >= max) {
 			return errEnough
 		}
-		var decoded []asset.Event
-		if err := json.Unmarshal(r.Payload, &decoded); err != nil {
+		decoded, err := decodeBatch(r.Payload)
+		if err != nil {
 			return fmt.Errorf("wal record %d: %w", r.Seq, err)
 		}
 		out = append(out, decoded...)

@@ -1,0 +1,236 @@
+// Command ingest measures Freshet's ingest path against the raw ClickHouse
+// ceiling on the same machine, in one run:
+//
+//	(a) raw: clickhouse-go PrepareBatch inserts of the same rows (rows/s)
+//	(b) end to end: HTTP NDJSON -> decode -> write-ahead log (fsync) ->
+//	    ClickHouse, until every event is confirmed stored (events/s)
+//	(c) b/a
+//	(d) p50/p99 acknowledgement latency at a fixed offered load
+//
+// Without --store it starts a private clickhouse-server (Debian package,
+// see scripts/ensure-clickhouse.sh) on free ports and removes it after.
+//
+//	go run ./bench/ingest                 # or: make bench-ingest
+//	go run ./bench/ingest --store clickhouse://127.0.0.1:9000/bench --events 2000000
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/freshet-dev/freshet/app"
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/internal/chtest"
+	"github.com/freshet-dev/freshet/store/clickhouse"
+)
+
+func main() {
+	var (
+		dsn         = flag.String("store", "", "ClickHouse DSN; empty starts a private server")
+		n           = flag.Int("events", 1_000_000, "events for the throughput runs")
+		batch       = flag.Int("batch", 1000, "events per HTTP request (NDJSON) in the throughput run")
+		concurrency = flag.Int("concurrency", 8, "concurrent HTTP clients in the throughput run")
+		rate        = flag.Int("rate", 5000, "offered load for the latency run, events/s")
+		latBatch    = flag.Int("latency-batch", 50, "events per request in the latency run")
+		latFor      = flag.Duration("latency-for", 20*time.Second, "length of the latency run")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	)
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if err := run(*dsn, *n, *batch, *concurrency, *rate, *latBatch, *latFor); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Duration) error {
+	ctx := context.Background()
+	if dsn == "" {
+		inst, err := chtest.Start(ctx)
+		if err != nil {
+			return err
+		}
+		defer inst.Stop()
+		dsn = inst.DSN() + "/bench"
+	}
+	events := genEvents(n, "tp")
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+
+	// (a) raw ceiling.
+	st, err := clickhouse.Open(ctx, dsn, clickhouse.WithLogger(quiet))
+	if err != nil {
+		return err
+	}
+	rawTook, err := st.InsertBaseline(ctx, events, clickhouse.DefaultBatchRows)
+	st.Close()
+	if err != nil {
+		return err
+	}
+	raw := float64(n) / rawTook.Seconds()
+
+	// (b) end to end through a real Freshet on a loopback socket.
+	dir, err := os.MkdirTemp("", "freshet-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	a, err := app.Open(ctx, app.Config{Store: dsn, DataDir: dir, Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go a.Serve(sctx, ln)
+	url := "http://" + ln.Addr().String() + "/api/v1/events"
+	bodies := ndjsonBatches(events, batch)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, concurrency)
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(bodies); i = int(next.Add(1)) - 1 {
+				if _, err := post(client, url, bodies[i]); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	acked := time.Since(start)
+	close(errc)
+	if err := <-errc; err != nil {
+		return err
+	}
+	if err := a.Drain(ctx); err != nil {
+		return err
+	}
+	e2eTook := time.Since(start)
+	e2e := float64(n) / e2eTook.Seconds()
+
+	// (d) latency at a fixed offered load (open loop: requests go out on
+	// schedule whether or not earlier ones have returned).
+	latEvents := genEvents(rate*int(latFor.Seconds())+latBatch, "lat")
+	latBodies := ndjsonBatches(latEvents, latBatch)
+	interval := time.Duration(float64(time.Second) * float64(latBatch) / float64(rate))
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+	)
+	tick := time.NewTicker(interval)
+	deadline := time.Now().Add(latFor)
+	var lwg sync.WaitGroup
+	for i := 0; time.Now().Before(deadline) && i < len(latBodies); i++ {
+		<-tick.C
+		lwg.Add(1)
+		go func(body []byte) {
+			defer lwg.Done()
+			took, err := post(client, url, body)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "latency run:", err)
+				return
+			}
+			mu.Lock()
+			lats = append(lats, took)
+			mu.Unlock()
+		}(latBodies[i])
+	}
+	tick.Stop()
+	lwg.Wait()
+	slices.Sort(lats)
+	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
+
+	fmt.Printf("ClickHouse %s, %d events, GOMAXPROCS %d\n", dsn, n, runtimeProcs())
+	fmt.Printf("(a) raw clickhouse-go PrepareBatch, %d rows/insert:   %9.0f rows/s   (%s)\n", clickhouse.DefaultBatchRows, raw, rawTook.Round(time.Millisecond))
+	fmt.Printf("(b) HTTP NDJSON -> WAL (fsync) -> ClickHouse:          %9.0f events/s (%s; acknowledged in %s; %d clients x %d-event requests)\n",
+		e2e, e2eTook.Round(time.Millisecond), acked.Round(time.Millisecond), concurrency, batch)
+	fmt.Printf("(c) b/a:                                               %9.2f\n", e2e/raw)
+	fmt.Printf("(d) ack latency at %d events/s (%d-event requests, %d requests): p50 %s  p99 %s\n",
+		rate, latBatch, len(lats), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
+	return nil
+}
+
+func post(c *http.Client, url string, body []byte) (time.Duration, error) {
+	start := time.Now()
+	resp, err := c.Post(url, "application/x-ndjson", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return 0, fmt.Errorf("POST answered %d", resp.StatusCode)
+	}
+	return time.Since(start), nil
+}
+
+// genEvents makes realistic client events: materializations with row
+// counts, a URL and an upstream, over 10,000 assets.
+func genEvents(n int, prefix string) []asset.Event {
+	t0 := time.Now().UTC().Add(-time.Hour)
+	out := make([]asset.Event, n)
+	for i := range out {
+		a := i % 10_000
+		out[i] = asset.Event{
+			ID: fmt.Sprintf("%s-%08d", prefix, i), Kind: asset.KindMaterialization,
+			Asset:    asset.Key(fmt.Sprintf("warehouse/schema%d/table%05d", a%10, a)),
+			Time:     t0.Add(time.Duration(i) * time.Microsecond),
+			RunID:    fmt.Sprintf("run-%d", i/100),
+			Upstream: []asset.Key{asset.Key(fmt.Sprintf("raw/source%03d", a%500))},
+			Metadata: asset.Metadata{"row_count": asset.Int(int64(i)), "uri": asset.URL("s3://lake/t/" + fmt.Sprint(a))},
+		}
+	}
+	return out
+}
+
+func ndjsonBatches(events []asset.Event, size int) [][]byte {
+	var out [][]byte
+	for i := 0; i < len(events); i += size {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for j := i; j < min(i+size, len(events)); j++ {
+			if err := enc.Encode(&events[j]); err != nil {
+				panic(err)
+			}
+		}
+		out = append(out, buf.Bytes())
+	}
+	return out
+}
+
+func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
