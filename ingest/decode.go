@@ -101,7 +101,7 @@ func Decode(r io.Reader, contentType string, now time.Time, newID func() string)
 }
 
 // validate checks a decoded event and completes it (id, time).
-func (d decoder) validate(w *wireEvent, prefix string) (asset.Event, *ValidationError) {
+func (d *decoder) validate(w *wireEvent, prefix string) (asset.Event, *ValidationError) {
 	fail := func(code, field, format string, args ...any) (asset.Event, *ValidationError) {
 		return asset.Event{}, &ValidationError{Code: code, Field: prefix + field, Message: fmt.Sprintf(format, args...)}
 	}
@@ -126,7 +126,7 @@ func (d decoder) validate(w *wireEvent, prefix string) (asset.Event, *Validation
 	if w.Asset == "" {
 		return fail("missing_field", "asset", "asset is required, e.g. \"raw/orders\"")
 	}
-	key, err := asset.ParseKey(w.Asset)
+	key, err := d.parseKey(w.Asset)
 	if err != nil {
 		return fail("invalid_value", "asset", "%v", err)
 	}
@@ -167,7 +167,7 @@ func (d decoder) validate(w *wireEvent, prefix string) (asset.Event, *Validation
 		seen = make(map[asset.Key]bool, len(w.Upstream))
 	}
 	for i, u := range w.Upstream {
-		k, err := asset.ParseKey(u)
+		k, err := d.parseKey(u)
 		if err != nil {
 			return fail("invalid_value", fmt.Sprintf("upstream[%d]", i), "%v", err)
 		}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,38 @@ type decoder struct {
 	now    time.Time
 	newID  func() string
 	parser fastjson.Parser
+	// keys interns asset keys already seen valid in this request: a batch
+	// names the same few assets over and over, and each then costs one map
+	// lookup instead of an allocation and a validation.
+	keys map[string]asset.Key
+	meta []metaEntry // scratch, reused by every event of the request
+}
+
+// maxInterned bounds the key cache of one request.
+const maxInterned = 4096
+
+// intern returns b as a string, shared with an earlier valid key when
+// there is one.
+func (d *decoder) intern(b []byte) string {
+	if k, ok := d.keys[string(b)]; ok {
+		return string(k)
+	}
+	return string(b)
+}
+
+// parseKey validates a key, once per distinct key per request.
+func (d *decoder) parseKey(s string) (asset.Key, error) {
+	if k, ok := d.keys[s]; ok {
+		return k, nil
+	}
+	k, err := asset.ParseKey(s)
+	if err == nil && len(d.keys) < maxInterned {
+		if d.keys == nil {
+			d.keys = make(map[string]asset.Key)
+		}
+		d.keys[s] = k
+	}
+	return k, err
 }
 
 // wireEvent is what a client sent, before validation. A nil pointer is an
@@ -38,7 +71,7 @@ type wireEvent struct {
 type metaEntry struct {
 	name string
 	v    asset.MetaValue
-	raw  string // as sent, for messages
+	raw  string // as sent, for row_count's error message
 }
 
 type wireCheck struct {
@@ -49,7 +82,8 @@ type wireCheck struct {
 const knownFields = "id, kind, asset, time, run_id, partition, data_time, upstream, metadata, check"
 
 func (d *decoder) ndjson(body []byte) ([]asset.Event, error) {
-	var events []asset.Event
+	// One event per line: size the slice once instead of growing it.
+	events := make([]asset.Event, 0, bytes.Count(body, []byte{'\n'})+1)
 	for line := 1; len(body) > 0; line++ {
 		text := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -162,9 +196,17 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 				w.ID = &s
 			}
 		case "kind":
-			str(name, val, &w.Kind)
+			if b, err := val.StringBytes(); err == nil {
+				w.Kind = clientKind(b) // a constant: no allocation
+			} else {
+				str(name, val, &w.Kind)
+			}
 		case "asset":
-			str(name, val, &w.Asset)
+			if b, err := val.StringBytes(); err == nil {
+				w.Asset = d.intern(b)
+			} else {
+				str(name, val, &w.Asset)
+			}
 		case "time":
 			str(name, val, &w.Time)
 		case "run_id":
@@ -174,9 +216,10 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 		case "data_time":
 			str(name, val, &w.DataTime)
 		case "upstream":
-			w.Upstream, verr = upstreamList(val, field(name), verr)
+			w.Upstream, verr = d.upstreamList(val, field(name), verr)
 		case "metadata":
-			w.Metadata, verr = metadata(val, field(name), verr)
+			w.Metadata, verr = metadata(d.meta[:0], val, field(name), verr)
+			d.meta = w.Metadata[:0]
 		case "check":
 			w.Check, verr = check(val, field(name), verr)
 		default:
@@ -190,7 +233,7 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 	return d.validate(&w, prefix)
 }
 
-func upstreamList(v *fastjson.Value, field string, prev *ValidationError) ([]string, *ValidationError) {
+func (d *decoder) upstreamList(v *fastjson.Value, field string, prev *ValidationError) ([]string, *ValidationError) {
 	if prev != nil || v.Type() == fastjson.TypeNull {
 		return nil, prev
 	}
@@ -204,13 +247,24 @@ func upstreamList(v *fastjson.Value, field string, prev *ValidationError) ([]str
 		if err != nil {
 			return nil, typeError(fmt.Sprintf("%s[%d]", field, i), "a string", item)
 		}
-		out[i] = string(b)
+		out[i] = d.intern(b)
 	}
 	return out, nil
 }
 
+// clientKind returns the kind constant b spells, or b as a string (which
+// validation then rejects with the list of kinds).
+func clientKind(b []byte) string {
+	for _, k := range asset.ClientKinds {
+		if string(k) == string(b) {
+			return string(k)
+		}
+	}
+	return string(b)
+}
+
 // metadata types each value by its JSON form (see asset.Metadata).
-func metadata(v *fastjson.Value, field string, prev *ValidationError) ([]metaEntry, *ValidationError) {
+func metadata(out []metaEntry, v *fastjson.Value, field string, prev *ValidationError) ([]metaEntry, *ValidationError) {
 	if prev != nil || v.Type() == fastjson.TypeNull {
 		return nil, prev
 	}
@@ -218,7 +272,6 @@ func metadata(v *fastjson.Value, field string, prev *ValidationError) ([]metaEnt
 	if err != nil {
 		return nil, typeError(field, "an object", v)
 	}
-	out := make([]metaEntry, 0, obj.Len())
 	var verr *ValidationError
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if verr != nil {
@@ -238,20 +291,27 @@ func metadata(v *fastjson.Value, field string, prev *ValidationError) ([]metaEnt
 			} else {
 				e.v = asset.Text(s)
 			}
-			e.raw = strconv.Quote(string(b))
+			if name == asset.RowCountKey { // raw is only quoted back in row_count's error
+				e.raw = strconv.Quote(string(b))
+			}
 		case fastjson.TypeNumber:
-			e.raw = val.String()
-			n, ok := parseNumber(e.raw)
-			if !ok {
-				verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "number " + e.raw + " is out of range"}
+			// An integer literal that fits is int; anything else float.
+			if n, err := val.Int64(); err == nil {
+				e.v = asset.Int(n)
+			} else if f, err := val.Float64(); err == nil && !math.IsInf(f, 0) {
+				e.v = asset.Float(f)
+			} else {
+				verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "number " + val.String() + " is out of range"}
 				return
 			}
-			e.v = n
+			if name == asset.RowCountKey {
+				e.raw = val.String()
+			}
 		case fastjson.TypeTrue, fastjson.TypeFalse:
 			e.v, e.raw = asset.Bool(val.Type() == fastjson.TypeTrue), val.String()
 		case fastjson.TypeObject, fastjson.TypeArray:
-			e.raw = string(val.MarshalTo(nil))
-			e.v = asset.JSONValue(e.raw)
+			e.v = asset.JSONValue(string(val.MarshalTo(nil)))
+			e.raw = e.v.Text
 		default:
 			verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "metadata value is null: leave the entry out instead"}
 			return
@@ -259,21 +319,6 @@ func metadata(v *fastjson.Value, field string, prev *ValidationError) ([]metaEnt
 		out = append(out, e)
 	})
 	return out, verr
-}
-
-// parseNumber types a JSON number: an integer literal that fits is int,
-// anything else float.
-func parseNumber(raw string) (asset.MetaValue, bool) {
-	if !strings.ContainsAny(raw, ".eE") {
-		if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
-			return asset.Int(n), true
-		}
-	}
-	f, err := strconv.ParseFloat(raw, 64)
-	if err != nil {
-		return asset.MetaValue{}, false
-	}
-	return asset.Float(f), true
 }
 
 func check(v *fastjson.Value, field string, prev *ValidationError) (*wireCheck, *ValidationError) {

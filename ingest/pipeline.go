@@ -23,7 +23,7 @@ type Observer func(events []asset.Event)
 
 // Options tune the background writer. Zero values take the defaults.
 type Options struct {
-	// BatchSize is the most events written to the store at once (default 20,000).
+	// BatchSize is the most events written to the store at once (default 50,000: ClickHouse inserts fastest around there).
 	BatchSize int
 	// BatchDelay is how long the writer waits for a batch to fill (default 50ms).
 	BatchDelay time.Duration
@@ -38,7 +38,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 20_000
+		o.BatchSize = 50_000
 	}
 	if o.BatchDelay <= 0 {
 		o.BatchDelay = 50 * time.Millisecond
