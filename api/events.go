@@ -131,7 +131,7 @@ func knownKind(k asset.Kind) bool {
 	switch k {
 	case asset.KindMaterialization, asset.KindMaterializationFailed, asset.KindObservation, asset.KindCheckResult,
 		asset.KindRunStarted, asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled,
-		asset.KindFreshnessChanged, asset.KindAlertSent:
+		asset.KindFreshnessChanged, asset.KindPolicyChanged, asset.KindAlertSent:
 		return true
 	}
 	return false

@@ -17,6 +17,7 @@ const (
 	KindRunFailed             Kind = "run_failed"
 	KindRunCanceled           Kind = "run_canceled"
 	KindFreshnessChanged      Kind = "freshness_changed"
+	KindPolicyChanged         Kind = "freshness_policy_changed" // an SLA set or removed through the API: the audit trail
 	KindAlertSent             Kind = "alert_sent"
 )
 

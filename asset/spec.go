@@ -1,6 +1,10 @@
 package asset
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
 
 // Origin says where a spec came from.
 type Origin string
@@ -60,4 +64,63 @@ type MaterializeSpec struct {
 	Timeout time.Duration     `json:"timeout,omitempty"`
 	Retries int               `json:"retries,omitempty"`
 	Pool    string            `json:"pool,omitempty"`
+}
+
+// policyJSON is FreshnessPolicy's wire form: durations as strings such as
+// "2h" or "1d12h" (see ParseDuration), which people can read and write.
+type policyJSON struct {
+	MaxLag    json.RawMessage `json:"max_lag,omitempty"`
+	WarnAfter json.RawMessage `json:"warn_after,omitempty"`
+	Cron      string          `json:"cron,omitempty"`
+	Timezone  string          `json:"timezone,omitempty"`
+}
+
+// MarshalJSON writes durations as strings.
+func (p FreshnessPolicy) MarshalJSON() ([]byte, error) {
+	type out struct {
+		MaxLag    string `json:"max_lag"`
+		WarnAfter string `json:"warn_after,omitempty"`
+		Cron      string `json:"cron,omitempty"`
+		Timezone  string `json:"timezone,omitempty"`
+	}
+	o := out{MaxLag: FormatDuration(p.MaxLag), Cron: p.Cron, Timezone: p.Timezone}
+	if p.WarnAfter != 0 {
+		o.WarnAfter = FormatDuration(p.WarnAfter)
+	}
+	return json.Marshal(o)
+}
+
+// UnmarshalJSON reads durations as strings ("90m", "2d") or as integer
+// nanoseconds.
+func (p *FreshnessPolicy) UnmarshalJSON(b []byte) error {
+	var w policyJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	*p = FreshnessPolicy{Cron: w.Cron, Timezone: w.Timezone}
+	if p.MaxLag, err = jsonDuration("max_lag", w.MaxLag); err != nil {
+		return err
+	}
+	p.WarnAfter, err = jsonDuration("warn_after", w.WarnAfter)
+	return err
+}
+
+func jsonDuration(field string, raw json.RawMessage) (time.Duration, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", field, err)
+		}
+		return d, nil
+	}
+	var ns int64
+	if err := json.Unmarshal(raw, &ns); err != nil || ns < 0 {
+		return 0, fmt.Errorf("%s must be a duration such as \"2h\" or \"1d\", not %s", field, raw)
+	}
+	return time.Duration(ns), nil
 }

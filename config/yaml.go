@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/freshet-dev/freshet/asset"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -314,7 +316,7 @@ func (d *decoder) duration(n *yaml.Node, path string) (time.Duration, bool) {
 		d.addf(n.Line, path, "%s has no unit; give a unit, e.g. 2h", n.Value)
 		return 0, false
 	}
-	v, err := ParseDuration(n.Value)
+	v, err := asset.ParseDuration(n.Value)
 	if err != nil {
 		d.addf(n.Line, path, "%v", err)
 		return 0, false

@@ -67,6 +67,8 @@ type Summary struct {
 	LastFailure         *asset.Event // latest materialization_failed
 	LastObservation     *asset.Event
 	LastChecks          []asset.Event // latest check_result per check name, sorted by name
+	LastFreshness       *asset.Event  // latest freshness_changed: the state last recorded
+	LastPolicyChange    *asset.Event  // latest freshness_policy_changed: the SLA set through the API
 	Counts              map[asset.Kind]int64
 	FirstTime           time.Time
 	LastTime            time.Time

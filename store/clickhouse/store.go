@@ -312,6 +312,10 @@ func (st *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
 			cur.LastFailure = &e
 		case kind == asset.KindObservation:
 			cur.LastObservation = &e
+		case kind == asset.KindFreshnessChanged:
+			cur.LastFreshness = &e
+		case kind == asset.KindPolicyChanged:
+			cur.LastPolicyChange = &e
 		case kind == asset.KindCheckResult && group != "":
 			// Rows come ordered by check group, which is the check name
 			// behind a fixed prefix, so LastChecks is sorted by name.

@@ -117,37 +117,55 @@ func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		evB, idB, byB, edB := tx.Bucket(bEvents), tx.Bucket(bIDs), tx.Bucket(bByAsset), tx.Bucket(bEdges)
+		idB := tx.Bucket(bIDs)
+		// Collect every write first and put each bucket's in key order:
+		// bbolt appends sorted keys cheaply, while random inserts into a
+		// large transaction split and rewrite pages over and over.
+		var evs, ids, by, edges []kv
 		touched := make(map[asset.Key][]*asset.Event)
+		inBatch := make(map[string]bool, len(events))
 		for i := range events {
-			e := &events[i]
-			if idB.Get([]byte(e.ID)) != nil {
+			e := events[i]
+			if inBatch[e.ID] || idB.Get([]byte(e.ID)) != nil {
 				continue
 			}
+			inBatch[e.ID] = true
 			e.Time = e.Time.UTC()
 			tk := timeKey(e.Time, e.ID)
-			val, err := json.Marshal(e)
+			val, err := json.Marshal(&e)
 			if err != nil {
 				return fmt.Errorf("encode event %s: %w", e.ID, err)
 			}
-			if err := evB.Put(tk, val); err != nil {
-				return err
-			}
-			if err := idB.Put([]byte(e.ID), tk); err != nil {
-				return err
-			}
-			if err := byB.Put(append(assetPrefix(e.Asset), tk...), nil); err != nil {
-				return err
-			}
+			evs = append(evs, kv{tk, val})
+			ids = append(ids, kv{[]byte(e.ID), tk})
+			by = append(by, kv{append(assetPrefix(e.Asset), tk...), nil})
 			for _, u := range e.Upstream {
-				if err := edB.Put(append(assetPrefix(u), e.Asset...), nil); err != nil {
-					return err
-				}
+				edges = append(edges, kv{append(assetPrefix(u), e.Asset...), nil})
 			}
-			touched[e.Asset] = append(touched[e.Asset], e)
+			touched[e.Asset] = append(touched[e.Asset], &e)
+		}
+		for _, w := range []struct {
+			bucket []byte
+			kvs    []kv
+		}{{bEvents, evs}, {bIDs, ids}, {bByAsset, by}, {bEdges, edges}} {
+			if err := putSorted(tx.Bucket(w.bucket), w.kvs); err != nil {
+				return err
+			}
 		}
 		return updateSummaries(tx.Bucket(bSummaries), touched)
 	})
+}
+
+type kv struct{ k, v []byte }
+
+func putSorted(b *bolt.Bucket, kvs []kv) error {
+	slices.SortFunc(kvs, func(x, y kv) int { return bytes.Compare(x.k, y.k) })
+	for _, p := range kvs {
+		if err := b.Put(p.k, p.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Events pages through history by range scans: over by_asset when an

@@ -22,6 +22,8 @@ type summaryRecord struct {
 	LastFailure         *asset.Event            `json:"last_failure,omitempty"`
 	LastObservation     *asset.Event            `json:"last_observation,omitempty"`
 	LastChecks          map[string]*asset.Event `json:"last_checks,omitempty"`
+	LastFreshness       *asset.Event            `json:"last_freshness,omitempty"`
+	LastPolicyChange    *asset.Event            `json:"last_policy_change,omitempty"`
 	Counts              map[asset.Kind]int64    `json:"counts"`
 	FirstTime           time.Time               `json:"first_time"`
 	LastTime            time.Time               `json:"last_time"`
@@ -69,6 +71,10 @@ func updateSummaries(b *bolt.Bucket, touched map[asset.Key][]*asset.Event) error
 				keepLatest(&r.LastFailure, e)
 			case asset.KindObservation:
 				keepLatest(&r.LastObservation, e)
+			case asset.KindFreshnessChanged:
+				keepLatest(&r.LastFreshness, e)
+			case asset.KindPolicyChanged:
+				keepLatest(&r.LastPolicyChange, e)
 			case asset.KindCheckResult:
 				if e.Check == nil {
 					continue
@@ -106,6 +112,8 @@ func (s *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
 				LastMaterialization: utc(r.LastMaterialization),
 				LastFailure:         utc(r.LastFailure),
 				LastObservation:     utc(r.LastObservation),
+				LastFreshness:       utc(r.LastFreshness),
+				LastPolicyChange:    utc(r.LastPolicyChange),
 				Counts:              r.Counts,
 				FirstTime:           r.FirstTime.UTC(),
 				LastTime:            r.LastTime.UTC(),

@@ -317,7 +317,10 @@ func testSummaries(t *testing.T, s store.Store) {
 		check("c2", "a", t0.Add(time.Minute), "unique", false),
 		check("c3", "a", t0, "not_null", true),
 	)
-	appendOK(t, s, mat("m0", "a", t0.Add(-2*time.Hour)), ev("o2", asset.KindObservation, "b", t0))
+	appendOK(t, s, mat("m0", "a", t0.Add(-2*time.Hour)), ev("o2", asset.KindObservation, "b", t0),
+		ev("fc1", asset.KindFreshnessChanged, "a", t0.Add(time.Minute)),
+		ev("fc2", asset.KindFreshnessChanged, "a", t0.Add(2*time.Minute)),
+		ev("pc1", asset.KindPolicyChanged, "a", t0))
 	sums, err := s.Summaries(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -333,6 +336,9 @@ func testSummaries(t *testing.T, s store.Store) {
 	if a.LastFailure == nil || a.LastFailure.ID != "f1" || a.LastObservation == nil || a.LastObservation.ID != "o1" {
 		t.Errorf("last failure/observation = %+v / %+v", a.LastFailure, a.LastObservation)
 	}
+	if a.LastFreshness == nil || a.LastFreshness.ID != "fc2" || a.LastPolicyChange == nil || a.LastPolicyChange.ID != "pc1" {
+		t.Errorf("last freshness / policy change = %+v / %+v", a.LastFreshness, a.LastPolicyChange)
+	}
 	if got := ids(a.LastChecks); got != "c3 c2" {
 		t.Errorf("last checks = %q, want latest per name sorted by name (not_null, unique)", got)
 	}
@@ -342,6 +348,9 @@ func testSummaries(t *testing.T, s store.Store) {
 		if a.Counts[k] != n {
 			t.Errorf("count %s = %d, want %d", k, a.Counts[k], n)
 		}
+	}
+	if a.Counts[asset.KindFreshnessChanged] != 2 {
+		t.Errorf("freshness_changed count = %d", a.Counts[asset.KindFreshnessChanged])
 	}
 	if !a.FirstTime.Equal(t0.Add(-2*time.Hour)) || !a.LastTime.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("first/last = %v / %v", a.FirstTime, a.LastTime)

@@ -1,6 +1,7 @@
-package config
+package asset
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -139,4 +140,32 @@ func FuzzDuration(f *testing.F) {
 			t.Fatalf("round trip of %q (%d): %q -> %v, %v", s, d, FormatDuration(d), back, err)
 		}
 	})
+}
+
+func TestFreshnessPolicyJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   string
+		want FreshnessPolicy
+		out  string
+	}{
+		{`{"max_lag":"2h","warn_after":"90m"}`, FreshnessPolicy{MaxLag: 2 * time.Hour, WarnAfter: 90 * time.Minute}, `{"max_lag":"2h","warn_after":"1h30m"}`},
+		{`{"max_lag":"1d12h","cron":"0 7 * * *","timezone":"Europe/Paris"}`, FreshnessPolicy{MaxLag: 36 * time.Hour, Cron: "0 7 * * *", Timezone: "Europe/Paris"}, `{"max_lag":"1d12h","cron":"0 7 * * *","timezone":"Europe/Paris"}`},
+		{`{"max_lag":7200000000000}`, FreshnessPolicy{MaxLag: 2 * time.Hour}, `{"max_lag":"2h"}`},
+	}
+	for _, tt := range tests {
+		var p FreshnessPolicy
+		if err := json.Unmarshal([]byte(tt.in), &p); err != nil || p != tt.want {
+			t.Errorf("%s: got %+v, %v", tt.in, p, err)
+		}
+		if b, _ := json.Marshal(p); string(b) != tt.out {
+			t.Errorf("%s: marshals as %s, want %s", tt.in, b, tt.out)
+		}
+	}
+	for _, bad := range []string{`{"max_lag":"2 hours"}`, `{"max_lag":-5}`, `{"warn_after":true}`, `{"max_lag":"-1h"}`} {
+		var p FreshnessPolicy
+		if err := json.Unmarshal([]byte(bad), &p); err == nil {
+			t.Errorf("%s accepted: %+v", bad, p)
+		}
+	}
 }

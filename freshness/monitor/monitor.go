@@ -1,0 +1,429 @@
+// Package monitor runs freshness evaluation continuously: it folds
+// acknowledged events into a freshness.Tracker, re-evaluates the affected
+// downstream subgraph on events and everything on a timer (for time-based
+// transitions), records a freshness_changed event only when an asset's
+// state changes, and publishes the current results for the API and the
+// Prometheus gauges.
+//
+// It also owns the SLAs set at run time: an API-set policy overrides the
+// definitions file's policy for that asset until it is removed, and every
+// change is recorded as a freshness_policy_changed event (the audit trail).
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/freshness"
+	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// Recorder makes events durable (the ingest pipeline).
+type Recorder interface {
+	Submit(ctx context.Context, events []asset.Event) error
+}
+
+// Graphs gives the current lineage snapshot.
+type Graphs interface {
+	Current() *lineage.Graph
+}
+
+// Options tune the monitor. Zero values take the defaults.
+type Options struct {
+	// Interval is how often everything is re-evaluated, so states change
+	// when deadlines pass without any event (default 15s).
+	Interval time.Duration
+	// Coalesce is the least time between two event-driven passes: events
+	// arriving meanwhile are evaluated together (default 100ms).
+	Coalesce time.Duration
+	Now      func() time.Time
+	Logger   *slog.Logger
+	NewID    func() string
+}
+
+// Source says where an asset's effective policy comes from.
+type Source string
+
+const (
+	SourceFile Source = "file" // freshet.yaml (per asset or a selection)
+	SourceAPI  Source = "api"  // set at run time; overrides the file
+)
+
+// Policy is an asset's effective policy.
+type Policy struct {
+	Policy asset.FreshnessPolicy `json:"policy"`
+	Source Source                `json:"source"`
+}
+
+// Snapshot is an immutable view of the latest evaluation.
+type Snapshot struct {
+	At      time.Time
+	Results map[asset.Key]freshness.Result
+	// LastSuccess is each evaluated asset's latest successful
+	// materialization (or observation) time.
+	LastSuccess map[asset.Key]time.Time
+	Groups      map[asset.Key]string
+}
+
+// Monitor is the freshness loop. Observe, SetPolicy, Policies and
+// Snapshot are safe for concurrent use; Run owns the evaluation state.
+type Monitor struct {
+	graphs Graphs
+	rec    Recorder
+	opts   Options
+
+	mu        sync.Mutex
+	pending   []asset.Event
+	file      map[asset.Key]asset.FreshnessPolicy
+	api       map[asset.Key]asset.FreshnessPolicy
+	groups    map[asset.Key]string
+	matz      map[asset.Key]bool
+	version   uint64                        // bumped when policies or specs change
+	last      map[asset.Key]freshness.State // last recorded state per asset
+	setMu     sync.Mutex                    // serialises SetPolicy: read-old, record, apply
+	wake      chan struct{}
+	snap      atomic.Pointer[Snapshot]
+	evaluated chan struct{} // closed and replaced after every pass (for tests and Wait)
+
+	// Owned by Run.
+	tracker   *freshness.Tracker
+	eval      *freshness.Evaluator
+	evalGraph *lineage.Graph
+	evalVer   uint64
+	results   map[asset.Key]freshness.Result
+}
+
+// New returns a monitor; call Load, then Run.
+func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
+	if opts.Interval <= 0 {
+		opts.Interval = 15 * time.Second
+	}
+	if opts.Coalesce <= 0 {
+		opts.Coalesce = 100 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
+		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
+		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
+		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
+		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{}}
+	m.snap.Store(&Snapshot{Results: map[asset.Key]freshness.Result{}})
+	return m
+}
+
+// SetSpecs takes the file's policies (selection policies already applied
+// by config), groups (for metric labels) and which assets have a
+// materialize command.
+func (m *Monitor) SetSpecs(specs []asset.Spec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	clear(m.file)
+	clear(m.groups)
+	clear(m.matz)
+	for _, s := range specs {
+		if s.Freshness != nil {
+			m.file[s.Key] = *s.Freshness
+		}
+		m.groups[s.Key] = s.Group
+		m.matz[s.Key] = s.Materialize != nil
+	}
+	m.version++
+	m.poke()
+}
+
+// Load restores what the store knows: each asset's latest successes and
+// failure (the tracker's inputs), the state last recorded, and the
+// policies set through the API. Call it before Run.
+func (m *Monitor) Load(sums []store.Summary) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range sums {
+		for _, e := range []*asset.Event{s.LastObservation, s.LastMaterialization, s.LastFailure} {
+			if e != nil {
+				m.pending = append(m.pending, *e)
+			}
+		}
+		if e := s.LastFreshness; e != nil {
+			if st, err := freshness.ParseState(e.Metadata["state"].Text); err == nil {
+				m.last[s.Asset] = st
+			}
+		}
+		if e := s.LastPolicyChange; e != nil {
+			p, err := policyFromEvent(e)
+			if err != nil {
+				return fmt.Errorf("policy of %s: %w", s.Asset, err)
+			}
+			if p != nil {
+				m.api[s.Asset] = *p
+			}
+		}
+	}
+	m.version++
+	return nil
+}
+
+// Observe queues acknowledged events for the next pass. It never blocks
+// ingest for long: the pass runs in Run's goroutine.
+func (m *Monitor) Observe(events []asset.Event) {
+	m.mu.Lock()
+	for i := range events {
+		switch events[i].Kind {
+		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed:
+			m.pending = append(m.pending, events[i])
+		}
+	}
+	m.mu.Unlock()
+	m.poke()
+}
+
+func (m *Monitor) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Snapshot returns the latest published results.
+func (m *Monitor) Snapshot() *Snapshot { return m.snap.Load() }
+
+// Evaluated returns a channel closed after the next completed pass.
+func (m *Monitor) Evaluated() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.evaluated
+}
+
+// Effective returns key's policy and where it comes from (false if none).
+func (m *Monitor) Effective(key asset.Key) (Policy, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.effective(key)
+}
+
+func (m *Monitor) effective(key asset.Key) (Policy, bool) {
+	if p, ok := m.api[key]; ok {
+		return Policy{Policy: p, Source: SourceAPI}, true
+	}
+	if p, ok := m.file[key]; ok {
+		return Policy{Policy: p, Source: SourceFile}, true
+	}
+	return Policy{}, false
+}
+
+// ErrInvalidPolicy wraps freshness.ErrInvalidPolicy for API callers.
+var ErrInvalidPolicy = freshness.ErrInvalidPolicy
+
+// SetPolicy sets (p non-nil) or removes (p nil) the API policy of key,
+// recording who did it and what the effective policy was before. The
+// change is durable before it takes effect.
+func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.FreshnessPolicy, actor string) (Policy, error) {
+	if p != nil {
+		if _, err := freshness.CompilePolicy(*p); err != nil {
+			return Policy{}, err
+		}
+	}
+	m.setMu.Lock()
+	defer m.setMu.Unlock()
+	m.mu.Lock()
+	before, hadBefore := m.effective(key)
+	_, hadAPI := m.api[key]
+	m.mu.Unlock()
+	if p == nil && !hadAPI {
+		return Policy{}, ErrNoAPIPolicy
+	}
+	ev, err := policyEvent(m.opts, key, p, before, hadBefore, actor)
+	if err != nil {
+		return Policy{}, err
+	}
+	if err := m.rec.Submit(ctx, []asset.Event{ev}); err != nil {
+		return Policy{}, fmt.Errorf("record policy change: %w", err)
+	}
+	m.mu.Lock()
+	if p == nil {
+		delete(m.api, key)
+	} else {
+		m.api[key] = *p
+	}
+	m.version++
+	after, _ := m.effective(key)
+	m.mu.Unlock()
+	m.poke()
+	return after, nil
+}
+
+// ErrNoAPIPolicy is returned when removing an API policy that is not set.
+var ErrNoAPIPolicy = errors.New("no policy was set through the API for this asset (policies from freshet.yaml are changed there)")
+
+// policies returns a copy of the effective policies and the version.
+func (m *Monitor) policies() (map[asset.Key]asset.FreshnessPolicy, map[asset.Key]bool, uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := maps.Clone(m.file)
+	maps.Copy(out, m.api)
+	return out, maps.Clone(m.matz), m.version
+}
+
+// Run evaluates until ctx ends: on events (coalesced) and every Interval.
+func (m *Monitor) Run(ctx context.Context) error {
+	tick := time.NewTicker(m.opts.Interval)
+	defer tick.Stop()
+	m.pass(ctx, true)
+	for {
+		full := false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			full = true
+		case <-m.wake:
+		}
+		m.pass(ctx, full)
+		// Coalesce: let a burst of events gather before the next pass.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(m.opts.Coalesce):
+		}
+	}
+}
+
+// pass applies pending events and evaluates: everything when full (or
+// when the graph or the policies changed), else the changed assets'
+// downstream closure. It records state changes and publishes.
+func (m *Monitor) pass(ctx context.Context, full bool) {
+	m.mu.Lock()
+	events := m.pending
+	m.pending = nil
+	m.mu.Unlock()
+
+	var changed []asset.Key
+	for i := range events {
+		if m.tracker.Apply(events[i]) {
+			changed = append(changed, events[i].Asset)
+		}
+	}
+	g := m.graphs.Current()
+	policies, matz, ver := m.policies()
+	if m.eval == nil || g != m.evalGraph || ver != m.evalVer {
+		ev, err := freshness.NewEvaluator(g, policies)
+		if err != nil {
+			// Policies are validated on the way in; this is a bug, but one
+			// bad policy must not stop the others being evaluated.
+			m.opts.Logger.Error("freshness policies rejected", "err", err)
+			for k := range policies {
+				if _, perr := freshness.CompilePolicy(policies[k]); perr != nil {
+					delete(policies, k)
+				}
+			}
+			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
+				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
+				return
+			}
+		}
+		for k, ok := range matz {
+			m.tracker.SetMaterializable(k, ok)
+		}
+		m.eval, m.evalGraph, m.evalVer = ev, g, ver
+		full = true
+	}
+	now := m.opts.Now()
+	var results []freshness.Result
+	switch {
+	case full:
+		results = m.eval.EvaluateAll(nil, now, m.tracker)
+		// Assets whose policy was removed drop out of the results.
+		keep := make(map[asset.Key]bool, len(results))
+		for _, r := range results {
+			keep[r.Key] = true
+		}
+		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { return !keep[k] })
+	case len(changed) > 0:
+		results = m.eval.Reevaluate(nil, now, m.tracker, changed)
+	}
+	m.record(ctx, now, results)
+	m.publish(now)
+}
+
+// record stores one freshness_changed event per asset whose state differs
+// from the last recorded one.
+func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness.Result) {
+	var events []asset.Event
+	var states []freshness.Result
+	m.mu.Lock()
+	for _, r := range results {
+		m.results[r.Key] = r
+		prev, known := m.last[r.Key]
+		if known && prev == r.State {
+			continue
+		}
+		events = append(events, changeEvent(m.opts, now, r, prev, known))
+		states = append(states, r)
+	}
+	m.mu.Unlock()
+	if len(events) == 0 {
+		return
+	}
+	if err := m.rec.Submit(ctx, events); err != nil {
+		// Not recorded: leave m.last as it was, so the next pass tries again.
+		m.opts.Logger.Warn("could not record freshness changes; will retry", "changes", len(events), "err", err)
+		return
+	}
+	m.mu.Lock()
+	for _, r := range states {
+		m.last[r.Key] = r.State
+	}
+	m.mu.Unlock()
+	for _, r := range states {
+		m.opts.Logger.Info("freshness changed", "asset", r.Key, "state", r.State, "reason", r.Reason)
+	}
+}
+
+func (m *Monitor) publish(now time.Time) {
+	snap := &Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: make(map[asset.Key]time.Time, len(m.results))}
+	for k := range m.results {
+		if st := m.tracker.State(k); st != nil {
+			if s, ok := st.Latest(); ok {
+				snap.LastSuccess[k] = s.Time()
+			}
+		}
+	}
+	m.mu.Lock()
+	snap.Groups = maps.Clone(m.groups)
+	done := m.evaluated
+	m.evaluated = make(chan struct{})
+	m.mu.Unlock()
+	m.snap.Store(snap)
+	close(done)
+}
+
+// Sorted returns the snapshot's results ordered worst first, then by key.
+func (s *Snapshot) Sorted() []freshness.Result {
+	out := slices.Collect(maps.Values(s.Results))
+	slices.SortFunc(out, func(a, b freshness.Result) int {
+		if a.State != b.State {
+			return b.State.Severity() - a.State.Severity()
+		}
+		if a.Key < b.Key {
+			return -1
+		}
+		if a.Key > b.Key {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
