@@ -51,6 +51,8 @@ type Deps struct {
 	Ingest  Ingester
 	// Ready reports whether the server can take traffic (nil error = ready).
 	Ready func(ctx context.Context) error
+	// Freshness is the freshness monitor (current states, SLAs).
+	Freshness Freshness
 	// Metrics serves the Prometheus exposition at /metrics (nil: 404).
 	Metrics http.Handler
 }
@@ -126,6 +128,10 @@ func (s *Server) routes() {
 	v1.GET("/lineage/path", s.lineagePath)
 	v1.GET("/lineage/roots", s.roots)
 	v1.GET("/lineage/leaves", s.leaves)
+	v1.GET("/freshness", s.listFreshness)
+	v1.GET("/assets/:key/freshness", s.assetFreshness)
+	v1.PUT("/assets/:key/freshness/policy", s.putPolicy)
+	v1.DELETE("/assets/:key/freshness/policy", s.deletePolicy)
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).

@@ -22,6 +22,7 @@ import (
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/freshness/monitor"
 	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
@@ -46,6 +47,8 @@ type Config struct {
 	// WAL bounds the write-ahead log; Ingest tunes the store writer.
 	WAL    wal.Options
 	Ingest ingest.Options
+	// Freshness tunes the freshness monitor.
+	Freshness monitor.Options
 }
 
 // App is a running Freshet instance.
@@ -56,11 +59,15 @@ type App struct {
 	lineage  *lineage.Index
 	wal      *wal.Log
 	pipeline *ingest.Pipeline
+	monitor  *monitor.Monitor
 	api      *api.Server
 	declared []asset.Spec
 
-	stopWriter context.CancelFunc
-	writerDone chan error
+	stopWriter  context.CancelFunc
+	writerDone  chan error
+	monitorDone chan struct{}
+	specs       []asset.Spec    // effective specs (definitions + stored), for the monitor
+	sums        []store.Summary // from the last rebuild, until the monitor has loaded them
 }
 
 // Open opens the store and rebuilds the in-memory state from it.
@@ -98,6 +105,16 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	ingestOpts := cfg.Ingest
 	ingestOpts.Logger = cfg.Logger
 	a.pipeline = ingest.NewPipeline(a.wal, st, ingestOpts, a.observe)
+	fopts := cfg.Freshness
+	fopts.Logger = cfg.Logger
+	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
+	a.monitor.SetSpecs(a.specs)
+	if err := a.monitor.Load(a.sums); err != nil {
+		a.wal.Close()
+		st.Close()
+		return nil, fmt.Errorf("restore freshness state: %w", err)
+	}
+	a.sums = nil
 	// Acknowledged before a crash but not yet stored: show it now, the
 	// writer stores it shortly.
 	if err := a.pipeline.Recovered(a.observe); err != nil {
@@ -109,17 +126,20 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
+	reg.MustRegister(a.monitor.Collector())
 	a.api = api.New(api.Deps{
-		Catalog: a.catalog,
-		Lineage: a.lineage,
-		Events:  st,
-		Ingest:  a.pipeline,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Catalog:   a.catalog,
+		Lineage:   a.lineage,
+		Events:    st,
+		Ingest:    a.pipeline,
+		Freshness: a.monitor,
+		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.stopWriter, a.writerDone = cancel, make(chan error, 1)
+	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})
 	go func() { a.writerDone <- a.pipeline.Run(wctx) }()
+	go func() { a.monitor.Run(wctx); close(a.monitorDone) }()
 	return a, nil
 }
 
@@ -161,6 +181,7 @@ func (a *App) rebuild(ctx context.Context) error {
 		return fmt.Errorf("load observed lineage: %w", err)
 	}
 	specs := mergeSpecs(a.declared, stored)
+	a.specs, a.sums = specs, sums
 	a.catalog.Load(specs, sums, edges)
 	a.lineage.Reset(a.catalog.Keys(), declaredEdges(specs), edges)
 	return nil
@@ -202,6 +223,7 @@ func (a *App) observe(events []asset.Event) {
 		}
 	}
 	a.lineage.Observe(discovered, edges)
+	a.monitor.Observe(events)
 }
 
 // Submit ingests events as the API does (used by the demo).
@@ -225,6 +247,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 // then closes the log and the store.
 func (a *App) Close() error {
 	a.stopWriter()
+	<-a.monitorDone
 	err := <-a.writerDone
 	if err != nil {
 		a.log.Warn("store writer stopped", "err", err)

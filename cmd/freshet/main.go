@@ -68,6 +68,8 @@ Run a server on your own definitions:
 Then, from any shell:
   freshet assets --group marts
   freshet lineage raw/shop/orders --downstream
+  freshet status                      # what is stale, and why
+  freshet sla set marts/revenue --max-lag 2h --warn-after 90m
   freshet send events.ndjson`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -82,6 +84,7 @@ Then, from any shell:
 	root.AddCommand(
 		newServeCmd(), newDevCmd(), newCheckConfigCmd(),
 		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g),
+		newStatusCmd(g), newSLACmd(g),
 		newVersionCmd(),
 	)
 	return root

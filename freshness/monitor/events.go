@@ -2,16 +2,13 @@ package monitor
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
 )
 
-// changeEvent is the freshness_changed event for r. Its id is derived
-// from the asset and the evaluation time, so a retried record is stored
-// once.
+// changeEvent is the freshness_changed event for r.
 func changeEvent(opts Options, now time.Time, r freshness.Result, prev freshness.State, known bool) asset.Event {
 	md := asset.Metadata{
 		"state":       asset.Text(r.State.String()),
@@ -34,7 +31,7 @@ func changeEvent(opts Options, now time.Time, r freshness.Result, prev freshness
 		md["predicted_completion"] = asset.Text(r.PredictedCompletion.UTC().Format(time.RFC3339))
 	}
 	return asset.Event{
-		ID:       fmt.Sprintf("freshness:%s:%d", r.Key, now.UnixNano()),
+		ID:       opts.NewID(),
 		Kind:     asset.KindFreshnessChanged,
 		Asset:    r.Key,
 		Time:     now.UTC(),
@@ -63,11 +60,7 @@ func policyEvent(opts Options, key asset.Key, p *asset.FreshnessPolicy, before P
 		}
 		md["previous"] = asset.JSONValue(string(b))
 	}
-	id := fmt.Sprintf("policy:%s:%d", key, now.UnixNano())
-	if opts.NewID != nil {
-		id = opts.NewID()
-	}
-	return asset.Event{ID: id, Kind: asset.KindPolicyChanged, Asset: key, Time: now, Metadata: md}, nil
+	return asset.Event{ID: opts.NewID(), Kind: asset.KindPolicyChanged, Asset: key, Time: now, Metadata: md}, nil
 }
 
 // policyFromEvent reads the API policy a policy change left (nil: removed).

@@ -23,6 +23,7 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
+	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -47,7 +48,8 @@ type Options struct {
 	Coalesce time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
-	NewID    func() string
+	// NewID names recorded events (default: UUIDv7, as ingest does).
+	NewID func() string
 }
 
 // Source says where an asset's effective policy comes from.
@@ -115,6 +117,9 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.NewID == nil {
+		opts.NewID = ingest.NewEventID
 	}
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},

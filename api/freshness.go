@@ -1,0 +1,223 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/freshness"
+	"github.com/freshet-dev/freshet/freshness/monitor"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// Freshness is what the API needs from the freshness monitor.
+type Freshness interface {
+	Snapshot() *monitor.Snapshot
+	Effective(key asset.Key) (monitor.Policy, bool)
+	SetPolicy(ctx context.Context, key asset.Key, p *asset.FreshnessPolicy, actor string) (monitor.Policy, error)
+}
+
+// freshnessItem is one asset's current freshness with its group and policy.
+type freshnessItem struct {
+	freshness.Result
+	Group  string          `json:"group,omitempty"`
+	Policy *monitor.Policy `json:"policy,omitempty"`
+}
+
+// MarshalJSON merges the result's fields with group and policy.
+func (f freshnessItem) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(f.Result)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	if f.Group != "" {
+		m["group"] = f.Group
+	}
+	if f.Policy != nil {
+		m["policy"] = f.Policy
+	}
+	return json.Marshal(m)
+}
+
+// listFreshness: ?state=FAIL,WARN (default all) &group=
+func (s *Server) listFreshness(c echo.Context) error {
+	want := map[freshness.State]bool{}
+	if v := c.QueryParam("state"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			st, err := freshness.ParseState(strings.ToUpper(strings.TrimSpace(name)))
+			if err != nil {
+				return badRequest("state", "%v", err)
+			}
+			want[st] = true
+		}
+	}
+	group := c.QueryParam("group")
+	snap := s.deps.Freshness.Snapshot()
+	items := []freshnessItem{}
+	for _, r := range snap.Sorted() {
+		if len(want) > 0 && !want[r.State] || group != "" && snap.Groups[r.Key] != group {
+			continue
+		}
+		item := freshnessItem{Result: r, Group: snap.Groups[r.Key]}
+		if p, ok := s.deps.Freshness.Effective(r.Key); ok {
+			item.Policy = &p
+		}
+		items = append(items, item)
+	}
+	counts := map[string]int{}
+	for _, r := range snap.Results {
+		counts[r.State.String()]++
+	}
+	return c.JSON(http.StatusOK, map[string]any{"evaluated_at": snap.At, "counts": counts, "assets": items})
+}
+
+// assetFreshness: the current result, the effective policy, and the last
+// state changes and policy changes (newest first).
+func (s *Server) assetFreshness(c echo.Context) error {
+	key, err := s.knownKey(c)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"key": key, "result": nil, "policy": nil}
+	if r, ok := s.deps.Freshness.Snapshot().Results[key]; ok {
+		out["result"] = r
+	}
+	if p, ok := s.deps.Freshness.Effective(key); ok {
+		out["policy"] = p
+	}
+	ctx := c.Request().Context()
+	for name, kind := range map[string]asset.Kind{"history": asset.KindFreshnessChanged, "audit": asset.KindPolicyChanged} {
+		page, err := s.deps.Events.Events(ctx, store.EventQuery{Asset: key, Kinds: []asset.Kind{kind}, Limit: 20})
+		if err != nil {
+			return err
+		}
+		if page.Events == nil {
+			page.Events = []asset.Event{}
+		}
+		out[name] = page.Events
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// policyInput is the body of PUT .../freshness/policy.
+type policyInput struct {
+	asset.FreshnessPolicy
+	Actor string `json:"actor"`
+}
+
+// putPolicy sets the asset's SLA through the API (it overrides the
+// definitions file until deleted). Body: {"max_lag":"2h","warn_after":"1h"}
+// or {"cron":"0 7 * * *","timezone":"Europe/Paris","max_lag":"8h"}, and
+// optionally "actor" (else the X-Freshet-Actor header, else "api").
+func (s *Server) putPolicy(c echo.Context) error {
+	key, err := s.knownKey(c)
+	if err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body must be a JSON object: " + err.Error()}
+	}
+	for name := range raw {
+		switch name {
+		case "max_lag", "warn_after", "cron", "timezone", "actor":
+		default:
+			return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: name,
+				Message: "unknown field " + name + " (known: max_lag, warn_after, cron, timezone, actor)"}
+		}
+	}
+	var in policyInput
+	if err := json.Unmarshal(body, &in.FreshnessPolicy); err != nil {
+		field := "max_lag"
+		if strings.HasPrefix(err.Error(), "warn_after") {
+			field = "warn_after"
+		}
+		return badRequest(field, "%v", err)
+	}
+	if a, ok := raw["actor"]; ok {
+		if err := json.Unmarshal(a, &in.Actor); err != nil {
+			return badRequest("actor", "actor must be a string")
+		}
+	}
+	if _, ok := raw["max_lag"]; !ok {
+		return &Error{Status: http.StatusBadRequest, Code: "missing_field", Field: "max_lag", Message: "max_lag is required, e.g. \"2h\""}
+	}
+	p, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, &in.FreshnessPolicy, s.actor(c, in.Actor))
+	if err != nil {
+		return policyError(err)
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// deletePolicy removes the API-set SLA; the file's policy, if any, applies again.
+func (s *Server) deletePolicy(c echo.Context) error {
+	key, err := s.knownKey(c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, nil, s.actor(c, "")); err != nil {
+		if errors.Is(err, monitor.ErrNoAPIPolicy) {
+			return notFound("key", "%v", err)
+		}
+		return err
+	}
+	out := map[string]any{"key": key, "policy": nil}
+	if p, ok := s.deps.Freshness.Effective(key); ok {
+		out["policy"] = p
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) actor(c echo.Context, fromBody string) string {
+	switch {
+	case fromBody != "":
+		return fromBody
+	case c.QueryParam("actor") != "":
+		return c.QueryParam("actor")
+	case c.Request().Header.Get("X-Freshet-Actor") != "":
+		return c.Request().Header.Get("X-Freshet-Actor")
+	}
+	return "api"
+}
+
+// knownKey reads the :key parameter and requires the asset to exist.
+func (s *Server) knownKey(c echo.Context) (asset.Key, error) {
+	key, err := keyParam(c)
+	if err != nil {
+		return "", err
+	}
+	if _, ok := s.deps.Catalog.Get(key); !ok {
+		return "", notFound("key", "no asset %q", key)
+	}
+	return key, nil
+}
+
+// policyError maps a rejected policy to a 400 naming the field at fault.
+func policyError(err error) error {
+	if !errors.Is(err, freshness.ErrInvalidPolicy) {
+		return err
+	}
+	msg := err.Error()
+	field := "max_lag"
+	for _, f := range []string{"warn_after", "timezone", "cron"} {
+		if strings.Contains(msg, f) {
+			field = f
+			break
+		}
+	}
+	return badRequest(field, "%s", msg)
+}

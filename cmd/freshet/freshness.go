@@ -1,0 +1,257 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/freshness"
+	"github.com/freshet-dev/freshet/freshness/monitor"
+)
+
+type statusItem struct {
+	freshness.Result
+	Group string `json:"group"`
+}
+
+func newStatusCmd(g *globals) *cobra.Command {
+	var all bool
+	var group string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show assets that are not fresh, worst first, with their root causes",
+		Long: `Show every asset with a freshness policy that is not PASS: FAIL, AT_RISK,
+WARN and UNKNOWN (never materialized), worst first, with how late it is, its
+deadline and the root cause (the most upstream stale asset: fix that one).
+Exit code 0 either way; use --json for scripts.`,
+		Example: `  freshet status
+  freshet status --all --group marts
+  freshet status --json | jq '.assets[] | select(.state=="FAIL") | .root_cause'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if !all {
+				q.Set("state", "FAIL,AT_RISK,WARN,UNKNOWN")
+			}
+			if group != "" {
+				q.Set("group", group)
+			}
+			var raw json.RawMessage
+			if err := c.get(cmd.Context(), "/api/v1/freshness", q, &raw); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var resp struct {
+				Counts map[string]int `json:"counts"`
+				Assets []statusItem   `json:"assets"`
+			}
+			if err := json.Unmarshal(raw, &resp); err != nil {
+				return fmt.Errorf("decode freshness: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			var parts []string
+			for _, s := range []string{"FAIL", "AT_RISK", "WARN", "UNKNOWN", "PASS"} {
+				if n := resp.Counts[s]; n > 0 {
+					parts = append(parts, fmt.Sprintf("%d %s", n, s))
+				}
+			}
+			if len(parts) == 0 {
+				fmt.Fprintln(out, "no asset has a freshness policy yet (see docs/freshness.md)")
+				return nil
+			}
+			fmt.Fprintln(out, strings.Join(parts, ", "))
+			if len(resp.Assets) == 0 {
+				fmt.Fprintln(out, "every asset is fresh")
+				return nil
+			}
+			now := time.Now()
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ASSET\tSTATE\tLAG\tDEADLINE\tROOT CAUSE\tREASON")
+			for _, a := range resp.Assets {
+				lag, deadline := "-", "-"
+				if a.State != freshness.Unknown {
+					lag = asset.FormatDuration(a.Lag.Round(time.Minute))
+				}
+				if !a.Deadline.IsZero() {
+					deadline = relative(now, a.Deadline)
+				}
+				root := string(a.RootCause)
+				if root == string(a.Key) || root == "" {
+					root = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Key, a.State, lag, deadline, root, a.Reason)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "include assets that PASS")
+	cmd.Flags().StringVar(&group, "group", "", "only this group")
+	cmd.Flags().BoolVar(&g.json, "json", false, "print the API's JSON")
+	return cmd
+}
+
+// relative says "in 2h" or "40m ago".
+func relative(now, t time.Time) string {
+	d := t.Sub(now).Round(time.Minute)
+	if d >= 0 {
+		return "in " + asset.FormatDuration(d)
+	}
+	return asset.FormatDuration(-d) + " ago"
+}
+
+func newSLACmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sla",
+		Short: "Show, set or remove an asset's freshness SLA at run time",
+		Long: `An SLA set here overrides the asset's policy from freshet.yaml (per asset or
+by selection) until it is removed; every change is recorded with who made it
+and what was in force before (see 'freshet sla show').`,
+	}
+	var (
+		maxLag, warnAfter, cronExpr, tz string
+		actor                           string
+	)
+	set := &cobra.Command{
+		Use:   "set KEY",
+		Short: "Set an asset's SLA",
+		Example: `  freshet sla set marts/orders_enriched --max-lag 4h --warn-after 3h
+  freshet sla set marts/revenue_daily --cron "0 7 * * *" --timezone Europe/Paris --max-lag 8h`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if maxLag == "" {
+				return fmt.Errorf("--max-lag is required, e.g. --max-lag 2h")
+			}
+			body := map[string]string{"max_lag": maxLag, "actor": actor}
+			for k, v := range map[string]string{"warn_after": warnAfter, "cron": cronExpr, "timezone": tz} {
+				if v != "" {
+					body[k] = v
+				}
+			}
+			b, _ := json.Marshal(body)
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			var p monitor.Policy
+			if err := c.do(cmd.Context(), http.MethodPut, "/api/v1/assets/"+keyPath(args[0])+"/freshness/policy", "application/json", b, &p); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s (set by %s)\n", args[0], describePolicy(p.Policy), actor)
+			return nil
+		},
+	}
+	set.Flags().StringVar(&maxLag, "max-lag", "", "how old the data may be (90m, 2h, 1d); with --cron, at each tick")
+	set.Flags().StringVar(&warnAfter, "warn-after", "", "WARN once the data is this old (below --max-lag)")
+	set.Flags().StringVar(&cronExpr, "cron", "", `deadline schedule, e.g. "0 7 * * *"`)
+	set.Flags().StringVar(&tz, "timezone", "", "time zone of --cron, e.g. Europe/Paris (default UTC)")
+	set.Flags().StringVar(&actor, "actor", os.Getenv("USER"), "who is making the change (recorded)")
+
+	rm := &cobra.Command{
+		Use:     "rm KEY",
+		Short:   "Remove an SLA set at run time (the file's policy applies again)",
+		Example: `  freshet sla rm marts/orders_enriched`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			req := "/api/v1/assets/" + keyPath(args[0]) + "/freshness/policy?actor=" + url.QueryEscape(actor)
+			var out struct {
+				Policy *monitor.Policy `json:"policy"`
+			}
+			if err := c.do(cmd.Context(), http.MethodDelete, req, "", nil, &out); err != nil {
+				return err
+			}
+			if out.Policy == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: no SLA any more\n", args[0])
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: back to the %s policy: %s\n", args[0], out.Policy.Source, describePolicy(out.Policy.Policy))
+			}
+			return nil
+		},
+	}
+	rm.Flags().StringVar(&actor, "actor", os.Getenv("USER"), "who is making the change (recorded)")
+
+	show := &cobra.Command{
+		Use:   "show KEY",
+		Short: "Show an asset's SLA, its current state and the SLA's change history",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := newClient(g.server)
+			if err != nil {
+				return err
+			}
+			var raw json.RawMessage
+			if err := c.get(cmd.Context(), "/api/v1/assets/"+keyPath(args[0])+"/freshness", nil, &raw); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(cmd.OutOrStdout(), raw)
+			}
+			var resp struct {
+				Result *freshness.Result `json:"result"`
+				Policy *monitor.Policy   `json:"policy"`
+				Audit  []asset.Event     `json:"audit"`
+			}
+			if err := json.Unmarshal(raw, &resp); err != nil {
+				return fmt.Errorf("decode freshness: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			if resp.Policy == nil {
+				fmt.Fprintf(out, "%s has no freshness SLA\n", args[0])
+			} else {
+				fmt.Fprintf(out, "SLA:     %s (from %s)\n", describePolicy(resp.Policy.Policy), resp.Policy.Source)
+			}
+			if r := resp.Result; r != nil {
+				fmt.Fprintf(out, "State:   %s: %s\n", r.State, r.Reason)
+			}
+			if len(resp.Audit) > 0 {
+				fmt.Fprintln(out, "Changes (newest first):")
+				for _, e := range resp.Audit {
+					what := "removed"
+					if e.Metadata["action"].Text == "set" {
+						var p asset.FreshnessPolicy
+						if json.Unmarshal([]byte(e.Metadata["policy"].Text), &p) == nil {
+							what = "set " + describePolicy(p)
+						}
+					}
+					fmt.Fprintf(out, "  %s  %s by %s\n", e.Time.Local().Format("2006-01-02 15:04"), what, e.Metadata["actor"].Text)
+				}
+			}
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&g.json, "json", false, "print the API's JSON")
+	cmd.AddCommand(set, rm, show)
+	return cmd
+}
+
+func describePolicy(p asset.FreshnessPolicy) string {
+	if p.Cron != "" {
+		tz := p.Timezone
+		if tz == "" {
+			tz = "UTC"
+		}
+		return fmt.Sprintf("at each %q (%s), data at most %s old", p.Cron, tz, asset.FormatDuration(p.MaxLag))
+	}
+	s := "max lag " + asset.FormatDuration(p.MaxLag)
+	if p.WarnAfter > 0 {
+		s += ", warn after " + asset.FormatDuration(p.WarnAfter)
+	}
+	return s
+}

@@ -1,0 +1,48 @@
+package monitor
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Collector exposes the latest snapshot as per-asset gauges. It reads the
+// published snapshot at scrape time, so the gauges always match what the
+// API shows and assets that lose their policy disappear.
+type Collector struct {
+	m                   *Monitor
+	state, lag, success *prometheus.Desc
+}
+
+// Collector returns the monitor's Prometheus collector.
+func (m *Monitor) Collector() *Collector {
+	labels := []string{"asset", "group"}
+	return &Collector{m: m,
+		state: prometheus.NewDesc("freshet_asset_freshness_state",
+			"Freshness state: 0 UNKNOWN, 1 PASS, 2 WARN, 3 AT_RISK, 4 FAIL.", labels, nil),
+		lag: prometheus.NewDesc("freshet_asset_freshness_lag_seconds",
+			"Now minus the data time of the latest success (0 when UNKNOWN).", labels, nil),
+		success: prometheus.NewDesc("freshet_asset_last_success_timestamp_seconds",
+			"Unix time of the latest successful materialization or observation.", labels, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.state
+	ch <- c.lag
+	ch <- c.success
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.m.Snapshot()
+	for k, r := range snap.Results {
+		group := snap.Groups[k]
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(r.State), string(k), group)
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, r.Lag.Seconds(), string(k), group)
+		if t, ok := snap.LastSuccess[k]; ok {
+			ch <- prometheus.MustNewConstMetric(c.success, prometheus.GaugeValue, float64(t.UnixNano())/1e9, string(k), group)
+		}
+	}
+}
+
+var _ prometheus.Collector = (*Collector)(nil)

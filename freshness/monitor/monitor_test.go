@@ -1,0 +1,289 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/freshness"
+	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/ingest/wal"
+	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/store"
+	"github.com/freshet-dev/freshet/store/embedded"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// clock is a settable fake clock.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
+// rig is a monitor on the real pipeline: WAL, writer, embedded store.
+type rig struct {
+	st    store.Store
+	p     *ingest.Pipeline
+	m     *Monitor
+	clock *clock
+	idx   *lineage.Index
+	stop  func()
+}
+
+var t0 = time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+
+func specs() []asset.Spec {
+	return []asset.Spec{
+		{Key: "raw/a", Group: "raw", Freshness: &asset.FreshnessPolicy{MaxLag: time.Hour}},
+		{Key: "marts/b", Group: "marts", Deps: []asset.Key{"raw/a"},
+			Freshness: &asset.FreshnessPolicy{MaxLag: 2 * time.Hour, WarnAfter: time.Hour}},
+	}
+}
+
+func newRig(t *testing.T, dir string) *rig {
+	t.Helper()
+	st, err := embedded.Open(context.Background(), dir+"/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := wal.Open(dir+"/wal", wal.Options{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{st: st, clock: &clock{now: t0}, idx: lineage.NewIndex()}
+	r.idx.Reset([]asset.Key{"raw/a", "marts/b"}, []asset.Edge{{Upstream: "raw/a", Downstream: "marts/b"}}, nil)
+	var m *Monitor
+	r.p = ingest.NewPipeline(log, st, ingest.Options{Logger: quiet, BatchDelay: time.Millisecond},
+		func(ev []asset.Event) { m.Observe(ev) })
+	m = New(r.idx, r.p, Options{Now: r.clock.Now, Logger: quiet})
+	r.m = m
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.p.Run(ctx); close(done) }()
+	r.stop = func() {
+		cancel()
+		<-done
+		log.Close()
+		st.Close()
+	}
+	m.SetSpecs(specs())
+	sums, err := st.Summaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Load(sums); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *rig) submit(t *testing.T, events ...asset.Event) {
+	t.Helper()
+	if err := r.p.Submit(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changes returns the freshness_changed events stored for key, oldest first.
+func (r *rig) changes(t *testing.T, key asset.Key) []asset.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.p.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.st.Events(ctx, store.EventQuery{Asset: key, Kinds: []asset.Kind{asset.KindFreshnessChanged}, Ascending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Events
+}
+
+func states(events []asset.Event) string {
+	var out []string
+	for _, e := range events {
+		out = append(out, e.Metadata["state"].Text)
+	}
+	return strings.Join(out, " ")
+}
+
+func mat(id string, key asset.Key, at time.Time) asset.Event {
+	return asset.Event{ID: id, Kind: asset.KindMaterialization, Asset: key, Time: at}
+}
+
+// gauges scrapes the collector through the real exposition handler and
+// parses it with Prometheus' own text parser.
+func gauges(t *testing.T, m *Monitor) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.Collector())
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(rec.Body)
+	if err != nil {
+		t.Fatalf("exposition does not parse: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, mt := range f.GetMetric() {
+			var a, g string
+			for _, l := range mt.GetLabel() {
+				switch l.GetName() {
+				case "asset":
+					a = l.GetValue()
+				case "group":
+					g = l.GetValue()
+				}
+			}
+			out[name+"{"+a+","+g+"}"] = mt.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+func TestStateChangesRecordedOnceWithGauges(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, t.TempDir())
+	defer r.stop()
+	ctx := context.Background()
+	r.submit(t, mat("a1", "raw/a", t0.Add(-10*time.Minute)), mat("b1", "marts/b", t0.Add(-5*time.Minute)))
+	r.m.pass(ctx, false)
+	r.m.pass(ctx, true) // nothing changed: nothing recorded
+	if got := states(r.changes(t, "marts/b")); got != "PASS" {
+		t.Fatalf("marts/b changes = %q, want one PASS", got)
+	}
+
+	// 70 minutes later raw/a is past its 1h max lag; marts/b was built from
+	// it, so its data is 80 minutes old: past warn_after, root cause raw/a.
+	r.clock.now = t0.Add(70 * time.Minute)
+	r.m.pass(ctx, true)
+	r.m.pass(ctx, true)
+	b := r.changes(t, "marts/b")
+	if states(b) != "PASS WARN" {
+		t.Fatalf("marts/b changes = %q, want PASS WARN (exactly one event per change)", states(b))
+	}
+	last := b[1].Metadata
+	if last["previous_state"].Text != "PASS" || last["root_cause"].Text != "raw/a" || last["lag_seconds"].Float != 80*60 {
+		t.Errorf("WARN event metadata = %+v", last)
+	}
+	if got := states(r.changes(t, "raw/a")); got != "PASS FAIL" {
+		t.Errorf("raw/a changes = %q, want PASS FAIL", got)
+	}
+
+	g := gauges(t, r.m)
+	want := map[string]float64{
+		"freshet_asset_freshness_state{marts/b,marts}":                float64(freshness.Warn),
+		"freshet_asset_freshness_state{raw/a,raw}":                    float64(freshness.Fail),
+		"freshet_asset_freshness_lag_seconds{marts/b,marts}":          80 * 60,
+		"freshet_asset_freshness_lag_seconds{raw/a,raw}":              80 * 60,
+		"freshet_asset_last_success_timestamp_seconds{raw/a,raw}":     float64(t0.Add(-10 * time.Minute).Unix()),
+		"freshet_asset_last_success_timestamp_seconds{marts/b,marts}": float64(t0.Add(-5 * time.Minute).Unix()),
+	}
+	for k, v := range want {
+		if got, ok := g[k]; !ok || got != v {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
+		}
+	}
+
+	// A fresh raw/a makes both PASS again, through an event-driven pass.
+	r.submit(t, mat("a2", "raw/a", r.clock.now), mat("b2", "marts/b", r.clock.now.Add(time.Second)))
+	r.m.pass(ctx, false)
+	if got := states(r.changes(t, "marts/b")); got != "PASS WARN PASS" {
+		t.Errorf("after recovery marts/b changes = %q", got)
+	}
+	if s := r.m.Snapshot().Results["marts/b"]; s.State != freshness.Pass {
+		t.Errorf("snapshot state = %v", s.State)
+	}
+}
+
+// TestRestartDoesNotRepeat: after a restart the last recorded states and
+// the API policies come back from the store, so an unchanged state is not
+// recorded again.
+func TestRestartDoesNotRepeat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := newRig(t, dir)
+	ctx := context.Background()
+	r.submit(t, mat("a1", "raw/a", t0.Add(-10*time.Minute)), mat("b1", "marts/b", t0.Add(-5*time.Minute)))
+	r.m.pass(ctx, false)
+	if _, err := r.m.SetPolicy(ctx, "raw/a", &asset.FreshnessPolicy{MaxLag: 3 * time.Hour}, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	r.changes(t, "raw/a") // drains
+	r.stop()
+
+	r = newRig(t, dir)
+	defer r.stop()
+	if p, ok := r.m.Effective("raw/a"); !ok || p.Source != SourceAPI || p.Policy.MaxLag != 3*time.Hour {
+		t.Errorf("API policy after restart = %+v %v", p, ok)
+	}
+	r.m.pass(ctx, true)
+	if got := states(r.changes(t, "marts/b")); got != "PASS" {
+		t.Errorf("marts/b changes after restart = %q, want the one PASS from before", got)
+	}
+}
+
+func TestSetPolicy(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, t.TempDir())
+	defer r.stop()
+	ctx := context.Background()
+	if p, _ := r.m.Effective("raw/a"); p.Source != SourceFile {
+		t.Fatalf("initial source = %q", p.Source)
+	}
+	tests := []struct {
+		name    string
+		policy  *asset.FreshnessPolicy
+		wantErr error
+		source  Source
+		maxLag  time.Duration
+	}{
+		{"set", &asset.FreshnessPolicy{MaxLag: 30 * time.Minute, WarnAfter: 10 * time.Minute}, nil, SourceAPI, 30 * time.Minute},
+		{"replace", &asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Europe/Paris", MaxLag: time.Hour}, nil, SourceAPI, time.Hour},
+		{"warn not below max", &asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: time.Hour}, freshness.ErrInvalidPolicy, SourceAPI, time.Hour},
+		{"bad zone", &asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Mars/Olympus", MaxLag: time.Hour}, freshness.ErrInvalidPolicy, SourceAPI, time.Hour},
+		{"delete reverts to the file", nil, nil, SourceFile, time.Hour},
+		{"delete twice", nil, ErrNoAPIPolicy, SourceFile, time.Hour},
+	}
+	for _, tt := range tests {
+		_, err := r.m.SetPolicy(ctx, "raw/a", tt.policy, "bob")
+		if !errors.Is(err, tt.wantErr) {
+			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.wantErr)
+		}
+		p, _ := r.m.Effective("raw/a")
+		if p.Source != tt.source || p.Policy.MaxLag != tt.maxLag {
+			t.Errorf("%s: effective = %+v", tt.name, p)
+		}
+	}
+	ctx2, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := r.p.Drain(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	page, err := r.st.Events(ctx, store.EventQuery{Asset: "raw/a", Kinds: []asset.Kind{asset.KindPolicyChanged}, Ascending: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range page.Events {
+		actions = append(actions, e.Metadata["action"].Text+":"+e.Metadata["actor"].Text)
+	}
+	if got := strings.Join(actions, " "); got != "set:bob set:bob delete:bob" {
+		t.Errorf("audit trail = %q (rejected policies must not be recorded)", got)
+	}
+	if prev := page.Events[0].Metadata["previous"].Text; !strings.Contains(prev, `"source":"file"`) || !strings.Contains(prev, `"max_lag":"1h"`) {
+		t.Errorf("first change should record the file policy it replaced: %s", prev)
+	}
+}
