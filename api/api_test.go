@@ -34,6 +34,7 @@ assets:
   - key: marts/revenue
     group: marts
     deps: [staging/orders]
+    freshness: {max_lag: 2h, warn_after: 1h}
 `
 
 // server starts a real Freshet (embedded store) on a loopback socket.
@@ -403,5 +404,99 @@ func TestAssetListPagination(t *testing.T) {
 	r := get(t, base+"/api/v1/assets?group=raw&tag=pii&q=SHOP")
 	if !bytes.Contains(r.body, []byte(`"key":"raw/orders"`)) || bytes.Contains(r.body, []byte(`"key":"raw/customers"`)) {
 		t.Errorf("filtered list = %s", r.body)
+	}
+}
+
+// eventually polls url until its body contains want.
+func eventually(t *testing.T, url, want string) response {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := get(t, url)
+		if bytes.Contains(r.body, []byte(want)) {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never contained %s; last: %d %s", url, want, r.status, r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestFreshnessAPI(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"id":"m1","kind":"materialization","asset":"marts/revenue","time":%q}`, now.Add(-90*time.Minute).Format(time.RFC3339))
+	if r := post(t, base+"/api/v1/events", "application/json", body); r.status != 202 {
+		t.Fatalf("POST = %d %s", r.status, r.body)
+	}
+	// 90 minutes old with warn_after 1h: WARN, from the file's policy.
+	r := eventually(t, base+"/api/v1/freshness?state=WARN", `"key":"marts/revenue"`)
+	if !bytes.Contains(r.body, []byte(`"source":"file"`)) || !bytes.Contains(r.body, []byte(`"group":"marts"`)) {
+		t.Errorf("freshness list = %s", r.body)
+	}
+	if r := get(t, base+"/api/v1/freshness?state=PASS"); bytes.Contains(r.body, []byte(`"marts/revenue"`)) {
+		t.Errorf("state filter ignored: %s", r.body)
+	}
+	eventually(t, base+"/metrics", `freshet_asset_freshness_state{asset="marts/revenue",group="marts"} 2`)
+
+	put := func(body string) response {
+		return do(t, http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", "application/json", body)
+	}
+	bad := []struct {
+		name, body, code, field string
+		status                  int
+	}{
+		{"warn not below max", `{"max_lag":"1h","warn_after":"2h"}`, "invalid_value", "warn_after", 400},
+		{"bad duration", `{"max_lag":"2 hours"}`, "invalid_value", "max_lag", 400},
+		{"bad zone", `{"max_lag":"1h","cron":"0 7 * * *","timezone":"Mars/Base"}`, "invalid_value", "timezone", 400},
+		{"bad cron", `{"max_lag":"1h","cron":"every day"}`, "invalid_value", "cron", 400},
+		{"missing max_lag", `{"warn_after":"1h"}`, "missing_field", "max_lag", 400},
+		{"unknown field", `{"max_lag":"1h","maxlag":"2h"}`, "unknown_field", "maxlag", 400},
+		{"not json", `max_lag=1h`, "invalid_json", "", 400},
+	}
+	for _, tt := range bad {
+		r := put(tt.body)
+		if r.status != tt.status {
+			t.Errorf("%s: status %d %s", tt.name, r.status, r.body)
+			continue
+		}
+		if code, field, _ := errorOf(t, r); code != tt.code || field != tt.field {
+			t.Errorf("%s: code %q field %q, want %q %q: %s", tt.name, code, field, tt.code, tt.field, r.body)
+		}
+	}
+	if r := do(t, http.MethodPut, base+"/api/v1/assets/nope/freshness/policy", "application/json", `{"max_lag":"1h"}`); r.status != 404 {
+		t.Errorf("unknown asset: %d", r.status)
+	}
+
+	// A looser SLA through the API: PASS, recorded with the actor.
+	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", strings.NewReader(`{"max_lag":"4h","warn_after":"3h"}`))
+	req.Header.Set("X-Freshet-Actor", "alice")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("PUT = %d", resp.StatusCode)
+	}
+	eventually(t, base+"/api/v1/freshness?state=PASS", `"key":"marts/revenue"`)
+	drained(t, base)
+	r = get(t, base+"/api/v1/assets/marts%2Frevenue/freshness")
+	for _, want := range []string{`"source":"api"`, `"max_lag":"4h"`, `"actor":"alice"`, `"state":"WARN"`, `"state":"PASS"`} {
+		if !bytes.Contains(r.body, []byte(want)) {
+			t.Errorf("asset freshness lacks %s: %s", want, r.body)
+		}
+	}
+	// Removing it reverts to the file's policy; removing again is 404.
+	if r := do(t, http.MethodDelete, base+"/api/v1/assets/marts%2Frevenue/freshness/policy?actor=bob", "", ""); r.status != 200 || !bytes.Contains(r.body, []byte(`"source":"file"`)) {
+		t.Errorf("DELETE = %d %s", r.status, r.body)
+	}
+	if r := do(t, http.MethodDelete, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", "", ""); r.status != 404 {
+		t.Errorf("second DELETE = %d %s", r.status, r.body)
+	}
+	if r := get(t, base+"/api/v1/freshness?state=sideways"); r.status != 400 {
+		t.Errorf("bad state filter = %d", r.status)
 	}
 }

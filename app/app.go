@@ -12,6 +12,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,8 @@ type App struct {
 	stopWriter  context.CancelFunc
 	writerDone  chan error
 	monitorDone chan struct{}
+	monitorCtx  context.Context
+	monitorOnce sync.Once
 	specs       []asset.Spec    // effective specs (definitions + stored), for the monitor
 	sums        []store.Summary // from the last rebuild, until the monitor has loaded them
 }
@@ -139,7 +142,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})
 	go func() { a.writerDone <- a.pipeline.Run(wctx) }()
-	go func() { a.monitor.Run(wctx); close(a.monitorDone) }()
+	a.monitorCtx = wctx
 	return a, nil
 }
 
@@ -237,19 +240,30 @@ func (a *App) Drain(ctx context.Context) error { return a.pipeline.Drain(ctx) }
 // Catalog exposes the in-memory catalog (read-only use).
 func (a *App) Catalog() *catalog.Catalog { return a.catalog }
 
-// Serve answers HTTP on ln until ctx ends.
+// Serve answers HTTP on ln until ctx ends. The freshness monitor starts
+// with the first Serve, so events submitted before (the demo's backfill)
+// are evaluated together in its first pass rather than first seen as
+// "never materialized".
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	a.startMonitor()
 	return a.api.Serve(ctx, ln)
+}
+
+func (a *App) startMonitor() {
+	a.monitorOnce.Do(func() {
+		go func() { a.monitor.Run(a.monitorCtx); close(a.monitorDone) }()
+	})
 }
 
 // Close stops the store writer (after one last attempt to store what is
 // pending; anything left stays in the write-ahead log for the next start),
 // then closes the log and the store.
 func (a *App) Close() error {
+	a.startMonitor() // so that monitorDone is closed even if Serve never ran
 	a.stopWriter()
 	<-a.monitorDone
 	err := <-a.writerDone
-	if err != nil {
+	if err != nil && !errors.Is(err, context.Canceled) {
 		a.log.Warn("store writer stopped", "err", err)
 	}
 	return errors.Join(a.wal.Close(), a.store.Close())

@@ -158,7 +158,7 @@ and what was in force before (see 'freshet sla show').`,
 	set.Flags().StringVar(&warnAfter, "warn-after", "", "WARN once the data is this old (below --max-lag)")
 	set.Flags().StringVar(&cronExpr, "cron", "", `deadline schedule, e.g. "0 7 * * *"`)
 	set.Flags().StringVar(&tz, "timezone", "", "time zone of --cron, e.g. Europe/Paris (default UTC)")
-	set.Flags().StringVar(&actor, "actor", os.Getenv("USER"), "who is making the change (recorded)")
+	set.Flags().StringVar(&actor, "actor", defaultActor(), "who is making the change (recorded)")
 
 	rm := &cobra.Command{
 		Use:     "rm KEY",
@@ -185,7 +185,7 @@ and what was in force before (see 'freshet sla show').`,
 			return nil
 		},
 	}
-	rm.Flags().StringVar(&actor, "actor", os.Getenv("USER"), "who is making the change (recorded)")
+	rm.Flags().StringVar(&actor, "actor", defaultActor(), "who is making the change (recorded)")
 
 	show := &cobra.Command{
 		Use:   "show KEY",
@@ -239,6 +239,14 @@ and what was in force before (see 'freshet sla show').`,
 	show.Flags().BoolVar(&g.json, "json", false, "print the API's JSON")
 	cmd.AddCommand(set, rm, show)
 	return cmd
+}
+
+// defaultActor names the person at the keyboard for the audit trail.
+func defaultActor() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "cli"
 }
 
 func describePolicy(p asset.FreshnessPolicy) string {
