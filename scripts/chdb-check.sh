@@ -15,8 +15,21 @@ lib="$cache/package/libchdb.so"
 if [ ! -f "$lib" ]; then
   echo "chdb-check: fetching @chdb/lib-linux-x64-gnu@$version into $cache" >&2
   mkdir -p "$cache"
-  tgz=$(cd "$cache" && npm pack --silent "@chdb/lib-linux-x64-gnu@$version")
-  tar -xzf "$cache/$tgz" -C "$cache"
-  rm -f "$cache/$tgz"
+  tgz="$cache/chdb.tgz"
+  url="https://registry.npmjs.org/@chdb/lib-linux-x64-gnu/-/lib-linux-x64-gnu-$version.tgz"
+  if command -v npm >/dev/null 2>&1; then
+    name=$(cd "$cache" && npm pack --silent "@chdb/lib-linux-x64-gnu@$version")
+    mv "$cache/$name" "$tgz"
+  else
+    # A fresh machine may have neither npm nor curl: curl is the smaller install.
+    if ! command -v curl >/dev/null 2>&1; then
+      sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      $sudo apt-get update -qq
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl ca-certificates >/dev/null
+    fi
+    curl -fsSL -o "$tgz" "$url"
+  fi
+  tar -xzf "$tgz" -C "$cache"
+  rm -f "$tgz"
 fi
 CHDB_LIB_PATH="$lib" go test -tags chdb -count=1 -run 'ChDB' -v ./store/clickhouse/ "$@"
