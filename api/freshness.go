@@ -109,12 +109,6 @@ func (s *Server) assetFreshness(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// policyInput is the body of PUT .../freshness/policy.
-type policyInput struct {
-	asset.FreshnessPolicy
-	Actor string `json:"actor"`
-}
-
 // putPolicy sets the asset's SLA through the API (it overrides the
 // definitions file until deleted). Body: {"max_lag":"2h","warn_after":"1h"}
 // or {"cron":"0 7 * * *","timezone":"Europe/Paris","max_lag":"8h"}, and
@@ -140,23 +134,24 @@ func (s *Server) putPolicy(c echo.Context) error {
 				Message: "unknown field " + name + " (known: max_lag, warn_after, cron, timezone, actor)"}
 		}
 	}
-	var in policyInput
-	if err := json.Unmarshal(body, &in.FreshnessPolicy); err != nil {
+	var policy asset.FreshnessPolicy
+	if err := json.Unmarshal(body, &policy); err != nil {
 		field := "max_lag"
 		if strings.HasPrefix(err.Error(), "warn_after") {
 			field = "warn_after"
 		}
 		return badRequest(field, "%v", err)
 	}
+	var actor string
 	if a, ok := raw["actor"]; ok {
-		if err := json.Unmarshal(a, &in.Actor); err != nil {
+		if err := json.Unmarshal(a, &actor); err != nil {
 			return badRequest("actor", "actor must be a string")
 		}
 	}
 	if _, ok := raw["max_lag"]; !ok {
 		return &Error{Status: http.StatusBadRequest, Code: "missing_field", Field: "max_lag", Message: "max_lag is required, e.g. \"2h\""}
 	}
-	p, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, &in.FreshnessPolicy, s.actor(c, in.Actor))
+	p, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, &policy, s.actor(c, actor))
 	if err != nil {
 		return policyError(err)
 	}

@@ -110,6 +110,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	a.pipeline = ingest.NewPipeline(a.wal, st, ingestOpts, a.observe)
 	fopts := cfg.Freshness
 	fopts.Logger = cfg.Logger
+	fopts.Seed = a.latestEvents
 	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
 	a.monitor.SetSpecs(a.specs)
 	if err := a.monitor.Load(a.sums); err != nil {
@@ -227,6 +228,22 @@ func (a *App) observe(events []asset.Event) {
 	}
 	a.lineage.Observe(discovered, edges)
 	a.monitor.Observe(events)
+}
+
+// latestEvents is what the catalog knows of an asset's recent history:
+// it seeds the freshness monitor when the asset starts to matter.
+func (a *App) latestEvents(k asset.Key) []asset.Event {
+	c, ok := a.catalog.Get(k)
+	if !ok {
+		return nil
+	}
+	var out []asset.Event
+	for _, e := range []*asset.Event{c.LastObservation, c.LastMaterialization, c.LastFailure} {
+		if e != nil {
+			out = append(out, *e)
+		}
+	}
+	return out
 }
 
 // Submit ingests events as the API does (used by the demo).

@@ -50,6 +50,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// NewID names recorded events (default: UUIDv7, as ingest does).
 	NewID func() string
+	// Seed returns an asset's latest materialization, observation and
+	// failure (the catalog has them). The monitor only follows events of
+	// assets some policy depends on; when an asset becomes relevant (a
+	// policy is set, an edge appears) Seed gives its history so far.
+	Seed func(asset.Key) []asset.Event
 }
 
 // Source says where an asset's effective policy comes from.
@@ -90,6 +95,7 @@ type Monitor struct {
 	groups    map[asset.Key]string
 	matz      map[asset.Key]bool
 	version   uint64                        // bumped when policies or specs change
+	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
 	last      map[asset.Key]freshness.State // last recorded state per asset
 	setMu     sync.Mutex                    // serialises SetPolicy: read-old, record, apply
 	wake      chan struct{}
@@ -181,14 +187,17 @@ func (m *Monitor) Load(sums []store.Summary) error {
 	return nil
 }
 
-// Observe queues acknowledged events for the next pass. It never blocks
-// ingest for long: the pass runs in Run's goroutine.
+// Observe queues acknowledged events for the next pass, keeping only
+// those of assets a policy depends on: on the ingest path, the rest would
+// be work for nothing. The pass itself runs in Run's goroutine.
 func (m *Monitor) Observe(events []asset.Event) {
 	m.mu.Lock()
 	for i := range events {
 		switch events[i].Kind {
 		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed:
-			m.pending = append(m.pending, events[i])
+			if m.relevant == nil || m.relevant[events[i].Asset] {
+				m.pending = append(m.pending, events[i])
+			}
 		}
 	}
 	m.mu.Unlock()
@@ -344,6 +353,7 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 		}
 		m.eval, m.evalGraph, m.evalVer = ev, g, ver
 		full = true
+		m.follow(g, policies)
 	}
 	now := m.opts.Now()
 	var results []freshness.Result
@@ -361,6 +371,42 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 	}
 	m.record(ctx, now, results)
 	m.publish(now)
+}
+
+// follow recomputes which assets matter (those with a policy and their
+// ancestors) and seeds the tracker with the history of those that were
+// not followed before.
+func (m *Monitor) follow(g *lineage.Graph, policies map[asset.Key]asset.FreshnessPolicy) {
+	if m.opts.Seed == nil {
+		return // no way to catch up later: follow everything
+	}
+	relevant := make(map[asset.Key]bool, len(policies))
+	var stack []asset.Key
+	for k := range policies {
+		relevant[k] = true
+		stack = append(stack, k)
+	}
+	for len(stack) > 0 {
+		k := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, p := range g.Parents(k) {
+			if !relevant[p] {
+				relevant[p] = true
+				stack = append(stack, p)
+			}
+		}
+	}
+	m.mu.Lock()
+	old := m.relevant
+	m.relevant = relevant
+	m.mu.Unlock()
+	for k := range relevant {
+		if old != nil && !old[k] {
+			for _, e := range m.opts.Seed(k) {
+				m.tracker.Apply(e)
+			}
+		}
+	}
 }
 
 // record stores one freshness_changed event per asset whose state differs

@@ -62,11 +62,23 @@ func newRig(t *testing.T, dir string) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{st: st, clock: &clock{now: t0}, idx: lineage.NewIndex()}
-	r.idx.Reset([]asset.Key{"raw/a", "marts/b"}, []asset.Edge{{Upstream: "raw/a", Downstream: "marts/b"}}, nil)
+	r.idx.Reset([]asset.Key{"raw/a", "marts/b", "raw/c"}, []asset.Edge{{Upstream: "raw/a", Downstream: "marts/b"}}, nil)
 	var m *Monitor
 	r.p = ingest.NewPipeline(log, st, ingest.Options{Logger: quiet, BatchDelay: time.Millisecond},
 		func(ev []asset.Event) { m.Observe(ev) })
-	m = New(r.idx, r.p, Options{Now: r.clock.Now, Logger: quiet})
+	m = New(r.idx, r.p, Options{Now: r.clock.Now, Logger: quiet, Seed: func(k asset.Key) []asset.Event {
+		// The app seeds from the catalog; the store's summaries hold the same.
+		sums, err := st.Summaries(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		for _, s := range sums {
+			if s.Asset == k && s.LastMaterialization != nil {
+				return []asset.Event{*s.LastMaterialization}
+			}
+		}
+		return nil
+	}})
 	r.m = m
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -285,5 +297,32 @@ func TestSetPolicy(t *testing.T) {
 	}
 	if prev := page.Events[0].Metadata["previous"].Text; !strings.Contains(prev, `"source":"file"`) || !strings.Contains(prev, `"max_lag":"1h"`) {
 		t.Errorf("first change should record the file policy it replaced: %s", prev)
+	}
+}
+
+// TestUnfollowedAssetIsSeeded: events of an asset no policy depends on are
+// not tracked; when it gets a policy, its history so far is seeded, so it
+// is evaluated on its real data rather than reported as never built.
+func TestUnfollowedAssetIsSeeded(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, t.TempDir())
+	defer r.stop()
+	ctx := context.Background()
+	r.m.pass(ctx, true) // follows raw/a and marts/b only
+	r.submit(t, mat("c1", "raw/c", t0.Add(-3*time.Hour)))
+	r.changes(t, "raw/c") // drain to the store
+	r.m.mu.Lock()
+	pending := len(r.m.pending)
+	r.m.mu.Unlock()
+	if pending != 0 {
+		t.Errorf("an event of an asset no policy needs was queued (%d pending)", pending)
+	}
+	if _, err := r.m.SetPolicy(ctx, "raw/c", &asset.FreshnessPolicy{MaxLag: 2 * time.Hour}, "dana"); err != nil {
+		t.Fatal(err)
+	}
+	r.m.pass(ctx, false)
+	got := r.m.Snapshot().Results["raw/c"]
+	if got.State != freshness.Fail || got.Lag != 3*time.Hour {
+		t.Errorf("raw/c = %v lag %v, want FAIL 3h from its seeded history", got.State, got.Lag)
 	}
 }
