@@ -155,10 +155,12 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
   data:     %s
   API:      %s/api/v1/assets
   OpenAPI:  %s/api/v1/openapi.json
+  Metrics:  %s/metrics
   CLI:      freshet assets --server %s
             freshet lineage raw/shop/orders --downstream --server %s
+            freshet status --server %s     (raw/crm/accounts is broken on purpose: find what it makes stale)
 Press Ctrl+C to stop.
-`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url)
+`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url, url, url)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.Serve(ctx, ln) })
 	if every > 0 {
