@@ -69,6 +69,8 @@ type App struct {
 	monitorDone chan struct{}
 	monitorCtx  context.Context
 	monitorOnce sync.Once
+	closeOnce   sync.Once
+	closeErr    error
 	specs       []asset.Spec    // effective specs (definitions + stored), for the monitor
 	sums        []store.Summary // from the last rebuild, until the monitor has loaded them
 }
@@ -137,7 +139,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Events:    st,
 		Ingest:    a.pipeline,
 		Freshness: a.monitor,
-		Metrics:   promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		// Not ready once the log has failed: it no longer acknowledges,
+		// and a load balancer should send traffic elsewhere.
+		Ready:   func(context.Context) error { return a.wal.Err() },
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	}, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -276,12 +281,14 @@ func (a *App) startMonitor() {
 // pending; anything left stays in the write-ahead log for the next start),
 // then closes the log and the store.
 func (a *App) Close() error {
-	a.startMonitor() // so that monitorDone is closed even if Serve never ran
-	a.stopWriter()
-	<-a.monitorDone
-	err := <-a.writerDone
-	if err != nil && !errors.Is(err, context.Canceled) {
-		a.log.Warn("store writer stopped", "err", err)
-	}
-	return errors.Join(a.wal.Close(), a.store.Close())
+	a.closeOnce.Do(func() {
+		a.monitorOnce.Do(func() { close(a.monitorDone) }) // never started
+		a.stopWriter()
+		<-a.monitorDone
+		if err := <-a.writerDone; err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Warn("store writer stopped", "err", err)
+		}
+		a.closeErr = errors.Join(a.wal.Close(), a.store.Close())
+	})
+	return a.closeErr
 }

@@ -70,8 +70,12 @@ type Pipeline struct {
 	sizes   map[uint64]int64
 	next    uint64 // the next seq to write to the store
 	written uint64 // last seq the store confirmed
+	acked   uint64 // last seq acknowledged to a client
 	wake    chan struct{}
 	drained *sync.Cond
+	// recovered is the last seq the log held at start (written before a
+	// restart, acknowledged then).
+	recovered uint64
 }
 
 // NewPipeline returns a pipeline over an open log. Records the log holds
@@ -83,6 +87,7 @@ func NewPipeline(log *wal.Log, sink Sink, opts Options, observers ...Observer) *
 		queue: map[uint64][]asset.Event{}, sizes: map[uint64]int64{},
 		next: st.ConfirmedTo + 1, written: st.ConfirmedTo, wake: make(chan struct{}, 1)}
 	p.drained = sync.NewCond(&p.mu)
+	p.recovered = st.LastSeq
 	for seq := st.ConfirmedTo + 1; seq <= st.LastSeq; seq++ {
 		p.queue[seq] = nil // recovered: on disk only
 	}
@@ -123,14 +128,17 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 		return err
 	}
 	p.metrics.accepted.Add(float64(len(events)))
+	// Decoded events take about five times their encoded size (measured).
+	size := 5 * int64(len(payload))
 	p.mu.Lock()
-	if p.inMem+int64(len(payload)) <= p.opts.MemoryBytes {
+	if p.inMem+size <= p.opts.MemoryBytes {
 		p.queue[seq] = events
-		p.sizes[seq] = int64(len(payload))
-		p.inMem += int64(len(payload))
+		p.sizes[seq] = size
+		p.inMem += size
 	} else {
 		p.queue[seq] = nil
 	}
+	p.acked = max(p.acked, seq)
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
@@ -144,7 +152,9 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 
 // Drain waits until everything acknowledged before the call is in the store.
 func (p *Pipeline) Drain(ctx context.Context) error {
-	target := p.log.Stats().LastSeq
+	p.mu.Lock()
+	target := max(p.acked, p.recovered)
+	p.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
 		p.drained.Broadcast()
@@ -167,19 +177,34 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 // confirmed to the log before the store accepted it, so whatever Run has
 // not finished is replayed on the next start.
 func (p *Pipeline) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
 	for {
 		batch, last, err := p.collect(ctx)
 		if err != nil {
-			return err
+			// Reading the log back failed (e.g. out of file descriptors):
+			// keep the records and try again rather than stop storing.
+			p.opts.Logger.Error("reading the write-ahead log failed; retrying", "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, p.opts.MaxBackoff)
+			continue
 		}
+		backoff = 100 * time.Millisecond
 		if len(batch) == 0 {
 			return ctx.Err()
 		}
+		final := ctx.Err() != nil // shutting down: this is the one last attempt
 		if err := p.write(ctx, batch); err != nil {
 			return err
 		}
 		if err := p.log.Confirm(last); err != nil {
-			return fmt.Errorf("confirm to the write-ahead log: %w", err)
+			// The batch is stored; an unrecorded confirmation only means
+			// replaying it after a restart, which the store ignores. The
+			// next Confirm covers it.
+			p.opts.Logger.Warn("could not record the store's confirmation in the write-ahead log", "err", err)
 		}
 		p.mu.Lock()
 		for seq := p.written + 1; seq <= last; seq++ {
@@ -190,6 +215,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		p.written = last
 		p.drained.Broadcast()
 		p.mu.Unlock()
+		if final {
+			return ctx.Err()
+		}
 	}
 }
 

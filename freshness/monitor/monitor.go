@@ -97,6 +97,8 @@ type Monitor struct {
 	version   uint64                        // bumped when policies or specs change
 	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
 	last      map[asset.Key]freshness.State // last recorded state per asset
+	stateAt   map[asset.Key]eventPos        // the freshness_changed event last applied
+	policyAt  map[asset.Key]eventPos        // the freshness_policy_changed event last applied
 	setMu     sync.Mutex                    // serialises SetPolicy: read-old, record, apply
 	wake      chan struct{}
 	snap      atomic.Pointer[Snapshot]
@@ -130,6 +132,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
+		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{}}
 	m.snap.Store(&Snapshot{Results: map[asset.Key]freshness.Result{}})
@@ -169,18 +172,13 @@ func (m *Monitor) Load(sums []store.Summary) error {
 			}
 		}
 		if e := s.LastFreshness; e != nil {
-			if st, err := freshness.ParseState(e.Metadata["state"].Text); err == nil {
-				m.last[s.Asset] = st
-			}
+			m.applyStateEvent(e)
 		}
 		if e := s.LastPolicyChange; e != nil {
-			p, err := policyFromEvent(e)
-			if err != nil {
+			if _, err := policyFromEvent(e); err != nil {
 				return fmt.Errorf("policy of %s: %w", s.Asset, err)
 			}
-			if p != nil {
-				m.api[s.Asset] = *p
-			}
+			m.applyPolicyEvent(e)
 		}
 	}
 	m.version++
@@ -190,18 +188,81 @@ func (m *Monitor) Load(sums []store.Summary) error {
 // Observe queues acknowledged events for the next pass, keeping only
 // those of assets a policy depends on: on the ingest path, the rest would
 // be work for nothing. The pass itself runs in Run's goroutine.
+//
+// It also applies freshness_policy_changed and freshness_changed events:
+// those replayed from the write-ahead log after a crash are the latest
+// word on an asset's API policy and recorded state, even before the store
+// has them.
 func (m *Monitor) Observe(events []asset.Event) {
+	queued := false
 	m.mu.Lock()
 	for i := range events {
-		switch events[i].Kind {
+		e := &events[i]
+		switch e.Kind {
 		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed:
-			if m.relevant == nil || m.relevant[events[i].Asset] {
-				m.pending = append(m.pending, events[i])
+			if m.relevant == nil || m.relevant[e.Asset] {
+				m.pending = append(m.pending, *e)
+				queued = true
 			}
+		case asset.KindPolicyChanged:
+			if m.applyPolicyEvent(e) {
+				queued = true
+			}
+		case asset.KindFreshnessChanged:
+			m.applyStateEvent(e)
 		}
 	}
 	m.mu.Unlock()
-	m.poke()
+	if queued {
+		m.poke()
+	}
+}
+
+// newer reports whether e comes after the event at prev in (time, id)
+// order, and records it. Called with mu held.
+func newer(at map[asset.Key]eventPos, e *asset.Event) bool {
+	p, ok := at[e.Asset]
+	if ok && (e.Time.Before(p.time) || e.Time.Equal(p.time) && e.ID <= p.id) {
+		return false
+	}
+	at[e.Asset] = eventPos{e.Time, e.ID}
+	return true
+}
+
+type eventPos struct {
+	time time.Time
+	id   string
+}
+
+// applyPolicyEvent makes a policy change take effect unless a later one
+// already has. Called with mu held.
+func (m *Monitor) applyPolicyEvent(e *asset.Event) bool {
+	if !newer(m.policyAt, e) {
+		return false
+	}
+	p, err := policyFromEvent(e)
+	if err != nil {
+		m.opts.Logger.Error("unreadable policy change", "asset", e.Asset, "event", e.ID, "err", err)
+		return false
+	}
+	if p == nil {
+		delete(m.api, e.Asset)
+	} else {
+		m.api[e.Asset] = *p
+	}
+	m.version++
+	return true
+}
+
+// applyStateEvent remembers the state a freshness_changed event recorded.
+// Called with mu held.
+func (m *Monitor) applyStateEvent(e *asset.Event) {
+	if !newer(m.stateAt, e) {
+		return
+	}
+	if st, err := freshness.ParseState(e.Metadata["state"].Text); err == nil {
+		m.last[e.Asset] = st
+	}
 }
 
 func (m *Monitor) poke() {
@@ -267,12 +328,7 @@ func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.Freshne
 		return Policy{}, fmt.Errorf("record policy change: %w", err)
 	}
 	m.mu.Lock()
-	if p == nil {
-		delete(m.api, key)
-	} else {
-		m.api[key] = *p
-	}
-	m.version++
+	m.applyPolicyEvent(&ev) // a no-op if the pipeline's observer already applied it
 	after, _ := m.effective(key)
 	m.mu.Unlock()
 	m.poke()
@@ -434,8 +490,8 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 		return
 	}
 	m.mu.Lock()
-	for _, r := range states {
-		m.last[r.Key] = r.State
+	for i := range events {
+		m.applyStateEvent(&events[i]) // usually already applied by Observe
 	}
 	m.mu.Unlock()
 	for _, r := range states {

@@ -326,3 +326,31 @@ func TestUnfollowedAssetIsSeeded(t *testing.T) {
 		t.Errorf("raw/c = %v lag %v, want FAIL 3h from its seeded history", got.State, got.Lag)
 	}
 }
+
+// TestReplayedPolicyAndStateEvents: after a crash, the write-ahead log
+// replays policy and state changes the store may not have yet; the monitor
+// applies them (the latest wins), so an acknowledged SLA change is in force.
+func TestReplayedPolicyAndStateEvents(t *testing.T) {
+	t.Parallel()
+	m := New(lineage.NewIndex(), nil, Options{Logger: quiet})
+	m.SetSpecs(specs())
+	set := func(id string, at time.Time, lag string) asset.Event {
+		md := asset.Metadata{"action": asset.Text("set"), "actor": asset.Text("x"), "policy": asset.JSONValue(`{"max_lag":"` + lag + `"}`)}
+		return asset.Event{ID: id, Kind: asset.KindPolicyChanged, Asset: "raw/a", Time: at, Metadata: md}
+	}
+	del := asset.Event{ID: "p0", Kind: asset.KindPolicyChanged, Asset: "raw/a", Time: t0.Add(-time.Hour),
+		Metadata: asset.Metadata{"action": asset.Text("delete"), "actor": asset.Text("x")}}
+	state := asset.Event{ID: "s1", Kind: asset.KindFreshnessChanged, Asset: "raw/a", Time: t0,
+		Metadata: asset.Metadata{"state": asset.Text("FAIL")}}
+	// Out of order on purpose: the latest (time, id) must win.
+	m.Observe([]asset.Event{set("p2", t0.Add(time.Minute), "5h"), set("p1", t0, "3h"), del, state})
+	if p, ok := m.Effective("raw/a"); !ok || p.Source != SourceAPI || p.Policy.MaxLag != 5*time.Hour {
+		t.Errorf("effective = %+v %v, want the API policy of the latest change (5h)", p, ok)
+	}
+	m.mu.Lock()
+	got := m.last["raw/a"]
+	m.mu.Unlock()
+	if got != freshness.Fail {
+		t.Errorf("recorded state = %v, want FAIL from the replayed event", got)
+	}
+}

@@ -25,7 +25,7 @@ func Open(dir string, opts Options, log *slog.Logger) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create wal dir: %w", err)
 	}
-	l := &Log{dir: dir, opts: opts, oldest: map[uint64]int64{}}
+	l := &Log{dir: dir, opts: opts, oldest: map[uint64]recordInfo{}}
 	l.synced = sync.NewCond(&l.mu)
 	confirmed, err := readCheckpoint(dir)
 	if err != nil {
@@ -54,9 +54,19 @@ func Open(dir string, opts Options, log *slog.Logger) (*Log, error) {
 	}
 	l.confirmed = min(confirmed, l.lastSeq)
 	l.syncedSeq = l.lastSeq
-	for seq := range l.oldest {
+	for seq, r := range l.oldest {
 		if seq <= l.confirmed {
 			delete(l.oldest, seq)
+		} else {
+			l.pending += r.size
+		}
+	}
+	// What the last run wrote may not have reached the disk (it was never
+	// acknowledged then), and a torn tail was just cut: make both durable
+	// before appending after them, so they cannot tear later.
+	if len(l.segs) > 0 && !opts.NoSync {
+		if err := syncFile(l.segs[len(l.segs)-1].path); err != nil {
+			return nil, err
 		}
 	}
 	if err := l.newSegment(l.lastSeq + 1); err != nil {
@@ -89,9 +99,7 @@ func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
 			err = fmt.Errorf("record %d where %d was expected", rec.Seq, seg.lastSeq+1)
 		}
 		if err != nil {
-			var torn errTorn
-			tail := errors.As(err, &torn) || errors.Is(err, errChecksum) && off+n == len(data)
-			if !last || !tail {
+			if !last || validRecordAfter(data, off, seg.lastSeq+1) {
 				return nil, fmt.Errorf("%w: %s at byte %d: %v", ErrCorrupt, path, off, err)
 			}
 			// A crash mid-write: this record was never acknowledged (its
@@ -104,7 +112,7 @@ func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
 		}
 		seg.lastSeq = rec.Seq
 		seg.size = int64(off + n)
-		l.oldest[rec.Seq] = rec.Nanos
+		l.oldest[rec.Seq] = recordInfo{nanos: rec.Nanos, size: int64(n)}
 		off += n
 	}
 	if seg.size == 0 {
@@ -118,6 +126,32 @@ func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
 	}
 	l.lastSeq = seg.lastSeq
 	return seg, nil
+}
+
+// validRecordAfter reports whether an intact record numbered seq or later
+// starts anywhere after off: then the damage at off is in the middle of
+// acknowledged data (corruption), not a tail that a crash left half
+// written. Only offsets whose seq field is plausible are checksummed, so
+// the search stays linear.
+func validRecordAfter(data []byte, off int, seq uint64) bool {
+	for p := off + 1; p+headerSize <= len(data); p++ {
+		if s := le.Uint64(data[p+8 : p+16]); s < seq || s > seq+1<<20 {
+			continue
+		}
+		if rec, _, err := decode(data[p:]); err == nil && rec.Seq >= seq {
+			return true
+		}
+	}
+	return false
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
 
 func readCheckpoint(dir string) (uint64, error) {
@@ -135,14 +169,31 @@ func readCheckpoint(dir string) (uint64, error) {
 	return n, nil
 }
 
-// writeCheckpoint records the confirmed seq. It is not fsynced: if it is
-// lost, more records are replayed, and the store ignores ids it has.
+// writeCheckpoint records the confirmed seq durably (temp file, fsync,
+// rename, directory fsync), because segments are deleted on its word.
 func (l *Log) writeCheckpoint() error {
 	tmp := filepath.Join(l.dir, checkpointFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(l.confirmed, 10)+"\n"), 0o644); err != nil {
+	f, err := os.Create(tmp)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(l.dir, checkpointFile))
+	_, err = f.WriteString(strconv.FormatUint(l.confirmed, 10) + "\n")
+	if err == nil && !l.opts.NoSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(l.dir, checkpointFile)); err != nil {
+		return err
+	}
+	if l.opts.NoSync {
+		return nil
+	}
+	return syncDir(l.dir)
 }
 
 // Replay calls fn for every durable record with seq >= from, in order,

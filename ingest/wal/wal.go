@@ -67,6 +67,12 @@ func (o *Options) defaults() {
 	}
 }
 
+// recordInfo is what the log remembers of an unconfirmed record.
+type recordInfo struct {
+	nanos int64 // when it was appended (for the oldest-age metric)
+	size  int64
+}
+
 type segment struct {
 	path     string
 	firstSeq uint64 // seq of its first record (its name)
@@ -87,9 +93,10 @@ type Log struct {
 	syncedSeq uint64 // last durable
 	syncing   bool
 	confirmed uint64
-	bytes     int64            // on disk in live segments
-	oldest    map[uint64]int64 // unix nanos of unconfirmed records, by seq (for age)
-	err       error            // sticky: after a failed write or sync nothing more is accepted
+	bytes     int64                 // on disk in live segments
+	pending   int64                 // bytes of unconfirmed records: what MaxBytes bounds
+	oldest    map[uint64]recordInfo // unconfirmed records, by seq
+	err       error                 // sticky: after a failed write or sync nothing more is accepted
 	closed    bool
 }
 
@@ -97,6 +104,7 @@ type Log struct {
 type Stats struct {
 	Records     uint64        // appended but not confirmed
 	Bytes       int64         // on disk, including confirmed records in live segments
+	Pending     int64         // bytes of unconfirmed records (bounded by MaxBytes)
 	OldestAge   time.Duration // age of the oldest unconfirmed record (0 if none)
 	LastSeq     uint64
 	ConfirmedTo uint64
@@ -107,16 +115,25 @@ func segName(first uint64) string { return fmt.Sprintf("%020d.wal", first) }
 // Append writes payload as the next record and returns its sequence number
 // once it is durable.
 func (l *Log) Append(payload []byte) (uint64, error) {
+	if len(payload) > MaxRecord {
+		return 0, fmt.Errorf("a %d-byte batch exceeds the write-ahead log's %d-byte record limit: send smaller batches", len(payload), MaxRecord)
+	}
 	rec := encode(0, time.Now().UnixNano(), payload)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {
 		return 0, err
 	}
-	if l.bytes+int64(len(rec)) > l.opts.MaxBytes && l.lastSeq > l.confirmed {
+	// Only unconfirmed records count: confirmed ones are deleted with
+	// their segment. A lone record larger than the bound is let in, so
+	// one big batch cannot wedge an idle log.
+	if l.pending+int64(len(rec)) > l.opts.MaxBytes && l.lastSeq > l.confirmed {
 		return 0, ErrFull
 	}
 	if err := l.rotateIfNeeded(int64(len(rec))); err != nil {
+		if errors.Is(err, ErrClosed) {
+			return 0, err
+		}
 		return 0, l.fail(err)
 	}
 	seq := l.lastSeq + 1
@@ -128,7 +145,8 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	s := l.segs[len(l.segs)-1]
 	s.lastSeq, s.size = seq, s.size+int64(len(rec))
 	l.bytes += int64(len(rec))
-	l.oldest[seq] = int64(le.Uint64(rec[16:24]))
+	l.pending += int64(len(rec))
+	l.oldest[seq] = recordInfo{nanos: int64(le.Uint64(rec[16:24])), size: int64(len(rec))}
 	return seq, l.waitDurable(seq)
 }
 
@@ -136,9 +154,18 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 // the leader and syncs everything written so far; the rest wait. Called
 // with mu held.
 func (l *Log) waitDurable(seq uint64) error {
-	for l.syncedSeq < seq {
+	for {
+		// A failed sync may have lost this record even if a later sync
+		// (which Linux lets succeed) moved syncedSeq past it: check the
+		// error first.
 		if l.err != nil {
 			return l.err
+		}
+		if l.syncedSeq >= seq {
+			return nil
+		}
+		if l.closed {
+			return ErrClosed
 		}
 		if l.syncing {
 			l.synced.Wait()
@@ -160,7 +187,6 @@ func (l *Log) waitDurable(seq uint64) error {
 		}
 		l.synced.Broadcast()
 	}
-	return nil
 }
 
 func (l *Log) usable() error {
@@ -185,12 +211,17 @@ func (l *Log) fail(err error) error {
 // rotateIfNeeded starts a new segment when the current one is full. The
 // old one is synced first, so "synced" always means every earlier segment.
 func (l *Log) rotateIfNeeded(next int64) error {
+	for l.syncing { // the leader holds l.cur outside the lock
+		l.synced.Wait()
+	}
+	// Decide after waiting: another appender may have rotated meanwhile,
+	// or the leader's sync failed.
+	if err := l.usable(); err != nil {
+		return err
+	}
 	s := l.segs[len(l.segs)-1]
 	if s.size == 0 || s.size+next <= l.opts.SegmentBytes {
 		return nil
-	}
-	for l.syncing { // the leader holds l.cur outside the lock
-		l.synced.Wait()
 	}
 	if !l.opts.NoSync {
 		if err := l.cur.Sync(); err != nil {
@@ -227,16 +258,21 @@ func (l *Log) Confirm(seq uint64) error {
 	if seq > l.lastSeq {
 		return fmt.Errorf("confirm %d: only %d records were written", seq, l.lastSeq)
 	}
+	if seq <= l.confirmed {
+		return nil
+	}
 	for s := l.confirmed + 1; s <= seq; s++ {
+		l.pending -= l.oldest[s].size
 		delete(l.oldest, s)
 	}
-	if seq > l.confirmed {
-		l.confirmed = seq
+	l.confirmed = seq
+	// The checkpoint must be durable before any segment goes: a crash in
+	// between then leaves segments the checkpoint already covers, which
+	// Open accepts, never a checkpoint older than the first segment.
+	if err := l.writeCheckpoint(); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
 	}
-	if err := l.dropConfirmed(); err != nil {
-		return err
-	}
-	return l.writeCheckpoint()
+	return l.dropConfirmed()
 }
 
 // dropConfirmed deletes the oldest segments while every record in them is
@@ -256,9 +292,9 @@ func (l *Log) dropConfirmed() error {
 func (l *Log) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := Stats{Records: l.lastSeq - l.confirmed, Bytes: l.bytes, LastSeq: l.lastSeq, ConfirmedTo: l.confirmed}
-	if t, ok := l.oldest[l.confirmed+1]; ok {
-		st.OldestAge = time.Since(time.Unix(0, t))
+	st := Stats{Records: l.lastSeq - l.confirmed, Bytes: l.bytes, Pending: l.pending, LastSeq: l.lastSeq, ConfirmedTo: l.confirmed}
+	if r, ok := l.oldest[l.confirmed+1]; ok {
+		st.OldestAge = time.Since(time.Unix(0, r.nanos))
 	}
 	return st
 }
@@ -274,12 +310,22 @@ func (l *Log) Close() error {
 		l.synced.Wait()
 	}
 	l.closed = true
-	l.synced.Broadcast()
 	err := l.cur.Sync()
+	if err == nil && l.err == nil {
+		l.syncedSeq = l.lastSeq // appends waiting for a sync got this one
+	}
+	l.synced.Broadcast()
 	if cerr := l.cur.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// Err reports the error that stopped the log, nil while it is healthy.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
 }
 
 func syncDir(dir string) error {
