@@ -401,6 +401,7 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 			}
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
+				m.publish(m.opts.Now())
 				return
 			}
 		}

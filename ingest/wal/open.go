@@ -112,7 +112,7 @@ func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
 		}
 		seg.lastSeq = rec.Seq
 		seg.size = int64(off + n)
-		l.oldest[rec.Seq] = recordInfo{nanos: rec.Nanos, size: int64(n)}
+		l.oldest[rec.Seq] = recordInfo{nanos: rec.Nanos, size: int64(n), off: int64(off)}
 		off += n
 	}
 	if seg.size == 0 {
@@ -202,14 +202,18 @@ func (l *Log) writeCheckpoint() error {
 func (l *Log) Replay(from uint64, fn func(Record) error) error {
 	l.mu.Lock()
 	type view struct {
-		path string
-		size int64
-		last uint64
+		path  string
+		start int64 // where reading begins: from's offset in its segment, else 0
+		size  int64
 	}
 	var segs []view
 	for _, s := range l.segs {
 		if s.lastSeq >= from && s.lastSeq >= s.firstSeq {
-			segs = append(segs, view{s.path, s.size, s.lastSeq})
+			v := view{s.path, 0, s.size}
+			if r, ok := l.oldest[from]; ok && from >= s.firstSeq && from <= s.lastSeq {
+				v.start = r.off // skip what precedes from: a large backlog is read once, not per batch
+			}
+			segs = append(segs, v)
 		}
 	}
 	durable := l.syncedSeq
@@ -219,8 +223,8 @@ func (l *Log) Replay(from uint64, fn func(Record) error) error {
 		if err != nil {
 			return fmt.Errorf("replay: %w", err)
 		}
-		data := make([]byte, s.size)
-		_, err = f.ReadAt(data, 0)
+		data := make([]byte, s.size-s.start)
+		_, err = f.ReadAt(data, s.start)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("replay %s: %w", s.path, err)

@@ -71,6 +71,7 @@ func (o *Options) defaults() {
 type recordInfo struct {
 	nanos int64 // when it was appended (for the oldest-age metric)
 	size  int64
+	off   int64 // where it starts in its segment
 }
 
 type segment struct {
@@ -143,10 +144,11 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	}
 	l.lastSeq = seq
 	s := l.segs[len(l.segs)-1]
+	off := s.size
 	s.lastSeq, s.size = seq, s.size+int64(len(rec))
 	l.bytes += int64(len(rec))
 	l.pending += int64(len(rec))
-	l.oldest[seq] = recordInfo{nanos: int64(le.Uint64(rec[16:24])), size: int64(len(rec))}
+	l.oldest[seq] = recordInfo{nanos: int64(le.Uint64(rec[16:24])), size: int64(len(rec)), off: off}
 	return seq, l.waitDurable(seq)
 }
 
