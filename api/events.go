@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -137,6 +138,11 @@ func knownKind(k asset.Kind) bool {
 	return false
 }
 
+var (
+	minTime = time.Unix(0, 0)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
 func timeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
@@ -145,6 +151,11 @@ func timeParam(c echo.Context, name string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return time.Time{}, badRequest(name, "%s must be an RFC 3339 time such as 2026-11-25T08:00:00Z, not %q", name, v)
+	}
+	// Stores keep nanoseconds since 1970 in an int64: outside that range a
+	// bound would wrap around and silently mean the opposite.
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, badRequest(name, "%s must be between 1970 and 2262, not %q", name, v)
 	}
 	return t.UTC(), nil
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -126,9 +128,14 @@ func (s *Server) putPolicy(c echo.Context) error {
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body must be a JSON object: " + err.Error()}
 	}
-	for name := range raw {
+	for name, v := range raw {
 		switch name {
 		case "max_lag", "warn_after", "cron", "timezone", "actor":
+			// All members are strings: durations are written "2h", never
+			// as numbers (which would be read as nanoseconds).
+			if len(v) == 0 || v[0] != '"' {
+				return badRequest(name, "%s must be a string such as %s, not %s", name, policyExample[name], v)
+			}
 		default:
 			return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: name,
 				Message: "unknown field " + name + " (known: max_lag, warn_after, cron, timezone, actor)"}
@@ -144,8 +151,8 @@ func (s *Server) putPolicy(c echo.Context) error {
 	}
 	var actor string
 	if a, ok := raw["actor"]; ok {
-		if err := json.Unmarshal(a, &actor); err != nil {
-			return badRequest("actor", "actor must be a string")
+		if err := json.Unmarshal(a, &actor); err != nil || !validActor(actor) {
+			return badRequest("actor", "actor must be a name of at most 200 characters without control characters")
 		}
 	}
 	if _, ok := raw["max_lag"]; !ok {
@@ -177,7 +184,33 @@ func (s *Server) deletePolicy(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+var policyExample = map[string]string{
+	"max_lag": `"2h"`, "warn_after": `"90m"`, "cron": `"0 7 * * *"`, "timezone": `"Europe/Paris"`, "actor": `"alice"`,
+}
+
+func validActor(a string) bool {
+	if len(a) > 200 || !utf8.ValidString(a) {
+		return false
+	}
+	for _, r := range a {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// actor names who made a change, for the audit trail; an unusable name
+// from a header or the query is replaced rather than rejected.
 func (s *Server) actor(c echo.Context, fromBody string) string {
+	a := s.rawActor(c, fromBody)
+	if !validActor(a) {
+		return "api"
+	}
+	return a
+}
+
+func (s *Server) rawActor(c echo.Context, fromBody string) string {
 	switch {
 	case fromBody != "":
 		return fromBody

@@ -59,7 +59,13 @@ func (s *Server) lineagePath(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sub, err := s.deps.Lineage.Current().Between(from, to)
+	g := s.deps.Lineage.Current()
+	for field, k := range map[string]asset.Key{"from": from, "to": to} {
+		if !g.Has(k) {
+			return notFound(field, "%s %q is not in the lineage graph", field, k)
+		}
+	}
+	sub, err := g.Between(from, to)
 	if err != nil {
 		return lineageError("from", err)
 	}

@@ -51,6 +51,10 @@ func newSchedule(expr, tz string) (*schedule, error) {
 	if tz == "" {
 		tz = "UTC"
 	}
+	if tz == "Local" {
+		// Deadlines must not move with the host the server runs on.
+		return nil, fmt.Errorf("timezone %q: name a zone such as Europe/Paris (Local depends on the host)", tz)
+	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return nil, fmt.Errorf("timezone %q: %w", tz, err)

@@ -53,11 +53,7 @@ func (e *ValidationError) Error() string {
 
 // APIError lets the API render the error without importing this package's types.
 func (e *ValidationError) APIError() (code, field, message string, line int) {
-	msg := e.Message
-	if e.Field != "" {
-		msg = e.Field + ": " + msg
-	}
-	return e.Code, e.Field, msg, e.Line
+	return e.Code, e.Field, e.Message, e.Line
 }
 
 // NewEventID returns a UUIDv7: unique, and time-ordered so ids assigned
@@ -248,10 +244,10 @@ func parseTime(s string) (time.Time, string) {
 	if err != nil {
 		return time.Time{}, fmt.Sprintf("%q is not an RFC 3339 time such as 2026-11-25T08:00:00Z", s)
 	}
-	if t.Year() < 1970 {
+	if t = t.UTC(); t.Before(time.Unix(0, 0)) {
 		return time.Time{}, fmt.Sprintf("%s is before 1970", s)
 	}
-	return t.UTC(), ""
+	return t, ""
 }
 
 // checkName validates a required identifier: like checkText, but not

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -81,7 +82,11 @@ type wireCheck struct {
 
 const knownFields = "id, kind, asset, time, run_id, partition, data_time, upstream, metadata, check"
 
+// bom is the UTF-8 byte order mark some Windows tools put first.
+var bom = []byte("\xef\xbb\xbf")
+
 func (d *decoder) ndjson(body []byte) ([]asset.Event, error) {
+	body = bytes.TrimPrefix(body, bom)
 	// One event per line: size the slice once instead of growing it.
 	events := make([]asset.Event, 0, bytes.Count(body, []byte{'\n'})+1)
 	for line := 1; len(body) > 0; line++ {
@@ -106,7 +111,7 @@ func (d *decoder) ndjson(body []byte) ([]asset.Event, error) {
 }
 
 func (d *decoder) json(body []byte) ([]asset.Event, error) {
-	body = bytes.TrimSpace(body)
+	body = bytes.TrimSpace(bytes.TrimPrefix(body, bom))
 	if len(body) == 0 {
 		return nil, nil
 	}
@@ -295,13 +300,21 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 				e.raw = strconv.Quote(string(b))
 			}
 		case fastjson.TypeNumber:
-			// An integer literal that fits is int; anything else float.
+			// fastjson also takes NaN, Inf and forms like 1-2 or +1, which
+			// are not JSON and could not be written back out: hold every
+			// number to JSON's grammar. An integer literal that fits is
+			// int; anything else float.
+			raw := val.String()
+			if !isJSONNumber(raw) {
+				verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: raw + " is not a JSON number"}
+				return
+			}
 			if n, err := val.Int64(); err == nil {
 				e.v = asset.Int(n)
-			} else if f, err := val.Float64(); err == nil && !math.IsInf(f, 0) {
+			} else if f, err := val.Float64(); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 				e.v = asset.Float(f)
 			} else {
-				verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "number " + val.String() + " is out of range"}
+				verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "number " + raw + " is out of range"}
 				return
 			}
 			if name == asset.RowCountKey {
@@ -310,7 +323,16 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 		case fastjson.TypeTrue, fastjson.TypeFalse:
 			e.v, e.raw = asset.Bool(val.Type() == fastjson.TypeTrue), val.String()
 		case fastjson.TypeObject, fastjson.TypeArray:
-			e.v = asset.JSONValue(string(val.MarshalTo(nil)))
+			// fastjson copies nested values as written; check them with
+			// encoding/json (and compact them) so that what is stored is
+			// valid JSON in valid UTF-8.
+			b := val.MarshalTo(nil)
+			var buf bytes.Buffer
+			if !utf8.Valid(b) || json.Compact(&buf, b) != nil {
+				verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "the object or array is not valid JSON in UTF-8"}
+				return
+			}
+			e.v = asset.JSONValue(buf.String())
 			e.raw = e.v.Text
 		default:
 			verr = &ValidationError{Code: "invalid_value", Field: field + "." + name, Message: "metadata value is null: leave the entry out instead"}
@@ -319,6 +341,45 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 		out = append(out, e)
 	})
 	return out, verr
+}
+
+// isJSONNumber checks JSON's number grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isJSONNumber(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }
 
 func check(v *fastjson.Value, field string, prev *ValidationError) (*wireCheck, *ValidationError) {

@@ -37,6 +37,11 @@ type apiError struct {
 
 func (e *apiError) Error() string {
 	msg := e.Message
+	// Name the field of a rejected input unless the message already does
+	// ("404 no asset X" needs no "key:").
+	if e.Field != "" && e.Code != "not_found" && !strings.Contains(msg, e.Field) {
+		msg = e.Field + ": " + msg
+	}
 	if e.Line > 0 {
 		msg = fmt.Sprintf("line %d: %s", e.Line, msg)
 	}

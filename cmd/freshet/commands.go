@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -354,8 +355,9 @@ func newSendCmd(g *globals) *cobra.Command {
 		Use:   "send FILE",
 		Short: "Send events from a JSON or NDJSON file (- for stdin)",
 		Long: `Send events to the server's POST /api/v1/events. Files ending in .ndjson or
-.jsonl (and stdin) are sent as NDJSON, one event per line; other files as
-JSON (one event or an array). The batch is all-or-nothing: on an error
+.jsonl are sent as NDJSON, one event per line; other files as JSON (one
+event or an array). On stdin, input that starts with '[' is a JSON array,
+anything else NDJSON. The batch is all-or-nothing: on an error
 nothing is stored and the offending line and field are printed.`,
 		Example: `  freshet send materialization.json
   my-pipeline --emit-events | freshet send -`,
@@ -369,6 +371,9 @@ nothing is stored and the offending line and field are printed.`,
 			ctype := "application/x-ndjson"
 			if args[0] == "-" {
 				data, err = io.ReadAll(cmd.InOrStdin())
+				if t := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf"); len(t) > 0 && t[0] == '[' {
+					ctype = "application/json"
+				}
 			} else {
 				data, err = os.ReadFile(args[0])
 				if ext := strings.ToLower(filepath.Ext(args[0])); ext != ".ndjson" && ext != ".jsonl" {
