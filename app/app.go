@@ -23,6 +23,7 @@ import (
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/freshness"
 	"github.com/freshet-dev/freshet/freshness/monitor"
 	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
@@ -115,7 +116,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts.Seed = a.latestEvents
 	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
 	a.monitor.SetSpecs(a.specs)
-	if err := a.monitor.Load(a.sums); err != nil {
+	recent, err := st.RecentSuccesses(ctx, freshness.HistoryLen)
+	if err != nil {
+		a.wal.Close()
+		st.Close()
+		return nil, fmt.Errorf("load recent history: %w", err)
+	}
+	if err := a.monitor.Load(a.sums, recent); err != nil {
 		a.wal.Close()
 		st.Close()
 		return nil, fmt.Errorf("restore freshness state: %w", err)

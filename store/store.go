@@ -24,6 +24,11 @@ type Store interface {
 	// Summaries returns the latest state of every asset that has events,
 	// computed by the store (aggregates, not a scan in the caller).
 	Summaries(ctx context.Context) ([]Summary, error)
+	// RecentSuccesses returns, for every asset, its latest perAsset
+	// materializations and observations (each id once), grouped by asset
+	// and newest first within an asset: the history freshness evaluation
+	// needs after a restart.
+	RecentSuccesses(ctx context.Context, perAsset int) ([]asset.Event, error)
 	// ObservedEdges returns the distinct lineage edges events reported
 	// through their upstream field.
 	ObservedEdges(ctx context.Context) ([]asset.Edge, error)

@@ -159,12 +159,13 @@ func (m *Monitor) SetSpecs(specs []asset.Spec) {
 	m.poke()
 }
 
-// Load restores what the store knows: each asset's latest successes and
-// failure (the tracker's inputs), the state last recorded, and the
-// policies set through the API. Call it before Run.
-func (m *Monitor) Load(sums []store.Summary) error {
+// Load restores what the store knows: each asset's recent successes
+// (store.RecentSuccesses) and latest failure, the state last recorded,
+// and the policies set through the API. Call it before Run.
+func (m *Monitor) Load(sums []store.Summary, recent []asset.Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.pending = append(m.pending, recent...)
 	for _, s := range sums {
 		for _, e := range []*asset.Event{s.LastObservation, s.LastMaterialization, s.LastFailure} {
 			if e != nil {

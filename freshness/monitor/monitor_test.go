@@ -94,7 +94,11 @@ func newRig(t *testing.T, dir string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Load(sums); err != nil {
+	recent, err := st.RecentSuccesses(context.Background(), freshness.HistoryLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Load(sums, recent); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -352,5 +356,32 @@ func TestReplayedPolicyAndStateEvents(t *testing.T) {
 	m.mu.Unlock()
 	if got != freshness.Fail {
 		t.Errorf("recorded state = %v, want FAIL from the replayed event", got)
+	}
+}
+
+// TestRestartKeepsHistory: after a restart the tracker gets each asset's
+// recent successes back, not just the latest, so a mart built from an
+// older version of its upstream keeps that older data time.
+func TestRestartKeepsHistory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := newRig(t, dir)
+	ctx := context.Background()
+	r.submit(t,
+		mat("a-old", "raw/a", t0.Add(-3*time.Hour)),
+		mat("b1", "marts/b", t0.Add(-2*time.Hour)), // read raw/a as of t0-3h
+		mat("a-new", "raw/a", t0.Add(-10*time.Minute)))
+	r.m.pass(ctx, false)
+	before := r.m.Snapshot().Results["marts/b"]
+	r.changes(t, "marts/b") // drain
+	r.stop()
+
+	r = newRig(t, dir)
+	defer r.stop()
+	r.m.pass(ctx, true)
+	after := r.m.Snapshot().Results["marts/b"]
+	if before.State != freshness.Fail || after.State != before.State || !after.DataTime.Equal(t0.Add(-3*time.Hour)) {
+		t.Errorf("marts/b before restart %v (data time %v), after %v (data time %v); want FAIL with data as of t0-3h both times",
+			before.State, before.DataTime, after.State, after.DataTime)
 	}
 }

@@ -25,6 +25,7 @@ type queries struct {
 	insertMigration  string
 	insertEvents     string
 	summaries        string
+	recent           string
 	edges            string
 	insertSpecs      string
 	specs            string
@@ -57,6 +58,13 @@ FROM (
     GROUP BY asset, kind, check_group
 )
 ORDER BY asset, kind, check_group`,
+
+		// The latest successes per asset. LIMIT BY works on 18.16; twice
+		// the wanted count leaves room for replayed copies, which arrive
+		// adjacent and are skipped by the reader. The count is bound.
+		recent: "SELECT " + eventCols + " FROM " + s.table("events") +
+			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
+			" ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",
 
 		edges: "SELECT DISTINCT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
 			" WHERE notEmpty(upstream) ORDER BY up, asset",
@@ -160,6 +168,7 @@ func allStatements(db string) ([]statement, error) {
 		statement{name: "insert specs", sql: q.insertSpecs, batch: true,
 			args: []any{"raw/orders", uint64(1), uint8(0), `{"key":"raw/orders","origin":"declared"}`}},
 		statement{name: "summaries", sql: q.summaries},
+		statement{name: "recent successes", sql: q.recent, args: []any{32}},
 		statement{name: "edges", sql: q.edges},
 		statement{name: "specs", sql: q.specs},
 	)

@@ -328,6 +328,46 @@ func (st *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
 	return out, nil
 }
 
+// RecentSuccesses reads each asset's latest materializations and
+// observations with one LIMIT BY query.
+func (st *Store) RecentSuccesses(ctx context.Context, perAsset int) ([]asset.Event, error) {
+	rows, err := st.conn.Query(ctx, st.q.recent, 2*perAsset)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+	}
+	defer rows.Close()
+	var (
+		out  []asset.Event
+		prev eventRecord
+		n    int
+	)
+	for rows.Next() {
+		var r eventRecord
+		if err := rows.Scan(r.dest()...); err != nil {
+			return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+		}
+		if r.asset != prev.asset {
+			n = 0
+		} else if r.id == prev.id && r.timeNS == prev.timeNS {
+			continue // a replayed copy
+		}
+		prev = r
+		if n == perAsset {
+			continue
+		}
+		e, err := r.event()
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+		}
+		out = append(out, e)
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+	}
+	return out, nil
+}
+
 // ObservedEdges returns the distinct (upstream, asset) pairs of all events.
 func (st *Store) ObservedEdges(ctx context.Context) ([]asset.Edge, error) {
 	rows, err := st.conn.Query(ctx, st.q.edges)

@@ -285,6 +285,44 @@ func kindOf(raw []byte) asset.Kind {
 	return k.Kind
 }
 
+// RecentSuccesses walks each asset's history backwards in by_asset (one
+// seek per asset) until it has perAsset materializations or observations.
+func (s *Store) RecentSuccesses(ctx context.Context, perAsset int) ([]asset.Event, error) {
+	var out []asset.Event
+	err := s.db.View(func(tx *bolt.Tx) error {
+		evB, sumB := tx.Bucket(bEvents), tx.Bucket(bSummaries)
+		c := tx.Bucket(bByAsset).Cursor()
+		return sumB.ForEach(func(a, _ []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			prefix := assetPrefix(asset.Key(a))
+			end := append(slices.Clone(prefix[:len(prefix)-1]), 1) // just past the prefix
+			k, _ := c.Seek(end)
+			if k == nil {
+				k, _ = c.Last()
+			} else {
+				k, _ = c.Prev()
+			}
+			for n := 0; k != nil && bytes.HasPrefix(k, prefix) && n < perAsset; k, _ = c.Prev() {
+				raw := evB.Get(k[len(prefix):])
+				if kind := kindOf(raw); kind != asset.KindMaterialization && kind != asset.KindObservation {
+					continue
+				}
+				var e asset.Event
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return fmt.Errorf("decode event: %w", err)
+				}
+				e.Time = e.Time.UTC()
+				out = append(out, e)
+				n++
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // ObservedEdges lists the distinct upstream edges events reported.
 func (s *Store) ObservedEdges(ctx context.Context) ([]asset.Edge, error) {
 	var edges []asset.Edge

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"BadCursor", testBadCursor},
 		{"Summaries", testSummaries},
 		{"ObservedEdges", testEdges},
+		{"RecentSuccesses", testRecent},
 		{"Specs", testSpecs},
 		{"ConcurrentWriters", testConcurrent},
 		{"LargeMetadata", testLargeMetadata},
@@ -549,5 +550,37 @@ func testIncomplete(t *testing.T, s store.Store) {
 	}
 	if got := all(t, s, store.EventQuery{}); len(got) != 0 {
 		t.Errorf("incomplete events stored: %s", ids(got))
+	}
+}
+
+func testRecent(t *testing.T, s store.Store) {
+	var batch []asset.Event
+	for i := 0; i < 6; i++ {
+		batch = append(batch, mat(fmt.Sprintf("ra%d", i), "a", t0.Add(time.Duration(i)*time.Hour)))
+	}
+	batch = append(batch,
+		ev("rf", asset.KindMaterializationFailed, "a", t0.Add(10*time.Hour)), // not a success
+		check("rc", "a", t0.Add(11*time.Hour), "n", true),                    // nor a check
+		ev("rb0", asset.KindObservation, "b", t0),
+		mat("rb1", "b", t0.Add(time.Minute)),
+		ev("rx", asset.KindMaterializationFailed, "x", t0)) // only a failure: absent
+	appendOK(t, s, batch...)
+	appendOK(t, s, batch[4], batch[5]) // replays must not count twice
+	got, err := s.RecentSuccesses(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAsset := map[asset.Key][]string{}
+	for _, e := range got {
+		byAsset[e.Asset] = append(byAsset[e.Asset], e.ID)
+	}
+	if g := strings.Join(byAsset["a"], " "); g != "ra5 ra4 ra3" {
+		t.Errorf("a = %q, want its 3 latest materializations newest first", g)
+	}
+	if g := strings.Join(byAsset["b"], " "); g != "rb1 rb0" {
+		t.Errorf("b = %q, want materialization and observation", g)
+	}
+	if len(byAsset) != 2 {
+		t.Errorf("assets = %v, want a and b only", byAsset)
 	}
 }
