@@ -59,9 +59,9 @@ FROM (
 )
 ORDER BY asset, kind, check_group`,
 
-		// The latest successes per asset. LIMIT BY works on 18.16; twice
-		// the wanted count leaves room for replayed copies, which arrive
-		// adjacent and are skipped by the reader. The count is bound.
+		// The latest successes per asset. LIMIT BY works on 18.16; a few
+		// rows more than wanted leave room for replayed copies (rare; they
+		// arrive adjacent and the reader skips them). The count is bound.
 		recent: "SELECT " + eventCols + " FROM " + s.table("events") +
 			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
 			" ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",

@@ -331,7 +331,7 @@ func (st *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
 // RecentSuccesses reads each asset's latest materializations and
 // observations with one LIMIT BY query.
 func (st *Store) RecentSuccesses(ctx context.Context, perAsset int) ([]asset.Event, error) {
-	rows, err := st.conn.Query(ctx, st.q.recent, 2*perAsset)
+	rows, err := st.conn.Query(ctx, st.q.recent, perAsset+4)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
 	}
