@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // client talks to a Freshet server's REST API.
@@ -104,3 +106,24 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 
 // keyPath percent-encodes an asset key as one path segment.
 func keyPath(key string) string { return url.PathEscape(key) }
+
+// fetch GETs path from the server. With --json it prints the answer as is
+// and reports printed; otherwise it decodes the answer into out for the
+// command to render.
+func (g *globals) fetch(cmd *cobra.Command, path string, q url.Values, out any) (printed bool, err error) {
+	c, err := newClient(g.server)
+	if err != nil {
+		return false, err
+	}
+	var raw json.RawMessage
+	if err := c.get(cmd.Context(), path, q, &raw); err != nil {
+		return false, err
+	}
+	if g.json {
+		return true, printJSON(cmd.OutOrStdout(), raw)
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return false, fmt.Errorf("decode the answer of %s: %w", path, err)
+	}
+	return false, nil
+}

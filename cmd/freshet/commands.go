@@ -115,27 +115,15 @@ func newAssetCmd(g *globals) *cobra.Command {
 		Example: `  freshet asset marts/revenue_daily`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(g.server)
-			if err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := c.get(cmd.Context(), "/api/v1/assets/"+keyPath(args[0]), nil, &raw); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, raw)
-			}
 			var a struct {
 				catalog.Asset
 				Upstream   []asset.Key `json:"upstream"`
 				Downstream []asset.Key `json:"downstream"`
 			}
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return fmt.Errorf("decode asset: %w", err)
+			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0]), nil, &a); printed || err != nil {
+				return err
 			}
-			printAsset(out, a.Asset, a.Upstream, a.Downstream)
+			printAsset(cmd.OutOrStdout(), a.Asset, a.Upstream, a.Downstream)
 			return nil
 		},
 	}
@@ -208,10 +196,6 @@ func newLineageCmd(g *globals) *cobra.Command {
 			if depth < 0 {
 				return fmt.Errorf("--depth must be 0 (unlimited) or more, not %d", depth)
 			}
-			c, err := newClient(g.server)
-			if err != nil {
-				return err
-			}
 			dir := "both"
 			switch {
 			case up:
@@ -220,16 +204,9 @@ func newLineageCmd(g *globals) *cobra.Command {
 				dir = "downstream"
 			}
 			q := url.Values{"direction": {dir}, "depth": {strconv.Itoa(depth)}}
-			var raw json.RawMessage
-			if err := c.get(cmd.Context(), "/api/v1/assets/"+keyPath(args[0])+"/lineage", q, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(cmd.OutOrStdout(), raw)
-			}
 			var sub lineage.Subgraph
-			if err := json.Unmarshal(raw, &sub); err != nil {
-				return fmt.Errorf("decode lineage: %w", err)
+			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/lineage", q, &sub); printed || err != nil {
+				return err
 			}
 			start := asset.Key(args[0])
 			out := cmd.OutOrStdout()
@@ -296,26 +273,15 @@ func newEventsCmd(g *globals) *cobra.Command {
   freshet events staging/orders --kind check_result --limit 5 --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(g.server)
-			if err != nil {
-				return err
-			}
 			q := url.Values{"limit": {strconv.Itoa(limit)}}
 			if kinds != "" {
 				q.Set("kind", kinds)
 			}
-			var raw json.RawMessage
-			if err := c.get(cmd.Context(), "/api/v1/assets/"+keyPath(args[0])+"/events", q, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(cmd.OutOrStdout(), raw)
-			}
 			var page struct {
 				Events []asset.Event `json:"events"`
 			}
-			if err := json.Unmarshal(raw, &page); err != nil {
-				return fmt.Errorf("decode events: %w", err)
+			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/events", q, &page); printed || err != nil {
+				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "TIME\tKIND\tDETAIL\tID")

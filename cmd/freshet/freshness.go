@@ -37,10 +37,6 @@ Exit code 0 either way; use --json for scripts.`,
   freshet status --json | jq '.assets[] | select(.state=="FAIL") | .root_cause'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(g.server)
-			if err != nil {
-				return err
-			}
 			q := url.Values{}
 			if !all {
 				q.Set("state", "FAIL,AT_RISK,WARN,UNKNOWN")
@@ -48,19 +44,12 @@ Exit code 0 either way; use --json for scripts.`,
 			if group != "" {
 				q.Set("group", group)
 			}
-			var raw json.RawMessage
-			if err := c.get(cmd.Context(), "/api/v1/freshness", q, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(cmd.OutOrStdout(), raw)
-			}
 			var resp struct {
 				Counts map[string]int `json:"counts"`
 				Assets []statusItem   `json:"assets"`
 			}
-			if err := json.Unmarshal(raw, &resp); err != nil {
-				return fmt.Errorf("decode freshness: %w", err)
+			if printed, err := g.fetch(cmd, "/api/v1/freshness", q, &resp); printed || err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			var parts []string
@@ -192,24 +181,13 @@ and what was in force before (see 'freshet sla show').`,
 		Short: "Show an asset's SLA, its current state and the SLA's change history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newClient(g.server)
-			if err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := c.get(cmd.Context(), "/api/v1/assets/"+keyPath(args[0])+"/freshness", nil, &raw); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(cmd.OutOrStdout(), raw)
-			}
 			var resp struct {
 				Result *freshness.Result `json:"result"`
 				Policy *monitor.Policy   `json:"policy"`
 				Audit  []asset.Event     `json:"audit"`
 			}
-			if err := json.Unmarshal(raw, &resp); err != nil {
-				return fmt.Errorf("decode freshness: %w", err)
+			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/freshness", nil, &resp); printed || err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if resp.Policy == nil {

@@ -144,15 +144,8 @@ func TestTornTail(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			l, _ := Open(dir, Options{}, quiet)
-			appendN(t, l, 0, 3)
-			l.Close()
-			segs := segments(t, dir)
-			path := segs[len(segs)-1]
-			fi, _ := os.Stat(path)
-			tt.damage(path, fi.Size())
-			l = open(t, dir, Options{})
+			dir := damagedLog(t, tt.damage)
+			l := open(t, dir, Options{})
 			got := replayed(t, l, 1)
 			want := 3
 			if tt.name != "short header" {
@@ -166,6 +159,27 @@ func TestTornTail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// damagedLog writes three records, closes the log and hands its newest
+// segment (path and size) to damage, as a crash or a bad disk would.
+func damagedLog(t *testing.T, damage func(path string, size int64)) string {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(dir, Options{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 0, 3)
+	l.Close()
+	segs := segments(t, dir)
+	path := segs[len(segs)-1]
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage(path, fi.Size())
+	return dir
 }
 
 func flip(path string, off int64) {
@@ -285,14 +299,7 @@ func TestTornTailVariants(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			l, _ := Open(dir, Options{}, quiet)
-			appendN(t, l, 0, 3)
-			l.Close()
-			segs := segments(t, dir)
-			path := segs[len(segs)-1]
-			fi, _ := os.Stat(path)
-			tt.damage(path, fi.Size())
+			dir := damagedLog(t, tt.damage)
 			l2, err := Open(dir, Options{}, quiet)
 			if tt.corrupt {
 				if !errors.Is(err, ErrCorrupt) {
