@@ -18,6 +18,9 @@ import (
 // all-or-nothing and acknowledged (202) only once it is durable.
 func (s *Server) postEvents(c echo.Context) error {
 	req := c.Request()
+	if err := checkEventsType(req.Header.Get(echo.HeaderContentType)); err != nil {
+		return err
+	}
 	if req.ContentLength > s.opts.BodyLimit {
 		return &http.MaxBytesError{Limit: s.opts.BodyLimit}
 	}
@@ -43,7 +46,7 @@ func (s *Server) newID() string {
 	if s.opts.NewID != nil {
 		return s.opts.NewID()
 	}
-	return ingest.NewEventID()
+	return asset.NewEventID()
 }
 
 type eventsResponse struct {

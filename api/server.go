@@ -53,6 +53,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Freshness is the freshness monitor (current states, SLAs).
 	Freshness Freshness
+	// DeadLetters lists and replays events set aside by the store writer
+	// (nil: the routes answer 404).
+	DeadLetters DeadLetters
 	// Metrics serves the Prometheus exposition at /metrics (nil: 404).
 	Metrics http.Handler
 }
@@ -132,6 +135,10 @@ func (s *Server) routes() {
 	v1.GET("/assets/:key/freshness", s.assetFreshness)
 	v1.PUT("/assets/:key/freshness/policy", s.putPolicy)
 	v1.DELETE("/assets/:key/freshness/policy", s.deletePolicy)
+	if s.deps.DeadLetters != nil {
+		v1.GET("/dead-letters", s.listDeadLetters)
+		v1.POST("/dead-letters/replay", s.replayDeadLetters)
+	}
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).

@@ -110,6 +110,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	ingestOpts := cfg.Ingest
 	ingestOpts.Logger = cfg.Logger
+	ingestOpts.OnStored = a.catalog.Stored
+	if ingestOpts.DeadLetters, err = ingest.OpenDeadLetters(filepath.Join(walDir, "dead-letters.ndjson")); err != nil {
+		a.wal.Close()
+		st.Close()
+		return nil, err
+	}
 	a.pipeline = ingest.NewPipeline(a.wal, st, ingestOpts, a.observe)
 	fopts := cfg.Freshness
 	fopts.Logger = cfg.Logger
@@ -129,7 +135,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.sums = nil
 	// Acknowledged before a crash but not yet stored: show it now, the
-	// writer stores it shortly.
+	// writer stores it shortly. The catalog counts it as pending until
+	// the store says whether it was new (it may have been stored before
+	// the crash), so counts end up equal to the store's.
 	if err := a.pipeline.Recovered(a.observe); err != nil {
 		a.wal.Close()
 		st.Close()
@@ -141,11 +149,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg.MustRegister(a.pipeline.Collectors()...)
 	reg.MustRegister(a.monitor.Collector())
 	a.api = api.New(api.Deps{
-		Catalog:   a.catalog,
-		Lineage:   a.lineage,
-		Events:    st,
-		Ingest:    a.pipeline,
-		Freshness: a.monitor,
+		Catalog:     a.catalog,
+		Lineage:     a.lineage,
+		Events:      st,
+		Ingest:      a.pipeline,
+		Freshness:   a.monitor,
+		DeadLetters: a.pipeline,
 		// Not ready once the log has failed: it no longer acknowledges,
 		// and a load balancer should send traffic elsewhere.
 		Ready:   func(context.Context) error { return a.wal.Err() },

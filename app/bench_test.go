@@ -123,7 +123,7 @@ func BenchmarkEmbeddedRawAppend(b *testing.B) {
 				b.StopTimer()
 				batch := benchEvents(i, size)
 				b.StartTimer()
-				if err := st.AppendEvents(context.Background(), batch); err != nil {
+				if _, err := st.AppendEvents(context.Background(), batch); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,6 +1,34 @@
 package asset
 
-import "time"
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// NewEventID returns a UUIDv7: unique, and time-ordered so ids assigned by
+// the server sort roughly by arrival (and cluster in the ClickHouse id
+// index).
+func NewEventID() string {
+	id, err := uuid.NewV7()
+	if err != nil { // only if the system's randomness fails
+		return uuid.NewString()
+	}
+	return id.String()
+}
+
+// Later reports whether the event at (t, id) comes after the one at
+// (t2, id2) in history order: by time, ties broken by id. Every "latest"
+// in Freshet (catalog, stores, freshness) means this order.
+func Later(t time.Time, id string, t2 time.Time, id2 string) bool {
+	if !t.Equal(t2) {
+		return t.After(t2)
+	}
+	return id > id2
+}
+
+// After reports whether e comes after o in history order (see Later).
+func (e *Event) After(o *Event) bool { return Later(e.Time, e.ID, o.Time, o.ID) }
 
 // Kind is what an event records.
 type Kind string

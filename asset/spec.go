@@ -3,6 +3,8 @@ package asset
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -31,6 +33,31 @@ type Spec struct {
 	Checks      []CheckSpec      `json:"checks,omitempty"`
 	Materialize *MaterializeSpec `json:"materialize,omitempty"`
 	Origin      Origin           `json:"origin"`
+}
+
+// Clone returns a deep copy: changing it never changes s.
+func (s Spec) Clone() Spec {
+	s.Owners = slices.Clone(s.Owners)
+	s.Tags = slices.Clone(s.Tags)
+	s.Kinds = slices.Clone(s.Kinds)
+	s.Deps = slices.Clone(s.Deps)
+	s.Checks = slices.Clone(s.Checks)
+	if s.Partitions != nil {
+		p := *s.Partitions
+		p.Values = slices.Clone(p.Values)
+		s.Partitions = &p
+	}
+	if s.Freshness != nil {
+		f := *s.Freshness
+		s.Freshness = &f
+	}
+	if s.Materialize != nil {
+		m := *s.Materialize
+		m.Argv = slices.Clone(m.Argv)
+		m.Env = maps.Clone(m.Env)
+		s.Materialize = &m
+	}
+	return s
 }
 
 // PartitionsSpec: daily, hourly, or a static list of partition names.

@@ -4,6 +4,7 @@
 package catalog
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -40,15 +41,28 @@ type entry struct {
 
 // Catalog is safe for concurrent use. Writes hold the lock only for the
 // in-memory update of one batch; reads copy what they return.
+//
+// Counts are exact: an asset's count of a kind is what the store holds
+// (loaded at start, then raised by Stored with the events the store said
+// were new) plus the acknowledged events not stored yet (pending, each id
+// once). A retry or a replay of a stored id is pending only until its batch
+// is stored, so counts equal the store's once the writer has caught up,
+// also after a crash replayed the write-ahead log.
 type Catalog struct {
 	mu      sync.RWMutex
 	entries map[asset.Key]*entry
-	seen    recentIDs // skips client retries so counts are not inflated
+	pending map[string]counted // acknowledged, not yet through Stored
+}
+
+// counted is where an event was counted.
+type counted struct {
+	asset asset.Key
+	kind  asset.Kind
 }
 
 // New returns an empty catalog.
 func New() *Catalog {
-	return &Catalog{entries: make(map[asset.Key]*entry), seen: newRecentIDs(1 << 16)}
+	return &Catalog{entries: make(map[asset.Key]*entry), pending: make(map[string]counted)}
 }
 
 // Load replaces the whole state: declared and API specs, the store's
@@ -87,6 +101,7 @@ func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.E
 	}
 	c.mu.Lock()
 	c.entries = entries
+	clear(c.pending)
 	c.mu.Unlock()
 }
 
@@ -107,9 +122,10 @@ func (c *Catalog) SetSpecs(specs []asset.Spec) (added []asset.Key) {
 	return added
 }
 
-// Apply folds a batch of stored events into the latest state. Assets seen
-// for the first time (as the event's asset or an upstream) are created as
-// discovered; their keys are returned so the caller can persist their specs.
+// Apply folds a batch of acknowledged events into the latest state and
+// counts them as pending until Stored. Assets seen for the first time (as
+// the event's asset or an upstream) are created as discovered; their keys
+// are returned so the caller can persist their specs.
 func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,9 +140,10 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 	}
 	for i := range events {
 		ev := &events[i]
-		if !c.seen.add(ev.ID) {
-			continue
+		if _, ok := c.pending[ev.ID]; ok {
+			continue // a retry of an event not stored yet: the first copy counts
 		}
+		c.pending[ev.ID] = counted{ev.Asset, ev.Kind}
 		e := get(ev.Asset)
 		for _, u := range ev.Upstream {
 			get(u)
@@ -154,10 +171,34 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 	return discoveredKeys
 }
 
-// later returns whichever of cur and ev is latest by (Time, ID), copying ev
-// so the catalog never aliases the caller's slice.
+// Stored moves a batch the store accepted from pending to stored: each of
+// the batch's pending events is uncounted, then each event the store added
+// is counted. Replays, retries of stored ids and dead letters so end up
+// counted zero times, new events once.
+func (c *Catalog) Stored(batch, added []asset.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range batch {
+		p, ok := c.pending[batch[i].ID]
+		if !ok {
+			continue
+		}
+		delete(c.pending, batch[i].ID)
+		if e, ok := c.entries[p.asset]; ok {
+			e.counts[p.kind]--
+		}
+	}
+	for i := range added {
+		if e, ok := c.entries[added[i].Asset]; ok {
+			e.counts[added[i].Kind]++
+		}
+	}
+}
+
+// later returns whichever of cur and ev is latest, copying ev so the
+// catalog never aliases the caller's slice.
 func later(cur *asset.Event, ev *asset.Event) *asset.Event {
-	if cur != nil && (cur.Time.After(ev.Time) || cur.Time.Equal(ev.Time) && cur.ID >= ev.ID) {
+	if cur != nil && !ev.After(cur) {
 		return cur
 	}
 	cp := *ev
@@ -255,6 +296,26 @@ func (c *Catalog) Groups() map[string]int {
 	return groups
 }
 
+// copyEvent copies what a caller could change through a view: the event
+// and its metadata map and upstream slice.
+func copyEvent(e *asset.Event) *asset.Event {
+	if e == nil {
+		return nil
+	}
+	cp := *e
+	cp.Upstream = slices.Clone(e.Upstream)
+	cp.Metadata = maps.Clone(e.Metadata)
+	if e.Check != nil {
+		ck := *e.Check
+		cp.Check = &ck
+	}
+	if e.DataTime != nil {
+		dt := *e.DataTime
+		cp.DataTime = &dt
+	}
+	return &cp
+}
+
 func discovered(k asset.Key) asset.Spec { return asset.Spec{Key: k, Origin: asset.OriginDiscovered} }
 
 func newEntry(s asset.Spec) *entry {
@@ -263,17 +324,19 @@ func newEntry(s asset.Spec) *entry {
 
 func (e *entry) view() Asset {
 	a := Asset{
-		Spec:                e.spec,
-		LastMaterialization: e.lastMat,
-		LastFailure:         e.lastFail,
-		LastObservation:     e.lastObs,
+		Spec:                e.spec.Clone(),
+		LastMaterialization: copyEvent(e.lastMat),
+		LastFailure:         copyEvent(e.lastFail),
+		LastObservation:     copyEvent(e.lastObs),
 		Counts:              make(map[asset.Kind]int64, len(e.counts)),
 	}
 	for k, n := range e.counts {
-		a.Counts[k] = n
+		if n != 0 {
+			a.Counts[k] = n
+		}
 	}
 	for _, ev := range e.checks {
-		a.LastChecks = append(a.LastChecks, *ev)
+		a.LastChecks = append(a.LastChecks, *copyEvent(ev))
 	}
 	sort.Slice(a.LastChecks, func(i, j int) bool { return a.LastChecks[i].Check.Name < a.LastChecks[j].Check.Name })
 	if !e.firstTime.IsZero() {

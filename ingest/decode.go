@@ -11,8 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/freshet-dev/freshet/asset"
 )
 
@@ -54,16 +52,6 @@ func (e *ValidationError) Error() string {
 // APIError lets the API render the error without importing this package's types.
 func (e *ValidationError) APIError() (code, field, message string, line int) {
 	return e.Code, e.Field, e.Message, e.Line
-}
-
-// NewEventID returns a UUIDv7: unique, and time-ordered so ids assigned
-// by the server sort roughly by arrival.
-func NewEventID() string {
-	id, err := uuid.NewV7()
-	if err != nil { // only if the system's randomness fails
-		return uuid.NewString()
-	}
-	return id.String()
 }
 
 // IsNDJSON reports whether a Content-Type announces newline-delimited JSON.

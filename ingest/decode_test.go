@@ -203,22 +203,6 @@ func TestDecodeForms(t *testing.T) {
 	}
 }
 
-func TestNewEventID(t *testing.T) {
-	t.Parallel()
-	seen := map[string]bool{}
-	prev := ""
-	for i := 0; i < 1000; i++ {
-		id := NewEventID()
-		if seen[id] || len(id) != 36 {
-			t.Fatalf("id %q repeated or malformed", id)
-		}
-		if id < prev {
-			t.Fatalf("UUIDv7 ids should sort by time: %s < %s", id, prev)
-		}
-		seen[id], prev = true, id
-	}
-}
-
 // FuzzDecode: no input panics, and whatever is accepted is a valid event
 // that survives a JSON round trip.
 func FuzzDecode(f *testing.F) {

@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	accepted, rejected prometheus.Counter
 	writeErrors        prometheus.Counter
+	deadLettered       prometheus.Counter
 	batchEvents        prometheus.Histogram
 	writeSeconds       prometheus.Histogram
 	collectors         []prometheus.Collector
@@ -25,6 +26,8 @@ func newMetrics(p *Pipeline) *Metrics {
 			Help: "Events refused with 503 because the write-ahead log was full."}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_store_write_errors_total",
 			Help: "Failed event store batch writes (each is retried)."}),
+		deadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_ingest_dead_letters_total",
+			Help: "Events set aside because the store rejected them while it accepted others."}),
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "freshet_store_batch_events",
 			Help: "Events per batch written to the event store.", Buckets: prometheus.ExponentialBuckets(1, 4, 9)}),
 		writeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "freshet_store_write_seconds",
@@ -33,7 +36,14 @@ func newMetrics(p *Pipeline) *Metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.collectors = []prometheus.Collector{m.accepted, m.rejected, m.writeErrors, m.batchEvents, m.writeSeconds,
+	m.collectors = []prometheus.Collector{m.accepted, m.rejected, m.writeErrors, m.deadLettered, m.batchEvents, m.writeSeconds,
+		gauge("freshet_ingest_dead_letters", "Dead letters waiting to be replayed.",
+			func() float64 {
+				if p.opts.DeadLetters == nil {
+					return 0
+				}
+				return float64(p.opts.DeadLetters.Len())
+			}),
 		gauge("freshet_wal_unconfirmed_records", "Write-ahead log records not yet confirmed by the store.",
 			func() float64 { return float64(p.log.Stats().Records) }),
 		gauge("freshet_wal_bytes", "Bytes of write-ahead log segments on disk.",

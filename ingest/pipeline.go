@@ -14,7 +14,11 @@ import (
 
 // Sink is the event store as ingest sees it.
 type Sink interface {
-	AppendEvents(ctx context.Context, events []asset.Event) error
+	// AppendEvents stores events and returns those it did not hold yet.
+	AppendEvents(ctx context.Context, events []asset.Event) (added []asset.Event, err error)
+	// Ping tells an outage (wait for it to end) from a batch the store
+	// rejects while it works (set it aside).
+	Ping(ctx context.Context) error
 }
 
 // Observer is told about every acknowledged batch: the catalog and the
@@ -33,7 +37,18 @@ type Options struct {
 	// need not read it back from disk (default 64 MiB). Beyond it, records
 	// are read from the WAL, as after a restart.
 	MemoryBytes int64
-	Logger      *slog.Logger
+	// PoisonAttempts is how many times a batch may fail while the store
+	// answers Ping before the batch is split to find the events the store
+	// rejects (default 5). A single event that still fails then becomes a
+	// dead letter, if DeadLetters is set; without it, it is retried forever.
+	PoisonAttempts int
+	DeadLetters    *DeadLetters
+	// OnStored is told, after each batch the store accepted, the batch
+	// and the events that were new to the store (the rest were replays or
+	// retries of stored ids, or dead letters). The catalog counts exactly
+	// this way.
+	OnStored func(batch, added []asset.Event)
+	Logger   *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -48,6 +63,9 @@ func (o *Options) defaults() {
 	}
 	if o.MemoryBytes <= 0 {
 		o.MemoryBytes = 64 << 20
+	}
+	if o.PoisonAttempts <= 0 {
+		o.PoisonAttempts = 5
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -197,8 +215,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		final := ctx.Err() != nil // shutting down: this is the one last attempt
-		if err := p.write(ctx, batch); err != nil {
+		added, err := p.write(ctx, batch, false)
+		if err != nil {
 			return err
+		}
+		if p.opts.OnStored != nil {
+			p.opts.OnStored(batch, added)
 		}
 		if err := p.log.Confirm(last); err != nil {
 			// The batch is stored; an unrecorded confirmation only means
@@ -302,28 +324,43 @@ func (p *Pipeline) readDisk(seq uint64, max int) ([]asset.Event, uint64, error) 
 	return out, upTo, nil
 }
 
-// write stores a batch, retrying until it succeeds. When ctx ends it makes
-// one last bounded attempt, so a clean shutdown usually leaves nothing to
-// replay; if that fails too, the records stay in the log.
-func (p *Pipeline) write(ctx context.Context, batch []asset.Event) error {
+// write stores a batch, retrying while the store fails, and returns what
+// was new to the store. When ctx ends it makes one last bounded attempt,
+// so a clean shutdown usually leaves nothing to replay; if that fails too,
+// the records stay in the log.
+//
+// A batch that keeps failing while the store answers Ping is itself the
+// problem (an event the store cannot take): it is split in halves, each
+// written on its own and split again at its first failure, down to single
+// events; one that still fails PoisonAttempts times is set aside as a dead
+// letter, so one bad event does not hold up every event behind it.
+func (p *Pipeline) write(ctx context.Context, batch []asset.Event, half bool) ([]asset.Event, error) {
 	backoff := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		wctx, cancel := ctx, context.CancelFunc(func() {})
-		if ctx.Err() != nil {
-			wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		}
-		start := time.Now()
-		err := p.sink.AppendEvents(wctx, batch)
-		cancel()
-		p.metrics.observeWrite(len(batch), time.Since(start), err)
+		added, err := p.append(ctx, batch)
 		if err == nil {
 			if attempt > 1 {
-				p.opts.Logger.Info("event store is writable again", "attempts", attempt)
+				p.opts.Logger.Info("event store accepted the batch", "events", len(batch), "attempts", attempt)
 			}
-			return nil
+			return added, nil
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("stopping with %d events not yet stored (they stay in the write-ahead log): %w", len(batch), err)
+			return nil, fmt.Errorf("stopping with %d events not yet stored (they stay in the write-ahead log): %w", len(batch), err)
+		}
+		if len(batch) > 1 && half {
+			break // part of a rejected batch: narrow it down at once
+		}
+		if attempt >= p.opts.PoisonAttempts && p.opts.DeadLetters != nil && p.sink.Ping(ctx) == nil {
+			if len(batch) > 1 {
+				p.opts.Logger.Warn("the event store rejects this batch while it accepts pings; looking for the events it refuses",
+					"events", len(batch), "err", err)
+				break
+			}
+			if derr := p.setAside(batch[0], err); derr == nil {
+				return nil, nil
+			} else {
+				p.opts.Logger.Error("could not set an event aside; retrying", "id", batch[0].ID, "err", derr)
+			}
 		}
 		p.opts.Logger.Warn("event store write failed; retrying", "events", len(batch), "attempt", attempt,
 			"retry_in", backoff, "err", err)
@@ -333,4 +370,62 @@ func (p *Pipeline) write(ctx context.Context, batch []asset.Event) error {
 		}
 		backoff = min(backoff*2, p.opts.MaxBackoff)
 	}
+	mid := len(batch) / 2
+	first, err := p.write(ctx, batch[:mid], true)
+	if err != nil {
+		return nil, err
+	}
+	second, err := p.write(ctx, batch[mid:], true)
+	if err != nil {
+		return nil, err
+	}
+	return append(first, second...), nil
+}
+
+// append makes one attempt; after ctx ended, a bounded one.
+func (p *Pipeline) append(ctx context.Context, batch []asset.Event) ([]asset.Event, error) {
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if ctx.Err() != nil {
+		wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	}
+	defer cancel()
+	start := time.Now()
+	added, err := p.sink.AppendEvents(wctx, batch)
+	p.metrics.observeWrite(len(batch), time.Since(start), err)
+	return added, err
+}
+
+func (p *Pipeline) setAside(e asset.Event, cause error) error {
+	if err := p.opts.DeadLetters.Add([]DeadLetter{{Time: time.Now().UTC(), Error: cause.Error(), Event: e}}); err != nil {
+		return err
+	}
+	p.metrics.deadLettered.Inc()
+	p.opts.Logger.Error("event set aside as a dead letter: the store rejects it while it accepts others; "+
+		"fix the cause, then replay it (POST /api/v1/dead-letters/replay)", "id", e.ID, "asset", e.Asset, "err", cause)
+	return nil
+}
+
+// ReplayDeadLetters submits every dead letter again (durably, through the
+// write-ahead log) and empties the dead-letter file. It returns how many
+// were replayed. Use it once the cause is fixed; events the store still
+// rejects come back as dead letters.
+func (p *Pipeline) ReplayDeadLetters(ctx context.Context) (int, error) {
+	if p.opts.DeadLetters == nil {
+		return 0, nil
+	}
+	return p.opts.DeadLetters.take(func(all []DeadLetter) error {
+		events := make([]asset.Event, len(all))
+		for i := range all {
+			events[i] = all[i].Event
+		}
+		return p.Submit(ctx, events)
+	})
+}
+
+// DeadLetters lists the events set aside (nil without a dead-letter file).
+func (p *Pipeline) DeadLetters() ([]DeadLetter, error) {
+	if p.opts.DeadLetters == nil {
+		return nil, nil
+	}
+	return p.opts.DeadLetters.List()
 }

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,20 +23,36 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// flaky is the real embedded store behind a switch that makes writes fail,
-// standing in for a store outage.
+// flaky is the real embedded store behind a switch that makes it
+// unreachable (an outage: writes and pings fail), and a rule that makes it
+// reject some events while it works (a poison event).
 type flaky struct {
 	store.Store
-	down  atomic.Bool
-	calls atomic.Int64
+	down   atomic.Bool
+	calls  atomic.Int64
+	poison atomic.Pointer[string] // ids with this prefix are rejected
 }
 
-func (f *flaky) AppendEvents(ctx context.Context, events []asset.Event) error {
+func (f *flaky) AppendEvents(ctx context.Context, events []asset.Event) ([]asset.Event, error) {
 	f.calls.Add(1)
+	if f.down.Load() {
+		return nil, errors.New("connection refused")
+	}
+	if p := f.poison.Load(); p != nil {
+		for _, e := range events {
+			if strings.HasPrefix(e.ID, *p) {
+				return nil, fmt.Errorf("code: 27, message: cannot parse input for event %s", e.ID)
+			}
+		}
+	}
+	return f.Store.AppendEvents(ctx, events)
+}
+
+func (f *flaky) Ping(ctx context.Context) error {
 	if f.down.Load() {
 		return errors.New("connection refused")
 	}
-	return f.Store.AppendEvents(ctx, events)
+	return f.Store.Ping(ctx)
 }
 
 func batch(prefix string, n int) []asset.Event {
@@ -110,6 +129,16 @@ func openStore(t *testing.T, dir string) store.Store {
 	return st
 }
 
+// waitFor polls cond until it holds, failing the test after 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
 func drain(t *testing.T, p *ingest.Pipeline) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -165,10 +194,7 @@ func TestStoreOutage(t *testing.T) {
 			t.Fatalf("submit during outage: %v", err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for r.st.calls.Load() < 3 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // let the writer fail and retry a few times
-	}
+	waitFor(t, "the writer to fail and retry", func() bool { return r.st.calls.Load() >= 3 })
 	if s := r.log.Stats(); s.Records != 20 {
 		t.Errorf("wal holds %d records during the outage, want 20", s.Records)
 	}
@@ -252,5 +278,134 @@ func TestFullLogRejects(t *testing.T) {
 	}
 	if err := r.p.Submit(context.Background(), batch("again", 10)); err != nil {
 		t.Errorf("after draining the log accepts again: %v", err)
+	}
+}
+
+func deadLetters(t *testing.T, dir string) *ingest.DeadLetters {
+	t.Helper()
+	d, err := ingest.OpenDeadLetters(filepath.Join(dir, "dead-letters.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestPoisonEventsSetAside: events the store rejects while it accepts the
+// rest are found by splitting their batch and set aside durably; everything
+// else is stored; once the cause is fixed, a replay stores them too.
+func TestPoisonEventsSetAside(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	var stored []asset.Event
+	var mu sync.Mutex
+	opts := ingest.Options{PoisonAttempts: 2, DeadLetters: deadLetters(t, dir), BatchSize: 1000,
+		OnStored: func(_, added []asset.Event) { mu.Lock(); stored = append(stored, added...); mu.Unlock() }}
+	r := start(t, dir, st, opts, wal.Options{})
+	defer r.close(t)
+	prefix := "bad"
+	r.st.poison.Store(&prefix)
+	events := batch("ok", 500)
+	events[17].ID, events[333].ID = "bad-17", "bad-333"
+	if err := r.p.Submit(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	drain(t, r.p)
+	if n := len(storedIDs(t, st)); n != 498 {
+		t.Errorf("stored %d events, want the 498 the store accepts", n)
+	}
+	mu.Lock()
+	if len(stored) != 498 {
+		t.Errorf("OnStored reported %d added, want 498", len(stored))
+	}
+	mu.Unlock()
+	got, err := r.p.DeadLetters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Event.ID != "bad-17" || got[1].Event.ID != "bad-333" ||
+		!strings.Contains(got[0].Error, "cannot parse") || got[0].Time.IsZero() {
+		t.Fatalf("dead letters = %+v, want bad-17 and bad-333 with the store's error", got)
+	}
+	if !got[0].Event.Time.Equal(events[17].Time) || got[0].Event.Asset != events[17].Asset {
+		t.Errorf("dead letter lost the event: %+v", got[0].Event)
+	}
+	if s := r.log.Stats(); s.Records != 0 {
+		t.Errorf("wal holds %d records: the poison held up the log", s.Records)
+	}
+	// Durable: a new handle on the file sees both.
+	if n := deadLetters(t, dir).Len(); n != 2 {
+		t.Errorf("dead-letter file holds %d after reopen, want 2", n)
+	}
+
+	r.st.poison.Store(nil) // the operator fixed the cause
+	n, err := r.p.ReplayDeadLetters(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("replay = %d, %v; want 2", n, err)
+	}
+	drain(t, r.p)
+	if n := len(storedIDs(t, st)); n != 500 {
+		t.Errorf("stored %d after the replay, want 500", n)
+	}
+	if got, _ := r.p.DeadLetters(); len(got) != 0 {
+		t.Errorf("dead letters after replay: %+v", got)
+	}
+}
+
+// TestOutageIsNotPoison: while the store is unreachable nothing is set
+// aside, however often a batch fails.
+func TestOutageIsNotPoison(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	st := openStore(t, dir)
+	defer st.Close()
+	dl := deadLetters(t, dir)
+	r := start(t, dir, st, ingest.Options{PoisonAttempts: 1, DeadLetters: dl}, wal.Options{})
+	defer r.close(t)
+	r.st.down.Store(true)
+	if err := r.p.Submit(context.Background(), batch("o", 50)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "ten failed writes", func() bool { return r.st.calls.Load() >= 10 })
+	if n := dl.Len(); n != 0 {
+		t.Fatalf("%d events set aside during an outage", n)
+	}
+	r.st.down.Store(false)
+	drain(t, r.p)
+	if n := len(storedIDs(t, st)); n != 50 {
+		t.Errorf("stored %d, want 50", n)
+	}
+}
+
+// TestTornDeadLetterCut: a line torn by a crash during Add is cut on open
+// (its event is still in the write-ahead log), and later entries parse.
+func TestTornDeadLetterCut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	d := deadLetters(t, dir)
+	e := batch("d", 2)
+	if err := d.Add([]ingest.DeadLetter{{Time: e[0].Time, Error: "x", Event: e[0]}}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dead-letters.ndjson")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"time":"2026-`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d = deadLetters(t, dir)
+	if err := d.Add([]ingest.DeadLetter{{Time: e[1].Time, Error: "y", Event: e[1]}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.List()
+	if err != nil {
+		t.Fatalf("list after a torn line: %v", err)
+	}
+	if len(got) != 2 || got[0].Event.ID != "d-0" || got[1].Event.ID != "d-1" {
+		t.Errorf("dead letters = %+v, want d-0 and d-1", got)
 	}
 }

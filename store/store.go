@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/freshet-dev/freshet/asset"
@@ -14,11 +15,15 @@ import (
 // Store keeps events (append-only, idempotent by event ID) and asset specs.
 // Implementations are safe for concurrent use.
 type Store interface {
-	// AppendEvents stores a batch. An event whose ID is already stored is
-	// ignored, even within one batch, so replays and retries are safe. Every
-	// event must carry an ID, a kind, an asset and a time (the ingest layer
-	// assigns what the client left out).
-	AppendEvents(ctx context.Context, events []asset.Event) error
+	// AppendEvents stores a batch and returns the events it added: those
+	// whose ID it did not hold yet, in batch order. The first stored copy
+	// of an ID wins for good: a later copy, even within the batch and even
+	// if it differs (a client retry without a time is stamped anew at
+	// ingest), is ignored, so replays and retries are safe and the caller
+	// can count exactly. Every event must carry an ID, a kind, an asset and
+	// a time (the ingest layer assigns what the client left out; see
+	// CheckComplete).
+	AppendEvents(ctx context.Context, events []asset.Event) (added []asset.Event, err error)
 	// Events pages through history, newest first unless q.Ascending.
 	Events(ctx context.Context, q EventQuery) (EventPage, error)
 	// Summaries returns the latest state of every asset that has events,
@@ -36,6 +41,8 @@ type Store interface {
 	PutSpecs(ctx context.Context, specs []asset.Spec) error
 	// Specs returns all specs sorted by key.
 	Specs(ctx context.Context) ([]asset.Spec, error)
+	// Ping reports whether the store is reachable and working.
+	Ping(ctx context.Context) error
 	Close() error
 }
 
@@ -77,6 +84,29 @@ type Summary struct {
 	Counts              map[asset.Kind]int64
 	FirstTime           time.Time
 	LastTime            time.Time
+}
+
+// CheckComplete returns an error naming the first event that lacks an ID,
+// a kind, an asset or a time: the fields every store needs.
+func CheckComplete(events []asset.Event) error {
+	for i := range events {
+		e := &events[i]
+		var missing string
+		switch {
+		case e.ID == "":
+			missing = "id"
+		case e.Kind == "":
+			missing = "kind"
+		case e.Asset == "":
+			missing = "asset"
+		case e.Time.IsZero():
+			missing = "time"
+		default:
+			continue
+		}
+		return fmt.Errorf("event %d (id %q) is incomplete: missing %s", i, e.ID, missing)
+	}
+	return nil
 }
 
 // ErrBadCursor is returned when a cursor was not produced by the store.

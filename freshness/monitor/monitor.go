@@ -23,7 +23,6 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
-	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -127,7 +126,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 		opts.Logger = slog.Default()
 	}
 	if opts.NewID == nil {
-		opts.NewID = ingest.NewEventID
+		opts.NewID = asset.NewEventID
 	}
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
@@ -223,7 +222,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 // order, and records it. Called with mu held.
 func newer(at map[asset.Key]eventPos, e *asset.Event) bool {
 	p, ok := at[e.Asset]
-	if ok && (e.Time.Before(p.time) || e.Time.Equal(p.time) && e.ID <= p.id) {
+	if ok && !asset.Later(e.Time, e.ID, p.time, p.id) {
 		return false
 	}
 	at[e.Asset] = eventPos{e.Time, e.ID}

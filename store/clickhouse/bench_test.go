@@ -51,7 +51,7 @@ func loadEvents(tb testing.TB, st *Store, events []asset.Event, batch int) time.
 	tb.Helper()
 	start := time.Now()
 	for i := 0; i < len(events); i += batch {
-		if err := st.AppendEvents(context.Background(), events[i:min(i+batch, len(events))]); err != nil {
+		if _, err := st.AppendEvents(context.Background(), events[i:min(i+batch, len(events))]); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func BenchmarkAppend(b *testing.B) {
 		st, _ := openStore(b)
 		b.ReportAllocs()
 		for b.Loop() {
-			if err := st.AppendEvents(context.Background(), events); err != nil {
+			if _, err := st.AppendEvents(context.Background(), events); err != nil {
 				b.Fatal(err)
 			}
 		}

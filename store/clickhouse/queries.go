@@ -24,6 +24,7 @@ type queries struct {
 	selectMigrations string
 	insertMigration  string
 	insertEvents     string
+	knownIDs         string // completed by an IN list, see Store.knownIDs
 	summaries        string
 	recent           string
 	edges            string
@@ -36,6 +37,7 @@ func newQueries(s schema) queries {
 		selectMigrations: "SELECT DISTINCT version FROM " + s.table("schema_migrations"),
 		insertMigration:  "INSERT INTO " + s.table("schema_migrations") + " (version, name, applied_at)",
 		insertEvents:     "INSERT INTO " + s.table("events") + " (" + insertEventCols + ")",
+		knownIDs:         "SELECT DISTINCT id FROM " + s.table("event_ids") + " WHERE id IN ",
 
 		// One row per (asset, kind, check): its distinct event count, time
 		// range and latest event. A check_result's check name splits its
@@ -59,11 +61,12 @@ FROM (
 )
 ORDER BY asset, kind, check_group`,
 
-		// The latest successes per asset. LIMIT BY works on 18.16; a few
-		// rows more than wanted leave room for replayed copies (rare; they
-		// arrive adjacent and the reader skips them). The count is bound.
-		recent: "SELECT " + eventCols + " FROM " + s.table("events") +
+		// The latest successes per asset. Copies of an event collapse in
+		// the inner query (LIMIT 1 BY id), so any number of unmerged
+		// copies leaves the count per asset exact. LIMIT BY works on 18.16.
+		recent: "SELECT " + eventCols + " FROM (SELECT " + eventCols + " FROM " + s.table("events") +
 			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
+			" ORDER BY asset, time_ns DESC, id DESC LIMIT 1 BY id)" +
 			" ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",
 
 		edges: "SELECT DISTINCT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
@@ -165,6 +168,7 @@ func allStatements(db string) ([]statement, error) {
 		statement{name: "insert migration", sql: q.insertMigration, batch: true,
 			args: []any{uint32(1), "initial tables", ev.Time}},
 		statement{name: "insert events", sql: q.insertEvents, batch: true, args: r},
+		statement{name: "known ids", sql: q.knownIDs + func() string { l, _ := inList([]string{ev.ID, `o'dd\id`}, maxInListBytes); return l }()},
 		statement{name: "insert specs", sql: q.insertSpecs, batch: true,
 			args: []any{"raw/orders", uint64(1), uint8(0), `{"key":"raw/orders","origin":"declared"}`}},
 		statement{name: "summaries", sql: q.summaries},

@@ -64,6 +64,7 @@ type migration struct {
 func migrations() []migration {
 	return []migration{
 		{version: 1, name: "initial tables", stmts: initialTables},
+		{version: 2, name: "event id index", stmts: eventIDIndex},
 	}
 }
 
@@ -170,6 +171,25 @@ ORDER BY (asset, time, time_ns)`,
 ) ENGINE = ` + s.engine("ReplacingMergeTree", "alert_deliveries", "updated_ns") + `
 PARTITION BY toYYYYMM(time)
 ORDER BY (id, attempt)`,
+	}
+}
+
+// eventIDIndex is migration 2: every stored event id, ordered by id, so
+// AppendEvents can tell which ids of a batch are new with a primary-key
+// lookup, and the first copy of an id wins on every read. A materialized
+// view fills it inside each INSERT into events, on the server: no crash of
+// Freshet can store an event without indexing its id. The backfill is
+// idempotent in effect: a second run only adds copies, which merges remove
+// and lookups do not mind.
+func eventIDIndex(s schema) []string {
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + s.table("event_ids") + s.onCluster() + ` (
+    id String
+) ENGINE = ` + s.engine("ReplacingMergeTree", "event_ids") + `
+ORDER BY id`,
+		"CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("event_ids_mv") + s.onCluster() +
+			" TO " + s.table("event_ids") + " AS SELECT id FROM " + s.table("events"),
+		"INSERT INTO " + s.table("event_ids") + " (id) SELECT DISTINCT id FROM " + s.table("events"),
 	}
 }
 

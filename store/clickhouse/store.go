@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,8 @@ type Store struct {
 	q         queries
 	log       *slog.Logger
 	batchRows int
+
+	appendMu sync.Mutex // one AppendEvents at a time: see there
 
 	mu          sync.Mutex // guards specVersion
 	specVersion uint64     // last spec version written by this process
@@ -125,54 +128,136 @@ func connect(ctx context.Context, cfg config, s schema) (driver.Conn, error) {
 	return conn, nil
 }
 
-// Close closes the connection pool.
-func (st *Store) Close() error { return st.conn.Close() }
-
-// AppendEvents inserts events in batches of batchRows. Copies of an ID
-// within the batch are dropped here (first wins); a copy of an event
-// stored earlier is inserted again and hidden at read, because checking
-// for it would cost a scan per batch. That is correct as long as the copies
-// are identical, which is what retries and write-ahead-log replays send.
-func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
-	for i := range events {
-		if err := validate(&events[i]); err != nil {
-			return fmt.Errorf("clickhouse: event %d: %w", i, err)
-		}
-	}
-	seen := make(map[string]struct{}, min(len(events), st.batchRows))
-	var cols eventColumns
-	for start := 0; start < len(events); start += st.batchRows {
-		chunk := events[start:min(start+st.batchRows, len(events))]
-		cols.reset(len(chunk))
-		for i := range chunk {
-			n := len(seen)
-			seen[chunk[i].ID] = struct{}{}
-			if len(seen) == n {
-				continue // the ID was already in this call
-			}
-			if err := cols.add(&chunk[i]); err != nil {
-				return fmt.Errorf("clickhouse: event %s: %w", chunk[i].ID, err)
-			}
-		}
-		if err := st.insertEvents(ctx, &cols); err != nil {
-			return err
-		}
+// Ping checks the connection to the server.
+func (st *Store) Ping(ctx context.Context) error {
+	if err := st.conn.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse: ping: %w", err)
 	}
 	return nil
 }
 
-func validate(e *asset.Event) error {
-	switch {
-	case e.ID == "":
-		return errors.New("missing id")
-	case e.Kind == "":
-		return errors.New("missing kind")
-	case e.Asset == "":
-		return errors.New("missing asset")
-	case e.Time.IsZero():
-		return errors.New("missing time")
+// Close closes the connection pool.
+func (st *Store) Close() error { return st.conn.Close() }
+
+// AppendEvents inserts the events whose ids the store does not hold yet,
+// in inserts of up to batchRows rows, and returns them. Which ids it holds
+// is answered by event_ids, a table ordered by id that a materialized view
+// fills within each insert, so the lookup reads only the granules of the
+// ids asked for (ids assigned at ingest are UUIDv7s, which cluster by
+// time). Appends are serialized so that two concurrent calls cannot both
+// find an id new; more than one writing process per database is not
+// supported (docs/clickhouse.md).
+func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asset.Event, error) {
+	if err := store.CheckComplete(events); err != nil {
+		return nil, fmt.Errorf("clickhouse: %w", err)
 	}
-	return nil
+	st.appendMu.Lock()
+	defer st.appendMu.Unlock()
+	var added []asset.Event
+	var cols eventColumns
+	for start := 0; start < len(events); start += st.batchRows {
+		chunk := events[start:min(start+st.batchRows, len(events))]
+		fresh, err := st.unknown(ctx, chunk, added)
+		if err != nil {
+			return nil, err
+		}
+		cols.reset(len(fresh))
+		for i := range fresh {
+			if err := cols.add(&fresh[i]); err != nil {
+				return nil, fmt.Errorf("clickhouse: event %s: %w", fresh[i].ID, err)
+			}
+		}
+		if err := st.insertEvents(ctx, &cols); err != nil {
+			return nil, err
+		}
+		added = append(added, fresh...)
+	}
+	return added, nil
+}
+
+// unknown returns the events of chunk whose ids are neither stored nor in
+// earlier (the events this call already added), each id once: first wins.
+func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]asset.Event, error) {
+	seen := make(map[string]bool, len(chunk)+len(earlier))
+	for i := range earlier {
+		seen[earlier[i].ID] = true
+	}
+	ids := make([]string, 0, len(chunk))
+	for i := range chunk {
+		if id := chunk[i].ID; !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	known, err := st.knownIDs(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	clear(seen)
+	fresh := make([]asset.Event, 0, len(ids)-len(known))
+	for i := range chunk {
+		id := chunk[i].ID
+		if seen[id] || known[id] {
+			continue
+		}
+		seen[id] = true
+		fresh = append(fresh, chunk[i])
+	}
+	return fresh, nil
+}
+
+// knownIDs returns which of ids event_ids holds. The ids go into the query
+// text as literals, in queries of at most maxInListBytes of them (the
+// server parses at most max_query_size, 256 KiB by default).
+func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, error) {
+	known := map[string]bool{}
+	for len(ids) > 0 {
+		list, n := inList(ids, maxInListBytes)
+		ids = ids[n:]
+		rows, err := st.conn.Query(ctx, st.q.knownIDs+list)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
+			}
+			known[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
+		}
+	}
+	return known, nil
+}
+
+// maxInListBytes bounds the literal list of one knownIDs query.
+const maxInListBytes = 192 << 10
+
+// inList renders the longest prefix of ids (at least one) that fits in
+// max bytes as a parenthesised list of string literals, and its length.
+func inList(ids []string, max int) (string, int) {
+	var b strings.Builder
+	b.WriteByte('(')
+	n := 0
+	for n < len(ids) && (n == 0 || b.Len()+len(ids[n])+4 <= max) {
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(ids[n]))
+		n++
+	}
+	b.WriteByte(')')
+	return b.String(), n
+}
+
+// quote renders s as a ClickHouse string literal.
+func quote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 func (st *Store) insertEvents(ctx context.Context, cols *eventColumns) error {
@@ -331,36 +416,22 @@ func (st *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
 // RecentSuccesses reads each asset's latest materializations and
 // observations with one LIMIT BY query.
 func (st *Store) RecentSuccesses(ctx context.Context, perAsset int) ([]asset.Event, error) {
-	rows, err := st.conn.Query(ctx, st.q.recent, perAsset+4)
+	rows, err := st.conn.Query(ctx, st.q.recent, perAsset)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
 	}
 	defer rows.Close()
-	var (
-		out  []asset.Event
-		prev eventRecord
-		n    int
-	)
+	var out []asset.Event
 	for rows.Next() {
 		var r eventRecord
 		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
-		}
-		if r.asset != prev.asset {
-			n = 0
-		} else if r.id == prev.id && r.timeNS == prev.timeNS {
-			continue // a replayed copy
-		}
-		prev = r
-		if n == perAsset {
-			continue
 		}
 		e, err := r.event()
 		if err != nil {
 			return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
 		}
 		out = append(out, e)
-		n++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,7 +60,7 @@ func TestOpenCreatesDatabaseAndMigratesOnce(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if err := st.AppendEvents(ctx, []asset.Event{ev("a", asset.KindMaterialization, "x", 1)}); err != nil {
+	if _, err := st.AppendEvents(ctx, []asset.Event{ev("a", asset.KindMaterialization, "x", 1)}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -88,7 +90,7 @@ func TestEventRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	want := sampleEvent()
 	plain := ev("plain", asset.KindObservation, "raw/orders", 2_000_000_000)
-	if err := st.AppendEvents(ctx, []asset.Event{want, plain}); err != nil {
+	if _, err := st.AppendEvents(ctx, []asset.Event{want, plain}); err != nil {
 		t.Fatal(err)
 	}
 	page, err := st.Events(ctx, store.EventQuery{Ascending: true})
@@ -116,14 +118,17 @@ func TestAppendRejectsIncompleteEvents(t *testing.T) {
 		{ID: "x", Kind: asset.KindMaterialization, Asset: "a"},
 	}
 	for i, e := range bad {
-		if err := st.AppendEvents(context.Background(), []asset.Event{e}); err == nil {
+		if _, err := st.AppendEvents(context.Background(), []asset.Event{e}); err == nil {
 			t.Errorf("event %d: no error", i)
 		}
 	}
 }
 
-// TestDuplicateIDsNeverShowTwice appends copies of events within a batch
-// and across batches (no merge happens in between) and checks every read.
+// TestDuplicateIDsNeverShowTwice: AppendEvents stores one row per id
+// (copies within a batch and in later calls are dropped), and reads
+// collapse any number of byte-identical copies that reach the events table
+// anyway (a crash between the events insert and the id index insert, then
+// a replay), with no merge in between.
 func TestDuplicateIDsNeverShowTwice(t *testing.T) {
 	t.Parallel()
 	st, _ := openStore(t)
@@ -134,17 +139,52 @@ func TestDuplicateIDsNeverShowTwice(t *testing.T) {
 		e.Upstream = []asset.Key{"up"}
 		batch = append(batch, e, e) // a copy within the batch
 	}
-	for range 3 { // and copies in later inserts
-		if err := st.AppendEvents(ctx, batch); err != nil {
+	for i := range 3 { // and copies in later calls
+		added, err := st.AppendEvents(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[int]int{0: 20}[i]; len(added) != want {
+			t.Fatalf("call %d added %d events, want %d", i, len(added), want)
+		}
+	}
+	countRows := func() uint64 {
+		var raw uint64
+		if err := st.conn.QueryRow(ctx, "SELECT count() FROM "+st.schema.table("events")).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	if raw := countRows(); raw != 20 {
+		t.Fatalf("stored rows = %d, want 20: AppendEvents stored copies", raw)
+	}
+	// Keep the copies apart: a merge would collapse them and hide what
+	// reads must do on their own.
+	if err := st.conn.Exec(ctx, "SYSTEM STOP MERGES "+st.schema.table("events")); err != nil {
+		t.Fatal(err)
+	}
+	const copies = 6 // replays that bypass the id index, as after a crash
+	for range copies {
+		var cols eventColumns
+		cols.reset(20)
+		for i := 0; i < len(batch); i += 2 {
+			if err := cols.add(&batch[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.insertEvents(ctx, &cols); err != nil {
 			t.Fatal(err)
 		}
 	}
-	var raw uint64
-	if err := st.conn.QueryRow(ctx, "SELECT count() FROM "+st.schema.table("events")).Scan(&raw); err != nil {
+	if raw := countRows(); raw != 20*(1+copies) {
+		t.Fatalf("stored rows = %d, want %d unmerged copies", raw, 20*(1+copies))
+	}
+	recent, err := st.RecentSuccesses(ctx, 16)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if raw != 60 {
-		t.Fatalf("stored rows = %d, want 60 (3 inserts of 20 distinct)", raw)
+	if len(recent) != 16 || recent[0].ID != "e19" || recent[15].ID != "e04" {
+		t.Errorf("recent successes over %d copies each = %d events (%v...), want e19 down to e04", copies+1, len(recent), recent[0].ID)
 	}
 	for _, asc := range []bool{false, true} {
 		for _, limit := range []int{1, 3, 7, 100} {
@@ -215,10 +255,10 @@ func TestEventsMatchModel(t *testing.T) {
 		e.Time = e.Time.Add(time.Duration(i%2) * time.Nanosecond)
 		all = append(all, e)
 	}
-	if err := st.AppendEvents(ctx, all[:150]); err != nil {
+	if _, err := st.AppendEvents(ctx, all[:150]); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AppendEvents(ctx, all[100:]); err != nil { // 100..149 replayed
+	if _, err := st.AppendEvents(ctx, all[100:]); err != nil { // 100..149 replayed
 		t.Fatal(err)
 	}
 	t0 := time.Unix(1_700_000_000, 0)
@@ -301,10 +341,10 @@ func TestSummaries(t *testing.T) {
 		ev("nocheck", asset.KindCheckResult, "a", 40), // a check_result without a check counts but is no check
 		ev("r1", asset.KindRunStarted, "b", 7),
 	}
-	if err := st.AppendEvents(ctx, events); err != nil {
+	if _, err := st.AppendEvents(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.AppendEvents(ctx, events[:4]); err != nil { // replays
+	if _, err := st.AppendEvents(ctx, events[:4]); err != nil { // replays
 		t.Fatal(err)
 	}
 	sums, err := st.Summaries(ctx)
@@ -445,20 +485,130 @@ func TestOpenUnreachable(t *testing.T) {
 	}
 }
 
+// TestClusterDDL checks the cluster variant of every schema statement
+// against the single-server one, table by table as found by name, so a
+// table added by a later migration is covered without touching this test.
+// Each CREATE TABLE must say ON CLUSTER right after its name and use the
+// Replicated form of its single-server engine, keyed by {shard}, the
+// database and the table, with '{replica}' and then the same arguments
+// (the version column of a ReplacingMergeTree); nothing else may differ.
+// It needs no server.
 func TestClusterDDL(t *testing.T) {
-	s := schema{db: "freshet", cluster: "prod"}
-	all := append([]string{s.createDatabase(), s.createMigrations()}, initialTables(s)...)
-	for _, q := range all {
-		if !strings.Contains(q, " ON CLUSTER `prod`") {
-			t.Errorf("no ON CLUSTER: %s", q)
-		}
-		if strings.Contains(q, "ENGINE") && !strings.Contains(q, "ENGINE = Replicated") {
-			t.Errorf("not replicated: %s", q)
+	t.Parallel()
+	single := schemaDDL(t, schema{db: "freshet"})
+	cluster := schemaDDL(t, schema{db: "freshet", cluster: "prod"})
+
+	if got, want := slices.Sorted(maps.Keys(cluster.tables)), slices.Sorted(maps.Keys(single.tables)); !slices.Equal(got, want) {
+		t.Fatalf("cluster tables %v, single-server tables %v", got, want)
+	}
+	for _, name := range []string{"schema_migrations", "events", "specs", "runs", "run_logs", "freshness_states", "alert_deliveries"} {
+		if _, ok := single.tables[name]; !ok {
+			t.Errorf("no CREATE TABLE found for %s: is the DDL still parsed?", name)
 		}
 	}
-	if !strings.Contains(all[3], "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/freshet/specs', '{replica}', version)") {
-		t.Errorf("specs engine: %s", all[3])
+	// The version column of every ReplacingMergeTree that has one; a new
+	// table's engine is checked against its single-server form below.
+	versions := map[string]string{"specs": "version", "runs": "updated_ns", "alert_deliveries": "updated_ns"}
+	for name, col := range versions {
+		if tb, ok := single.tables[name]; ok && (tb.family != "ReplacingMergeTree" || tb.args != col) {
+			t.Errorf("%s: engine %s(%s), want ReplacingMergeTree(%s)", name, tb.family, tb.args, col)
+		}
 	}
+	for name, c := range cluster.tables {
+		s := single.tables[name]
+		if s.onCluster != "" {
+			t.Errorf("%s: single-server DDL has%s", name, s.onCluster)
+		}
+		if c.onCluster != " ON CLUSTER `prod`" {
+			t.Errorf("%s: cluster DDL lacks ON CLUSTER `prod` after the table name:\n%s", name, c.sql)
+		}
+		zk := "'/clickhouse/tables/{shard}/freshet/" + name + "'"
+		want := "Replicated" + s.family + "(" + strings.Join(slices.DeleteFunc([]string{zk, "'{replica}'", s.args}, func(a string) bool { return a == "" }), ", ") + ")"
+		if got := c.family + "(" + c.args + ")"; got != want {
+			t.Errorf("%s: cluster engine\n  %s\nwant\n  %s", name, got, want)
+		}
+		// Apart from those two, the statements are the same text.
+		asSingle := strings.Replace(c.sql, c.onCluster, "", 1)
+		asSingle = strings.Replace(asSingle, c.engine, s.engine, 1)
+		if asSingle != s.sql {
+			t.Errorf("%s: cluster and single-server DDL differ beyond ON CLUSTER and the engine:\n%s\n---\n%s", name, c.sql, s.sql)
+		}
+	}
+
+	// Other DDL (the database, later ALTERs and the like) runs ON CLUSTER
+	// too; the rest (backfill INSERTs, which replication spreads) is the
+	// same text on both.
+	ddl := regexp.MustCompile(`^(CREATE|ALTER|DROP|RENAME|TRUNCATE|OPTIMIZE)\b`)
+	if len(cluster.other) != len(single.other) {
+		t.Fatalf("%d other cluster statements, %d single-server", len(cluster.other), len(single.other))
+	}
+	for _, c := range cluster.other {
+		asSingle := c
+		if ddl.MatchString(c) {
+			if !strings.Contains(c, " ON CLUSTER `prod`") {
+				t.Errorf("DDL without ON CLUSTER: %s", c)
+			}
+			asSingle = strings.Replace(c, " ON CLUSTER `prod`", "", 1)
+		}
+		if !slices.Contains(single.other, asSingle) {
+			t.Errorf("cluster statement has no single-server counterpart:\n%s", c)
+		}
+	}
+}
+
+// parsedDDL is a schema's statements: CREATE TABLEs by table name, and
+// the rest in order.
+type parsedDDL struct {
+	tables map[string]createTable
+	other  []string
+}
+
+type createTable struct {
+	sql       string
+	onCluster string // " ON CLUSTER `x`" or empty
+	engine    string // the whole "ENGINE = F(args)"
+	family    string // F
+	args      string // args, as written
+}
+
+var (
+	createTableRE = regexp.MustCompile("^CREATE TABLE IF NOT EXISTS `([^`]+)`\\.`([^`]+)`( ON CLUSTER `[^`]+`)? \\(")
+	engineRE      = regexp.MustCompile(`\bENGINE = (\w+)\(([^()]*)\)`)
+)
+
+// schemaDDL parses every statement a new database gets: the database, the
+// migrations table and every migration's statements.
+func schemaDDL(t *testing.T, s schema) parsedDDL {
+	t.Helper()
+	stmts := []string{s.createDatabase(), s.createMigrations()}
+	for _, m := range migrations() {
+		stmts = append(stmts, m.stmts(s)...)
+	}
+	out := parsedDDL{tables: map[string]createTable{}}
+	for _, q := range stmts {
+		if !strings.HasPrefix(q, "CREATE TABLE") {
+			out.other = append(out.other, q)
+			continue
+		}
+		m := createTableRE.FindStringSubmatch(q)
+		if m == nil {
+			t.Errorf("CREATE TABLE not of the form CREATE TABLE IF NOT EXISTS `db`.`name` [ON CLUSTER `c`] (: %s", q)
+			continue
+		}
+		if m[1] != s.db {
+			t.Errorf("table %s is in database %q, want %q", m[2], m[1], s.db)
+		}
+		e := engineRE.FindAllStringSubmatch(q, -1)
+		if len(e) != 1 {
+			t.Errorf("table %s: %d ENGINE clauses, want 1: %s", m[2], len(e), q)
+			continue
+		}
+		if _, dup := out.tables[m[2]]; dup {
+			t.Errorf("table %s is created twice", m[2])
+		}
+		out.tables[m[2]] = createTable{sql: q, onCluster: m[3], engine: e[0][0], family: e[0][1], args: e[0][2]}
+	}
+	return out
 }
 
 func TestDateTimeSec(t *testing.T) {

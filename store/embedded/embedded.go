@@ -83,7 +83,25 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
-	return &Store{db: db}, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db}, nil
+}
+
+// Ping reads the schema version: it fails once the file is closed or
+// unreadable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bMeta).Get(schemaKey) == nil {
+			return errors.New("embedded store: schema version missing")
+		}
+		return nil
+	})
 }
 
 // Close closes the database file.
@@ -101,22 +119,21 @@ func assetPrefix(a asset.Key) []byte {
 	return append([]byte(a), 0)
 }
 
-// AppendEvents stores the batch in one transaction (one fsync). Events
-// whose id is already stored, or repeated within the batch, are skipped.
-func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
-	if len(events) == 0 {
-		return nil
+// AppendEvents stores the batch in one transaction (one fsync) and returns
+// the events it added. Events whose id is already stored, or repeated
+// within the batch, are skipped: the first copy wins.
+func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asset.Event, error) {
+	if err := store.CheckComplete(events); err != nil {
+		return nil, err
 	}
-	for i := range events {
-		e := &events[i]
-		if e.ID == "" || e.Kind == "" || e.Asset == "" || e.Time.IsZero() {
-			return fmt.Errorf("event %d is incomplete (id %q, kind %q, asset %q, time %v)", i, e.ID, e.Kind, e.Asset, e.Time)
-		}
+	if len(events) == 0 {
+		return nil, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var added []asset.Event
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		idB := tx.Bucket(bIDs)
 		// Collect every write first and put each bucket's in key order:
 		// bbolt appends sorted keys cheaply, while random inserts into a
@@ -143,6 +160,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
 				edges = append(edges, kv{append(assetPrefix(u), e.Asset...), nil})
 			}
 			touched[e.Asset] = append(touched[e.Asset], &e)
+			added = append(added, e)
 		}
 		for _, w := range []struct {
 			bucket []byte
@@ -154,6 +172,10 @@ func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) error {
 		}
 		return updateSummaries(tx.Bucket(bSummaries), touched)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return added, nil
 }
 
 type kv struct{ k, v []byte }

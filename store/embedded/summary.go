@@ -29,17 +29,9 @@ type summaryRecord struct {
 	LastTime            time.Time               `json:"last_time"`
 }
 
-// later reports whether a comes after b in (Time, ID) order.
-func later(a, b *asset.Event) bool {
-	if !a.Time.Equal(b.Time) {
-		return a.Time.After(b.Time)
-	}
-	return a.ID > b.ID
-}
-
 // keepLatest replaces *slot with e when e is later.
 func keepLatest(slot **asset.Event, e *asset.Event) {
-	if *slot == nil || later(e, *slot) {
+	if *slot == nil || e.After(*slot) {
 		cp := *e
 		*slot = &cp
 	}

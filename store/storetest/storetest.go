@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"LargeMetadata", testLargeMetadata},
 		{"UnicodeKeys", testUnicode},
 		{"IncompleteEvent", testIncomplete},
+		{"FirstCopyWins", testFirstCopyWins},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,11 +75,14 @@ func check(id string, a asset.Key, at time.Time, name string, passed bool) asset
 	return e
 }
 
-func appendOK(t *testing.T, s store.Store, events ...asset.Event) {
+// appendOK appends events and returns the ids the store says it added.
+func appendOK(t *testing.T, s store.Store, events ...asset.Event) string {
 	t.Helper()
-	if err := s.AppendEvents(context.Background(), events); err != nil {
+	added, err := s.AppendEvents(context.Background(), events)
+	if err != nil {
 		t.Fatalf("AppendEvents: %v", err)
 	}
+	return ids(added)
 }
 
 func page(t *testing.T, s store.Store, q store.EventQuery) store.EventPage {
@@ -169,9 +174,18 @@ func testRoundTrip(t *testing.T, s store.Store) {
 func testIdempotence(t *testing.T, s store.Store) {
 	a := mat("dup-a", "raw/orders", t0)
 	b := mat("dup-b", "raw/orders", t0.Add(time.Second))
-	appendOK(t, s, a, a, b) // repeated within a batch
-	appendOK(t, s, b, a)    // replayed in a later batch
-	appendOK(t, s, a)       // and again alone
+	for _, c := range []struct {
+		batch []asset.Event
+		added string
+	}{
+		{[]asset.Event{a, a, b}, "dup-a dup-b"}, // repeated within a batch
+		{[]asset.Event{b, a}, ""},               // replayed in a later batch
+		{[]asset.Event{a}, ""},                  // and again alone
+	} {
+		if got := appendOK(t, s, c.batch...); got != c.added {
+			t.Errorf("AppendEvents(%s) added %q, want %q", ids(c.batch), got, c.added)
+		}
+	}
 	got := all(t, s, store.EventQuery{Asset: "raw/orders", Ascending: true})
 	if ids(got) != "dup-a dup-b" {
 		t.Errorf("by asset = %q, want each id once", ids(got))
@@ -436,7 +450,10 @@ func mustJSON(t *testing.T, v any) string {
 
 func testConcurrent(t *testing.T, s store.Store) {
 	const writers, batches, per = 6, 5, 40
-	var wg sync.WaitGroup
+	var (
+		wg         sync.WaitGroup
+		addedTotal atomic.Int64 // what the writers were told they added
+	)
 	errs := make(chan error, writers*batches)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -449,9 +466,11 @@ func testConcurrent(t *testing.T, s store.Store) {
 					n := (w/2)*batches*per + b*per + i
 					batch = append(batch, mat(fmt.Sprintf("w%06d", n), asset.Key(fmt.Sprintf("c/%d", n%7)), t0.Add(time.Duration(n)*time.Second)))
 				}
-				if err := s.AppendEvents(context.Background(), batch); err != nil {
+				added, err := s.AppendEvents(context.Background(), batch)
+				if err != nil {
 					errs <- err
 				}
+				addedTotal.Add(int64(len(added)))
 			}
 		}()
 	}
@@ -471,6 +490,9 @@ func testConcurrent(t *testing.T, s store.Store) {
 	}
 	if len(got) != want {
 		t.Errorf("stored %d distinct events, want %d", len(got), want)
+	}
+	if n := addedTotal.Load(); n != int64(want) {
+		t.Errorf("writers were told %d events were added, want %d", n, want)
 	}
 	sums, err := s.Summaries(context.Background())
 	if err != nil {
@@ -544,7 +566,7 @@ func testIncomplete(t *testing.T, s store.Store) {
 		{ID: "x", Kind: asset.KindMaterialization, Time: t0},
 		{ID: "x", Kind: asset.KindMaterialization, Asset: "a"},
 	} {
-		if err := s.AppendEvents(context.Background(), []asset.Event{e}); err == nil {
+		if _, err := s.AppendEvents(context.Background(), []asset.Event{e}); err == nil {
 			t.Errorf("incomplete event %+v was accepted", e)
 		}
 	}
@@ -582,5 +604,64 @@ func testRecent(t *testing.T, s store.Store) {
 	}
 	if len(byAsset) != 2 {
 		t.Errorf("assets = %v, want a and b only", byAsset)
+	}
+}
+
+// testFirstCopyWins: copies of an id that differ (a client retry without a
+// time is stamped anew at ingest; a buggy producer reuses an id) never
+// replace the first stored copy, in any read.
+func testFirstCopyWins(t *testing.T, s store.Store) {
+	first := mat("same", "w/orders", t0)
+	first.Metadata = asset.Metadata{"row_count": asset.Int(1)}
+	retry := mat("same", "w/orders", t0.Add(time.Hour)) // later time, other metadata
+	retry.Metadata = asset.Metadata{"row_count": asset.Int(2)}
+	elsewhere := mat("same", "w/other", t0.Add(2*time.Hour)) // another asset, with lineage
+	elsewhere.Upstream = []asset.Key{"w/orders"}
+	inBatch := mat("pair", "w/orders", t0.Add(time.Minute))
+	inBatch2 := inBatch
+	inBatch2.Time = t0.Add(3 * time.Hour)
+
+	if got := appendOK(t, s, first); got != "same" {
+		t.Fatalf("first append added %q", got)
+	}
+	if got := appendOK(t, s, retry, inBatch, inBatch2, elsewhere); got != "pair" {
+		t.Fatalf("second append added %q, want only pair", got)
+	}
+	want := []asset.Event{first, inBatch}
+	for _, q := range []store.EventQuery{{Ascending: true}, {Asset: "w/orders", Ascending: true}} {
+		got := all(t, s, q)
+		if len(got) != len(want) {
+			t.Fatalf("Events(%+v) = %s, want %s", q, ids(got), ids(want))
+		}
+		for i := range want {
+			if canon(t, got[i]) != canon(t, want[i]) {
+				t.Errorf("Events(%+v)[%d] = %s, want the first copy %s", q, i, canon(t, got[i]), canon(t, want[i]))
+			}
+		}
+	}
+	if got := all(t, s, store.EventQuery{Asset: "w/other"}); len(got) != 0 {
+		t.Errorf("w/other has %s: a copy of a stored id was kept", ids(got))
+	}
+	sums, err := s.Summaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sums) != 1 || sums[0].Asset != "w/orders" || sums[0].Counts[asset.KindMaterialization] != 2 ||
+		!sums[0].LastTime.Equal(t0.Add(time.Minute)) || sums[0].LastMaterialization.ID != "pair" {
+		t.Errorf("summaries = %+v, want w/orders with the two first copies", sums)
+	}
+	edges, err := s.ObservedEdges(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(edges) != 0 {
+		t.Errorf("edges = %v, want none (only an ignored copy had lineage)", edges)
+	}
+	recent, err := s.RecentSuccesses(context.Background(), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(recent) != "pair same" || !recent[1].Time.Equal(t0) {
+		t.Errorf("recent = %s, want pair then the first copy of same", ids(recent))
 	}
 }
