@@ -37,7 +37,8 @@ import (
 type Config struct {
 	// Store is "embedded" (default) or a clickhouse:// URL.
 	Store string
-	// DataDir holds the embedded store (and, later, the write-ahead log).
+	// DataDir holds the embedded store and, unless WALDir says otherwise,
+	// the write-ahead log and its dead letters.
 	DataDir string
 	// Definitions are the parsed asset definitions (freshet.yaml).
 	Definitions *config.File

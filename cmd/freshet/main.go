@@ -59,7 +59,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Freshet keeps a catalog of your data assets, the lineage between them, and
 whether each one is fresh enough.
 
-Start the demo (embedded store, demo graph, UI and API on :3000):
+Start the demo (embedded store, demo graph, REST API on :3000):
   freshet dev
 
 Run a server on your own definitions:

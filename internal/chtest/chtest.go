@@ -31,6 +31,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/freshet-dev/freshet/internal/freeport"
 )
 
 // EnvDSN names the environment variable that points tests at an existing
@@ -153,7 +155,7 @@ func start(ctx context.Context, bin string, args []string) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chtest: %w", err)
 	}
-	ports, err := freePorts(3)
+	ports, err := freeport.Get(3)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -340,26 +342,6 @@ func (i *Instance) Stop() error {
 		return fmt.Errorf("chtest: remove %s: %w", i.dir, err)
 	}
 	return nil
-}
-
-// freePorts asks the kernel for n distinct free loopback ports.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("chtest: free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // configXML is a minimal server config: everything lives under dir, only

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/freshet-dev/freshet/internal/chtest"
+	"github.com/freshet-dev/freshet/internal/freeport"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/embedded"
 )
@@ -63,19 +63,13 @@ type server struct {
 	cmd     *exec.Cmd
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newServer(t *testing.T, dsn string) *server {
+	dir := t.TempDir()
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func newServer(t *testing.T, dsn string) *server {
-	dir := t.TempDir()
-	s := &server{t: t, addr: freePort(t), logPath: filepath.Join(dir, "freshet.log")}
+	s := &server{t: t, addr: addr, logPath: filepath.Join(dir, "freshet.log")}
 	s.args = []string{"serve", "--store", dsn, "--data-dir", filepath.Join(dir, "data"), "--addr", s.addr, "--log-level", "warn"}
 	s.start()
 	t.Cleanup(func() {
