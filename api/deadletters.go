@@ -18,9 +18,12 @@ type DeadLetters interface {
 }
 
 func (s *Server) listDeadLetters(c echo.Context) error {
-	all, err := s.deps.DeadLetters.DeadLetters()
-	if err != nil {
-		return err
+	var all []ingest.DeadLetter
+	if s.deps.DeadLetters != nil {
+		var err error
+		if all, err = s.deps.DeadLetters.DeadLetters(); err != nil {
+			return err
+		}
 	}
 	if all == nil {
 		all = []ingest.DeadLetter{}
@@ -29,6 +32,9 @@ func (s *Server) listDeadLetters(c echo.Context) error {
 }
 
 func (s *Server) replayDeadLetters(c echo.Context) error {
+	if s.deps.DeadLetters == nil {
+		return c.JSON(http.StatusOK, map[string]int{"replayed": 0})
+	}
 	n, err := s.deps.DeadLetters.ReplayDeadLetters(c.Request().Context())
 	if err != nil {
 		return err // a full log is a 503 with Retry-After, like ingest

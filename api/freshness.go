@@ -14,22 +14,21 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
-	"github.com/freshet-dev/freshet/freshness/monitor"
 	"github.com/freshet-dev/freshet/store"
 )
 
 // Freshness is what the API needs from the freshness monitor.
 type Freshness interface {
-	Snapshot() *monitor.Snapshot
-	Effective(key asset.Key) (monitor.Policy, bool)
-	SetPolicy(ctx context.Context, key asset.Key, p *asset.FreshnessPolicy, actor string) (monitor.Policy, error)
+	Snapshot() *freshness.Snapshot
+	Effective(key asset.Key) (freshness.EffectivePolicy, bool)
+	SetPolicy(ctx context.Context, key asset.Key, p *asset.FreshnessPolicy, actor string) (freshness.EffectivePolicy, error)
 }
 
 // freshnessItem is one asset's current freshness with its group and policy.
 type freshnessItem struct {
 	freshness.Result
-	Group  string          `json:"group,omitempty"`
-	Policy *monitor.Policy `json:"policy,omitempty"`
+	Group  string                     `json:"group,omitempty"`
+	Policy *freshness.EffectivePolicy `json:"policy,omitempty"`
 }
 
 // MarshalJSON merges the result's fields with group and policy.
@@ -172,7 +171,7 @@ func (s *Server) deletePolicy(c echo.Context) error {
 		return err
 	}
 	if _, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, nil, s.actor(c, "")); err != nil {
-		if errors.Is(err, monitor.ErrNoAPIPolicy) {
+		if errors.Is(err, freshness.ErrNoAPIPolicy) {
 			return notFound("key", "%v", err)
 		}
 		return err

@@ -54,7 +54,7 @@ type Deps struct {
 	// Freshness is the freshness monitor (current states, SLAs).
 	Freshness Freshness
 	// DeadLetters lists and replays events set aside by the store writer
-	// (nil: the routes answer 404).
+	// (nil: none are kept; the list is empty).
 	DeadLetters DeadLetters
 	// Metrics serves the Prometheus exposition at /metrics (nil: 404).
 	Metrics http.Handler
@@ -135,10 +135,8 @@ func (s *Server) routes() {
 	v1.GET("/assets/:key/freshness", s.assetFreshness)
 	v1.PUT("/assets/:key/freshness/policy", s.putPolicy)
 	v1.DELETE("/assets/:key/freshness/policy", s.deletePolicy)
-	if s.deps.DeadLetters != nil {
-		v1.GET("/dead-letters", s.listDeadLetters)
-		v1.POST("/dead-letters/replay", s.replayDeadLetters)
-	}
+	v1.GET("/dead-letters", s.listDeadLetters)
+	v1.POST("/dead-letters/replay", s.replayDeadLetters)
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).

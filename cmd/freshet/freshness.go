@@ -14,7 +14,6 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
-	"github.com/freshet-dev/freshet/freshness/monitor"
 )
 
 type statusItem struct {
@@ -135,7 +134,7 @@ and what was in force before (see 'freshet sla show').`,
 			if err != nil {
 				return err
 			}
-			var p monitor.Policy
+			var p freshness.EffectivePolicy
 			if err := c.do(cmd.Context(), http.MethodPut, "/api/v1/assets/"+keyPath(args[0])+"/freshness/policy", "application/json", b, &p); err != nil {
 				return err
 			}
@@ -161,7 +160,7 @@ and what was in force before (see 'freshet sla show').`,
 			}
 			req := "/api/v1/assets/" + keyPath(args[0]) + "/freshness/policy?actor=" + url.QueryEscape(actor)
 			var out struct {
-				Policy *monitor.Policy `json:"policy"`
+				Policy *freshness.EffectivePolicy `json:"policy"`
 			}
 			if err := c.do(cmd.Context(), http.MethodDelete, req, "", nil, &out); err != nil {
 				return err
@@ -182,9 +181,9 @@ and what was in force before (see 'freshet sla show').`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var resp struct {
-				Result *freshness.Result `json:"result"`
-				Policy *monitor.Policy   `json:"policy"`
-				Audit  []asset.Event     `json:"audit"`
+				Result *freshness.Result          `json:"result"`
+				Policy *freshness.EffectivePolicy `json:"policy"`
+				Audit  []asset.Event              `json:"audit"`
 			}
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/freshness", nil, &resp); printed || err != nil {
 				return err

@@ -41,7 +41,7 @@ func changeEvent(opts Options, now time.Time, r freshness.Result, prev freshness
 
 // policyEvent records an API policy change: the new policy (absent when
 // removed), the effective policy before, and who made the change.
-func policyEvent(opts Options, key asset.Key, p *asset.FreshnessPolicy, before Policy, hadBefore bool, actor string) (asset.Event, error) {
+func policyEvent(opts Options, key asset.Key, p *asset.FreshnessPolicy, before freshness.EffectivePolicy, hadBefore bool, actor string) (asset.Event, error) {
 	now := opts.Now().UTC()
 	md := asset.Metadata{"actor": asset.Text(actor)}
 	if p != nil {

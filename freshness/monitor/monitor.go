@@ -12,11 +12,9 @@ package monitor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,30 +54,6 @@ type Options struct {
 	Seed func(asset.Key) []asset.Event
 }
 
-// Source says where an asset's effective policy comes from.
-type Source string
-
-const (
-	SourceFile Source = "file" // freshet.yaml (per asset or a selection)
-	SourceAPI  Source = "api"  // set at run time; overrides the file
-)
-
-// Policy is an asset's effective policy.
-type Policy struct {
-	Policy asset.FreshnessPolicy `json:"policy"`
-	Source Source                `json:"source"`
-}
-
-// Snapshot is an immutable view of the latest evaluation.
-type Snapshot struct {
-	At      time.Time
-	Results map[asset.Key]freshness.Result
-	// LastSuccess is each evaluated asset's latest successful
-	// materialization (or observation) time.
-	LastSuccess map[asset.Key]time.Time
-	Groups      map[asset.Key]string
-}
-
 // Monitor is the freshness loop. Observe, SetPolicy, Policies and
 // Snapshot are safe for concurrent use; Run owns the evaluation state.
 type Monitor struct {
@@ -100,7 +74,7 @@ type Monitor struct {
 	policyAt  map[asset.Key]eventPos        // the freshness_policy_changed event last applied
 	setMu     sync.Mutex                    // serialises SetPolicy: read-old, record, apply
 	wake      chan struct{}
-	snap      atomic.Pointer[Snapshot]
+	snap      atomic.Pointer[freshness.Snapshot]
 	evaluated chan struct{} // closed and replaced after every pass (for tests and Wait)
 
 	// Owned by Run.
@@ -134,7 +108,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{}}
-	m.snap.Store(&Snapshot{Results: map[asset.Key]freshness.Result{}})
+	m.snap.Store(&freshness.Snapshot{Results: map[asset.Key]freshness.Result{}})
 	return m
 }
 
@@ -273,7 +247,7 @@ func (m *Monitor) poke() {
 }
 
 // Snapshot returns the latest published results.
-func (m *Monitor) Snapshot() *Snapshot { return m.snap.Load() }
+func (m *Monitor) Snapshot() *freshness.Snapshot { return m.snap.Load() }
 
 // Evaluated returns a channel closed after the next completed pass.
 func (m *Monitor) Evaluated() <-chan struct{} {
@@ -283,20 +257,20 @@ func (m *Monitor) Evaluated() <-chan struct{} {
 }
 
 // Effective returns key's policy and where it comes from (false if none).
-func (m *Monitor) Effective(key asset.Key) (Policy, bool) {
+func (m *Monitor) Effective(key asset.Key) (freshness.EffectivePolicy, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.effective(key)
 }
 
-func (m *Monitor) effective(key asset.Key) (Policy, bool) {
+func (m *Monitor) effective(key asset.Key) (freshness.EffectivePolicy, bool) {
 	if p, ok := m.api[key]; ok {
-		return Policy{Policy: p, Source: SourceAPI}, true
+		return freshness.EffectivePolicy{Policy: p, Source: freshness.SourceAPI}, true
 	}
 	if p, ok := m.file[key]; ok {
-		return Policy{Policy: p, Source: SourceFile}, true
+		return freshness.EffectivePolicy{Policy: p, Source: freshness.SourceFile}, true
 	}
-	return Policy{}, false
+	return freshness.EffectivePolicy{}, false
 }
 
 // ErrInvalidPolicy wraps freshness.ErrInvalidPolicy for API callers.
@@ -305,10 +279,10 @@ var ErrInvalidPolicy = freshness.ErrInvalidPolicy
 // SetPolicy sets (p non-nil) or removes (p nil) the API policy of key,
 // recording who did it and what the effective policy was before. The
 // change is durable before it takes effect.
-func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.FreshnessPolicy, actor string) (Policy, error) {
+func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.FreshnessPolicy, actor string) (freshness.EffectivePolicy, error) {
 	if p != nil {
 		if _, err := freshness.CompilePolicy(*p); err != nil {
-			return Policy{}, err
+			return freshness.EffectivePolicy{}, err
 		}
 	}
 	m.setMu.Lock()
@@ -318,14 +292,14 @@ func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.Freshne
 	_, hadAPI := m.api[key]
 	m.mu.Unlock()
 	if p == nil && !hadAPI {
-		return Policy{}, ErrNoAPIPolicy
+		return freshness.EffectivePolicy{}, freshness.ErrNoAPIPolicy
 	}
 	ev, err := policyEvent(m.opts, key, p, before, hadBefore, actor)
 	if err != nil {
-		return Policy{}, err
+		return freshness.EffectivePolicy{}, err
 	}
 	if err := m.rec.Submit(ctx, []asset.Event{ev}); err != nil {
-		return Policy{}, fmt.Errorf("record policy change: %w", err)
+		return freshness.EffectivePolicy{}, fmt.Errorf("record policy change: %w", err)
 	}
 	m.mu.Lock()
 	m.applyPolicyEvent(&ev) // a no-op if the pipeline's observer already applied it
@@ -334,9 +308,6 @@ func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.Freshne
 	m.poke()
 	return after, nil
 }
-
-// ErrNoAPIPolicy is returned when removing an API policy that is not set.
-var ErrNoAPIPolicy = errors.New("no policy was set through the API for this asset (policies from freshet.yaml are changed there)")
 
 // policies returns a copy of the effective policies and the version.
 func (m *Monitor) policies() (map[asset.Key]asset.FreshnessPolicy, map[asset.Key]bool, uint64) {
@@ -501,7 +472,7 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 }
 
 func (m *Monitor) publish(now time.Time) {
-	snap := &Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: make(map[asset.Key]time.Time, len(m.results))}
+	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: make(map[asset.Key]time.Time, len(m.results))}
 	for k := range m.results {
 		if st := m.tracker.State(k); st != nil {
 			if s, ok := st.Latest(); ok {
@@ -516,22 +487,4 @@ func (m *Monitor) publish(now time.Time) {
 	m.mu.Unlock()
 	m.snap.Store(snap)
 	close(done)
-}
-
-// Sorted returns the snapshot's results ordered worst first, then by key.
-func (s *Snapshot) Sorted() []freshness.Result {
-	out := slices.Collect(maps.Values(s.Results))
-	slices.SortFunc(out, func(a, b freshness.Result) int {
-		if a.State != b.State {
-			return b.State.Severity() - a.State.Severity()
-		}
-		if a.Key < b.Key {
-			return -1
-		}
-		if a.Key > b.Key {
-			return 1
-		}
-		return 0
-	})
-	return out
 }
