@@ -45,10 +45,6 @@ func Open(dir string, opts Options, log *slog.Logger) (*Log, error) {
 		if seg == nil {
 			continue
 		}
-		if len(l.segs) == 0 && seg.firstSeq > confirmed+1 {
-			return nil, fmt.Errorf("%w: %s starts at record %d but only records up to %d were confirmed: a segment is missing",
-				ErrCorrupt, path, seg.firstSeq, confirmed)
-		}
 		l.segs = append(l.segs, seg)
 		l.bytes += seg.size
 	}
@@ -88,6 +84,15 @@ func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: unexpected file %s", ErrCorrupt, path)
 	}
+	// Check the segment's place in the sequence by its name, before
+	// reading or cutting it: a missing segment is noticed even when the
+	// next one holds only a torn record (and is about to be removed), and
+	// a refused log is left as it was. Before the first segment kept,
+	// lastSeq is the checkpoint, and older (confirmed) segments may linger.
+	if first > l.lastSeq+1 || len(l.segs) > 0 && first != l.lastSeq+1 {
+		return nil, fmt.Errorf("%w: %s starts at record %d, but the records before it end at %d: a segment is missing",
+			ErrCorrupt, path, first, l.lastSeq)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -120,9 +125,6 @@ func (l *Log) scan(path string, last bool, log *slog.Logger) (*segment, error) {
 			return nil, err
 		}
 		return nil, nil
-	}
-	if len(l.segs) > 0 && first != l.lastSeq+1 {
-		return nil, fmt.Errorf("%w: %s starts at record %d, previous segment ends at %d", ErrCorrupt, path, first, l.lastSeq)
 	}
 	l.lastSeq = seg.lastSeq
 	return seg, nil
