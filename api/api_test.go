@@ -40,13 +40,17 @@ assets:
 // server starts a real Freshet (embedded store) on a loopback socket.
 func server(t *testing.T, bodyLimit int64) string {
 	t.Helper()
-	f, err := config.Parse("test.yaml", []byte(defs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	return serverWith(t, func(c *app.Config) { c.BodyLimit = bodyLimit })
+}
+
+// serverWith is server with the configuration adjusted by tune (which may
+// replace the definitions, parsed from defs by default).
+func serverWith(t *testing.T, tune func(*app.Config)) string {
+	t.Helper()
+	cfg := app.Config{DataDir: t.TempDir(), Definitions: definitions(t, defs), Logger: discardLogger()}
+	tune(&cfg)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Open(ctx, app.Config{DataDir: t.TempDir(), Definitions: f, BodyLimit: bodyLimit,
-		Logger: discardLogger()})
+	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +68,15 @@ func server(t *testing.T, bodyLimit int64) string {
 		a.Close()
 	})
 	return "http://" + ln.Addr().String()
+}
+
+func definitions(t *testing.T, src string) *config.File {
+	t.Helper()
+	f, err := config.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 type response struct {
@@ -178,7 +191,9 @@ func TestIngestAndRead(t *testing.T) {
 			Spec struct{ Key, Origin string }
 		}
 	}
-	json.Unmarshal(r.body, &list)
+	if err := json.Unmarshal(r.body, &list); err != nil || r.status != 200 {
+		t.Fatalf("discovered assets = %d %s (%v)", r.status, r.body, err)
+	}
 	if len(list.Assets) != 2 || list.Assets[0].Spec.Key != "ext/partner_feed" || list.Assets[1].Spec.Key != "ext/sftp_drop" {
 		t.Errorf("discovered = %s", r.body)
 	}
@@ -193,7 +208,9 @@ func TestIngestAndRead(t *testing.T) {
 	var page struct {
 		Events []struct{ ID string }
 	}
-	json.Unmarshal(r.body, &page)
+	if err := json.Unmarshal(r.body, &page); err != nil || r.status != 200 {
+		t.Fatalf("history = %d %s (%v)", r.status, r.body, err)
+	}
 	if len(page.Events) != 2 || page.Events[0].ID != "e2" || page.Events[1].ID != "e1" {
 		t.Errorf("history = %s", r.body)
 	}
@@ -258,7 +275,7 @@ func TestBadRequests(t *testing.T) {
 		{"invalid json", "POST", "/api/v1/events", "application/json", `{"kind":`, 400, "invalid_json", "", 0},
 		{"bad key", "POST", "/api/v1/events", "application/json", `{"kind":"observation","asset":"a//b"}`, 400, "invalid_value", "asset", 0},
 		{"ndjson line", "POST", "/api/v1/events", "application/x-ndjson", "{\"kind\":\"observation\",\"asset\":\"a\"}\n{\"kind\":\"nope\",\"asset\":\"a\"}\n", 400, "invalid_value", "kind", 2},
-		{"empty body", "POST", "/api/v1/events", "application/json", ``, 400, "", "", 0},
+		{"empty body", "POST", "/api/v1/events", "application/json", ``, 400, "missing_field", "", 0},
 		{"too large", "POST", "/api/v1/events", "application/x-ndjson", strings.Repeat(`{"kind":"observation","asset":"a"}`+"\n", 100), 413, "body_too_large", "", 0},
 		{"unknown asset", "GET", "/api/v1/assets/nope%2Fnothing", "", "", 404, "not_found", "key", 0},
 		{"invalid key in path", "GET", "/api/v1/assets/a%2F%2Fb", "", "", 400, "invalid_value", "key", 0},
@@ -290,7 +307,7 @@ func TestBadRequests(t *testing.T) {
 				t.Fatalf("status = %d, want %d: %s", r.status, tt.status, r.body)
 			}
 			code, field, line := errorOf(t, r)
-			if (tt.code != "" && code != tt.code) || field != tt.field || line != tt.line {
+			if code != tt.code || field != tt.field || line != tt.line {
 				t.Errorf("error = code %q field %q line %d, want %q %q %d: %s", code, field, line, tt.code, tt.field, tt.line, r.body)
 			}
 		})
@@ -394,7 +411,9 @@ func TestAssetListPagination(t *testing.T) {
 			Assets     []struct{ Spec struct{ Key string } }
 			NextCursor string `json:"next_cursor"`
 		}
-		json.Unmarshal(r.body, &page)
+		if err := json.Unmarshal(r.body, &page); err != nil || r.status != 200 {
+			t.Fatalf("asset page = %d %s (%v)", r.status, r.body, err)
+		}
 		for _, a := range page.Assets {
 			keys = append(keys, a.Spec.Key)
 		}
@@ -479,7 +498,10 @@ func TestFreshnessAPI(t *testing.T) {
 	}
 
 	// A looser SLA through the API: PASS, recorded with the actor.
-	req, _ := http.NewRequest(http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", strings.NewReader(`{"max_lag":"4h","warn_after":"3h"}`))
+	req, err := http.NewRequest(http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", strings.NewReader(`{"max_lag":"4h","warn_after":"3h"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("X-Freshet-Actor", "alice")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

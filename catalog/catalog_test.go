@@ -1,7 +1,11 @@
 package catalog
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,16 +146,147 @@ func TestLoadFromSummaries(t *testing.T) {
 	}
 }
 
+// TestViewsAreCopies: what Get and List return is the caller's to change.
+// Every pointer, map and slice of a view is mutated; the catalog's state,
+// compared as JSON (which follows pointers), must not move.
 func TestViewsAreCopies(t *testing.T) {
 	t.Parallel()
-	c := New()
-	c.Apply([]asset.Event{ev("m", asset.KindMaterialization, "a", 1)})
-	a, _ := c.Get("a")
-	a.Counts[asset.KindMaterialization] = 99
-	a.LastMaterialization.ID = "mutated"
-	if b, _ := c.Get("a"); b.Counts[asset.KindMaterialization] != 1 {
-		t.Error("caller mutated catalog counts")
+	for _, tt := range []struct {
+		name string
+		view func(c *Catalog) (Asset, bool)
+	}{
+		{"Get", func(c *Catalog) (Asset, bool) { return c.Get("a") }},
+		{"List", func(c *Catalog) (Asset, bool) {
+			list, _ := c.List(Filter{Group: "g"})
+			if len(list) != 1 {
+				return Asset{}, false
+			}
+			return list[0], true
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := fullCatalog()
+			want := catalogJSON(t, c)
+			a, ok := tt.view(c)
+			if !ok {
+				t.Fatalf("%s did not return asset a", tt.name)
+			}
+			mutateView(t, &a)
+			if diff := jsonDiff(want, catalogJSON(t, c)); len(diff) > 0 {
+				t.Errorf("mutating a view from %s changed the catalog at %s", tt.name, strings.Join(diff, ", "))
+			}
+		})
 	}
+}
+
+// fullCatalog holds one asset "a" whose view has every pointer, map and
+// slice field set.
+func fullCatalog() *Catalog {
+	c := New()
+	c.SetSpecs([]asset.Spec{{
+		Key: "a", Group: "g", Owners: []string{"team:x"}, Tags: []string{"pii"}, Kinds: []string{"table"},
+		Deps:        []asset.Key{"u"},
+		Partitions:  &asset.PartitionsSpec{Type: "static", Values: []string{"eu", "us"}},
+		Freshness:   &asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: time.Minute},
+		Checks:      []asset.CheckSpec{{Name: "not_null", Severity: asset.SeverityError}},
+		Materialize: &asset.MaterializeSpec{Argv: []string{"make", "a"}, Env: map[string]string{"K": "v"}},
+		Origin:      asset.OriginDeclared,
+	}})
+	full := func(e asset.Event) asset.Event {
+		dt := t0.Add(-time.Hour)
+		e.DataTime = &dt
+		e.Upstream = []asset.Key{"u"}
+		e.Metadata = asset.Metadata{"row_count": asset.Int(10)}
+		return e
+	}
+	c.Apply([]asset.Event{
+		full(ev("m", asset.KindMaterialization, "a", 1)),
+		full(ev("f", asset.KindMaterializationFailed, "a", 2)),
+		full(ev("o", asset.KindObservation, "a", 3)),
+		full(check("c", "a", "not_null", true, 4)),
+	})
+	return c
+}
+
+// mutateView changes everything a view points to.
+func mutateView(t *testing.T, a *Asset) {
+	t.Helper()
+	if a.LastMaterialization == nil || a.LastFailure == nil || a.LastObservation == nil ||
+		len(a.LastChecks) != 1 || a.FirstTime == nil || a.LastTime == nil || a.Spec.Partitions == nil {
+		t.Fatalf("view lacks a field the test mutates: %+v", a)
+	}
+	later := t0.Add(99 * time.Hour)
+	s := &a.Spec
+	s.Owners[0], s.Tags[0], s.Kinds[0], s.Deps[0] = "mutated", "mutated", "mutated", "mutated"
+	s.Partitions.Type, s.Partitions.Values[0] = "mutated", "mutated"
+	s.Freshness.MaxLag = 99 * time.Hour
+	s.Checks[0].Name = "mutated"
+	s.Materialize.Argv[0], s.Materialize.Env["K"] = "mutated", "mutated"
+	for _, e := range []*asset.Event{a.LastMaterialization, a.LastFailure, a.LastObservation, &a.LastChecks[0]} {
+		*e.DataTime = later
+		e.Upstream[0] = "mutated"
+		e.Metadata["row_count"], e.Metadata["added"] = asset.Int(99), asset.Text("mutated")
+	}
+	a.LastMaterialization.ID, a.LastFailure.ID, a.LastObservation.ID = "mutated", "mutated", "mutated"
+	a.LastChecks[0].Check.Name, a.LastChecks[0].Check.Passed = "mutated", false
+	a.Counts[asset.KindMaterialization], a.Counts[asset.KindRunFailed] = 99, 99
+	*a.FirstTime, *a.LastTime = later, later
+}
+
+// catalogJSON is asset "a" as the API would show it.
+func catalogJSON(t *testing.T, c *Catalog) any {
+	t.Helper()
+	a, ok := c.Get("a")
+	if !ok {
+		t.Fatal("asset a missing")
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// jsonDiff returns the paths (such as "spec.owners[0]") at which two
+// decoded JSON values differ.
+func jsonDiff(want, got any) []string {
+	var out []string
+	add := func(prefix string, diffs []string) {
+		for _, d := range diffs {
+			if strings.HasPrefix(d, "[") || strings.HasPrefix(d, ":") {
+				out = append(out, prefix+d)
+			} else {
+				out = append(out, prefix+"."+d)
+			}
+		}
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		if g, ok := got.(map[string]any); ok {
+			keys := slices.Concat(slices.Collect(maps.Keys(w)), slices.Collect(maps.Keys(g)))
+			slices.Sort(keys)
+			for _, k := range slices.Compact(keys) {
+				add(k, jsonDiff(w[k], g[k]))
+			}
+			return out
+		}
+	case []any:
+		if g, ok := got.([]any); ok && len(g) == len(w) {
+			for i := range w {
+				add(fmt.Sprintf("[%d]", i), jsonDiff(w[i], g[i]))
+			}
+			return out
+		}
+	}
+	if fmt.Sprint(want) != fmt.Sprint(got) {
+		return []string{fmt.Sprintf(": %v -> %v", want, got)}
+	}
+	return nil
 }
 
 func TestConcurrentApplyAndList(t *testing.T) {
@@ -178,18 +313,5 @@ func TestConcurrentApplyAndList(t *testing.T) {
 	}
 	if total != 800 || len(assets) != 10 {
 		t.Errorf("total = %d over %d assets, want 800 over 10", total, len(assets))
-	}
-}
-
-func TestRecentIDsBounded(t *testing.T) {
-	t.Parallel()
-	r := newRecentIDs(2)
-	for _, step := range []struct {
-		id  string
-		new bool
-	}{{"a", true}, {"a", false}, {"b", true}, {"c", true}, {"a", true}, {"c", false}} {
-		if got := r.add(step.id); got != step.new {
-			t.Errorf("add(%s) = %v, want %v", step.id, got, step.new)
-		}
 	}
 }

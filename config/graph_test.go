@@ -71,16 +71,12 @@ func TestCycles(t *testing.T) {
 }
 
 // TestFindCyclesLargeChain: a 100k-node chain is the worst case for a
-// recursive depth-first search; findCycles must neither overflow nor slow
-// down.
+// recursive depth-first search; findCycles must not overflow. Its speed is
+// measured by BenchmarkFindCyclesLargeChain, not asserted here.
 func TestFindCyclesLargeChain(t *testing.T) {
 	t.Parallel()
 	const n = 100_000
-	adj := make([][]int32, n)
-	for i := 1; i < n; i++ {
-		adj[i] = []int32{int32(i - 1)}
-	}
-	start := time.Now()
+	adj := chain(n)
 	if c := findCycles(adj); len(c) != 0 {
 		t.Fatalf("found %d cycles in a chain", len(c))
 	}
@@ -90,9 +86,15 @@ func TestFindCyclesLargeChain(t *testing.T) {
 	if len(c) != 1 || len(c[0]) != n || c[0][0] != 0 || c[0][1] != n-1 {
 		t.Fatalf("closed chain: got %d cycles", len(c))
 	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("took %v", d)
+}
+
+// chain is the adjacency of an n-node line: node i depends on i-1.
+func chain(n int) [][]int32 {
+	adj := make([][]int32, n)
+	for i := 1; i < n; i++ {
+		adj[i] = []int32{int32(i - 1)}
 	}
+	return adj
 }
 
 func TestParseLargeChain(t *testing.T) {

@@ -200,3 +200,23 @@ func BenchmarkNewEvaluator(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDeepStaleChain is one full pass over a 3,000-asset line in
+// which every asset is stale, so each walks its chain towards the root
+// (capped at maxChainLinks); TestDeepStaleChain checks the results.
+func BenchmarkDeepStaleChain(b *testing.B) {
+	const n = 3000
+	e, tr, err := deepStaleChain(n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := t0.Add(48 * time.Hour)
+	var dst []Result
+	b.ReportAllocs()
+	for b.Loop() {
+		if dst = e.EvaluateAll(dst[:0], now, tr); len(dst) != n {
+			b.Fatalf("%d results", len(dst))
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "assets/s")
+}

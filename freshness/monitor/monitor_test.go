@@ -51,7 +51,9 @@ func specs() []asset.Spec {
 	}
 }
 
-func newRig(t *testing.T, dir string) *rig {
+// newRig starts the rig's pipeline (not the monitor's Run); tune adjusts
+// the monitor's options.
+func newRig(t *testing.T, dir string, tune ...func(*Options)) *rig {
 	t.Helper()
 	st, err := embedded.Open(context.Background(), dir+"/store")
 	if err != nil {
@@ -66,7 +68,7 @@ func newRig(t *testing.T, dir string) *rig {
 	var m *Monitor
 	r.p = ingest.NewPipeline(log, st, ingest.Options{Logger: quiet, BatchDelay: time.Millisecond},
 		func(ev []asset.Event) { m.Observe(ev) })
-	m = New(r.idx, r.p, Options{Now: r.clock.Now, Logger: quiet, Seed: func(k asset.Key) []asset.Event {
+	opts := Options{Now: r.clock.Now, Logger: quiet, Seed: func(k asset.Key) []asset.Event {
 		// The app seeds from the catalog; the store's summaries hold the same.
 		sums, err := st.Summaries(context.Background())
 		if err != nil {
@@ -78,7 +80,11 @@ func newRig(t *testing.T, dir string) *rig {
 			}
 		}
 		return nil
-	}})
+	}}
+	for _, f := range tune {
+		f(&opts)
+	}
+	m = New(r.idx, r.p, opts)
 	r.m = m
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -242,7 +248,7 @@ func TestRestartDoesNotRepeat(t *testing.T) {
 
 	r = newRig(t, dir)
 	defer r.stop()
-	if p, ok := r.m.Effective("raw/a"); !ok || p.Source != SourceAPI || p.Policy.MaxLag != 3*time.Hour {
+	if p, ok := r.m.Effective("raw/a"); !ok || p.Source != freshness.SourceAPI || p.Policy.MaxLag != 3*time.Hour {
 		t.Errorf("API policy after restart = %+v %v", p, ok)
 	}
 	r.m.pass(ctx, true)
@@ -256,22 +262,22 @@ func TestSetPolicy(t *testing.T) {
 	r := newRig(t, t.TempDir())
 	defer r.stop()
 	ctx := context.Background()
-	if p, _ := r.m.Effective("raw/a"); p.Source != SourceFile {
+	if p, _ := r.m.Effective("raw/a"); p.Source != freshness.SourceFile {
 		t.Fatalf("initial source = %q", p.Source)
 	}
 	tests := []struct {
 		name    string
 		policy  *asset.FreshnessPolicy
 		wantErr error
-		source  Source
+		source  freshness.Source
 		maxLag  time.Duration
 	}{
-		{"set", &asset.FreshnessPolicy{MaxLag: 30 * time.Minute, WarnAfter: 10 * time.Minute}, nil, SourceAPI, 30 * time.Minute},
-		{"replace", &asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Europe/Paris", MaxLag: time.Hour}, nil, SourceAPI, time.Hour},
-		{"warn not below max", &asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: time.Hour}, freshness.ErrInvalidPolicy, SourceAPI, time.Hour},
-		{"bad zone", &asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Mars/Olympus", MaxLag: time.Hour}, freshness.ErrInvalidPolicy, SourceAPI, time.Hour},
-		{"delete reverts to the file", nil, nil, SourceFile, time.Hour},
-		{"delete twice", nil, ErrNoAPIPolicy, SourceFile, time.Hour},
+		{"set", &asset.FreshnessPolicy{MaxLag: 30 * time.Minute, WarnAfter: 10 * time.Minute}, nil, freshness.SourceAPI, 30 * time.Minute},
+		{"replace", &asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Europe/Paris", MaxLag: time.Hour}, nil, freshness.SourceAPI, time.Hour},
+		{"warn not below max", &asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: time.Hour}, freshness.ErrInvalidPolicy, freshness.SourceAPI, time.Hour},
+		{"bad zone", &asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Mars/Olympus", MaxLag: time.Hour}, freshness.ErrInvalidPolicy, freshness.SourceAPI, time.Hour},
+		{"delete reverts to the file", nil, nil, freshness.SourceFile, time.Hour},
+		{"delete twice", nil, freshness.ErrNoAPIPolicy, freshness.SourceFile, time.Hour},
 	}
 	for _, tt := range tests {
 		_, err := r.m.SetPolicy(ctx, "raw/a", tt.policy, "bob")
@@ -348,7 +354,7 @@ func TestReplayedPolicyAndStateEvents(t *testing.T) {
 		Metadata: asset.Metadata{"state": asset.Text("FAIL")}}
 	// Out of order on purpose: the latest (time, id) must win.
 	m.Observe([]asset.Event{set("p2", t0.Add(time.Minute), "5h"), set("p1", t0, "3h"), del, state})
-	if p, ok := m.Effective("raw/a"); !ok || p.Source != SourceAPI || p.Policy.MaxLag != 5*time.Hour {
+	if p, ok := m.Effective("raw/a"); !ok || p.Source != freshness.SourceAPI || p.Policy.MaxLag != 5*time.Hour {
 		t.Errorf("effective = %+v %v, want the API policy of the latest change (5h)", p, ok)
 	}
 	m.mu.Lock()
