@@ -121,8 +121,8 @@ func TestWALFullIs503(t *testing.T) {
 	t.Parallel()
 	base := serverWith(t, func(c *app.Config) {
 		c.Definitions = definitions(t, noPolicies)
-		c.WAL.MaxBytes = 1
-		c.Ingest.BatchDelay = time.Hour
+		c.WALMaxBytes = 1
+		c.BatchDelay = time.Hour
 	})
 	// A lone record larger than the limit is let in (an idle log is never
 	// wedged); it then stays unconfirmed.
@@ -156,8 +156,8 @@ func TestReadyzAfterWALFailure(t *testing.T) {
 	base := serverWith(t, func(c *app.Config) {
 		c.Definitions = definitions(t, noPolicies)
 		c.WALDir = walDir
-		c.WAL.SegmentBytes = 1 // every record after the first starts a segment
-		c.Ingest.BatchDelay = time.Hour
+		c.WALSegmentBytes = 1 // every record after the first starts a segment
+		c.BatchDelay = time.Hour
 	})
 	if r := get(t, base+"/readyz"); r.status != http.StatusOK {
 		t.Fatalf("/readyz before the failure = %d %s", r.status, r.body)

@@ -47,9 +47,14 @@ type Config struct {
 	Logger      *slog.Logger
 	// WALDir holds the write-ahead log (default DataDir/wal).
 	WALDir string
-	// WAL bounds the write-ahead log; Ingest tunes the store writer.
-	WAL    wal.Options
-	Ingest ingest.Options
+	// WALMaxBytes bounds the unconfirmed data the log holds before ingest
+	// answers 503 (default 1 GiB); WALSegmentBytes is where it starts a new
+	// segment file (default 64 MiB).
+	WALMaxBytes, WALSegmentBytes int64
+	// BatchSize and BatchDelay bound the store writer's batches (defaults
+	// 50,000 events and 50ms; see ingest.Options).
+	BatchSize  int
+	BatchDelay time.Duration
 	// Freshness tunes the freshness monitor.
 	Freshness monitor.Options
 }
@@ -105,13 +110,13 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		walDir = filepath.Join(cfg.DataDir, "wal")
 	}
-	if a.wal, err = wal.Open(walDir, cfg.WAL, cfg.Logger); err != nil {
+	walOpts := wal.Options{MaxBytes: cfg.WALMaxBytes, SegmentBytes: cfg.WALSegmentBytes}
+	if a.wal, err = wal.Open(walDir, walOpts, cfg.Logger); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
 	}
-	ingestOpts := cfg.Ingest
-	ingestOpts.Logger = cfg.Logger
-	ingestOpts.OnStored = a.catalog.Stored
+	ingestOpts := ingest.Options{BatchSize: cfg.BatchSize, BatchDelay: cfg.BatchDelay, Logger: cfg.Logger,
+		OnStored: a.catalog.Stored}
 	if ingestOpts.DeadLetters, err = ingest.OpenDeadLetters(filepath.Join(walDir, "dead-letters.ndjson")); err != nil {
 		a.wal.Close()
 		st.Close()

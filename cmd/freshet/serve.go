@@ -14,8 +14,6 @@ import (
 	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/examples"
-	"github.com/freshet-dev/freshet/ingest"
-	"github.com/freshet-dev/freshet/ingest/wal"
 )
 
 type serverFlags struct {
@@ -45,9 +43,8 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 // appConfig is what every server command passes to app.Open.
 func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) app.Config {
 	return app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
-		Version: version, Logger: log, WALDir: f.walDir,
-		WAL:    wal.Options{MaxBytes: f.walMaxBytes},
-		Ingest: ingest.Options{BatchSize: f.batchSize, BatchDelay: f.batchDelay}}
+		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
+		BatchSize: f.batchSize, BatchDelay: f.batchDelay}
 }
 
 func (f *serverFlags) logger(cmd *cobra.Command) (*slog.Logger, error) {
