@@ -29,27 +29,6 @@ func newClient(server string) (*client, error) {
 	return &client{base: strings.TrimSuffix(server, "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
-// apiError is the server's {"error": {...}} body.
-type apiError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field"`
-	Line    int    `json:"line"`
-}
-
-func (e *apiError) Error() string {
-	msg := e.Message
-	// Name the field of a rejected input unless the message already does
-	// ("404 no asset X" needs no "key:").
-	if e.Field != "" && e.Code != "not_found" && !strings.Contains(msg, e.Field) {
-		msg = e.Field + ": " + msg
-	}
-	if e.Line > 0 {
-		msg = fmt.Sprintf("line %d: %s", e.Line, msg)
-	}
-	return msg
-}
-
 func (c *client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -76,9 +55,7 @@ func (c *client) do(ctx context.Context, method, path, contentType string, body 
 		return fmt.Errorf("read response from %s: %w", c.base, err)
 	}
 	if resp.StatusCode >= 400 {
-		var eb struct {
-			Error *apiError `json:"error"`
-		}
+		var eb errorBody
 		if json.Unmarshal(data, &eb) == nil && eb.Error != nil {
 			return eb.Error
 		}

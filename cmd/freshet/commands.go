@@ -17,8 +17,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/freshet-dev/freshet/asset"
-	"github.com/freshet-dev/freshet/catalog"
-	"github.com/freshet-dev/freshet/lineage"
 )
 
 func printJSON(w io.Writer, raw json.RawMessage) error {
@@ -51,18 +49,15 @@ func newAssetsCmd(g *globals) *cobra.Command {
 					q.Set(k, v)
 				}
 			}
-			var all []catalog.Asset
+			var all []wireAsset
 			var raws []json.RawMessage
 			for {
-				var page struct {
-					Assets     []json.RawMessage `json:"assets"`
-					NextCursor string            `json:"next_cursor"`
-				}
+				var page assetPage
 				if err := c.get(cmd.Context(), "/api/v1/assets", q, &page); err != nil {
 					return err
 				}
 				for _, r := range page.Assets {
-					var a catalog.Asset
+					var a wireAsset
 					if err := json.Unmarshal(r, &a); err != nil {
 						return fmt.Errorf("decode asset: %w", err)
 					}
@@ -115,15 +110,11 @@ func newAssetCmd(g *globals) *cobra.Command {
 		Example: `  freshet asset marts/revenue_daily`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var a struct {
-				catalog.Asset
-				Upstream   []asset.Key `json:"upstream"`
-				Downstream []asset.Key `json:"downstream"`
-			}
+			var a assetDetail
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0]), nil, &a); printed || err != nil {
 				return err
 			}
-			printAsset(cmd.OutOrStdout(), a.Asset, a.Upstream, a.Downstream)
+			printAsset(cmd.OutOrStdout(), a.wireAsset, a.Upstream, a.Downstream)
 			return nil
 		},
 	}
@@ -131,7 +122,7 @@ func newAssetCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printAsset(w io.Writer, a catalog.Asset, up, down []asset.Key) {
+func printAsset(w io.Writer, a wireAsset, up, down []asset.Key) {
 	s := a.Spec
 	now := time.Now()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -142,7 +133,7 @@ func printAsset(w io.Writer, a catalog.Asset, up, down []asset.Key) {
 	row("Owners:", dash(strings.Join(s.Owners, ", ")))
 	row("Tags:", dash(strings.Join(s.Tags, ", ")))
 	row("Kinds:", dash(strings.Join(s.Kinds, ", ")))
-	row("Origin:", string(s.Origin))
+	row("Origin:", s.Origin)
 	row("Upstream:", dash(joinKeys(up)))
 	row("Downstream:", dash(joinKeys(down)))
 	if m := a.LastMaterialization; m != nil {
@@ -204,7 +195,7 @@ func newLineageCmd(g *globals) *cobra.Command {
 				dir = "downstream"
 			}
 			q := url.Values{"direction": {dir}, "depth": {strconv.Itoa(depth)}}
-			var sub lineage.Subgraph
+			var sub subgraph
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/lineage", q, &sub); printed || err != nil {
 				return err
 			}
@@ -230,7 +221,7 @@ func newLineageCmd(g *globals) *cobra.Command {
 
 // printTree prints the subgraph as an indented tree from start; a node
 // reached twice (diamonds) is printed once and then referred to.
-func printTree(w io.Writer, start asset.Key, sub lineage.Subgraph, upstream bool) {
+func printTree(w io.Writer, start asset.Key, sub subgraph, upstream bool) {
 	next := make(map[asset.Key][]asset.Key)
 	for _, e := range sub.Edges {
 		if upstream {
@@ -277,9 +268,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 			if kinds != "" {
 				q.Set("kind", kinds)
 			}
-			var page struct {
-				Events []asset.Event `json:"events"`
-			}
+			var page eventPage
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/events", q, &page); printed || err != nil {
 				return err
 			}
@@ -297,7 +286,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func eventDetail(e asset.Event) string {
+func eventDetail(e wireEvent) string {
 	switch {
 	case e.Check != nil:
 		if e.Check.Passed {
@@ -349,9 +338,7 @@ nothing is stored and the offending line and field are printed.`,
 			if err != nil {
 				return fmt.Errorf("read events: %w", err)
 			}
-			var resp struct {
-				Accepted int `json:"accepted"`
-			}
+			var resp eventsAccepted
 			if err := c.do(cmd.Context(), "POST", "/api/v1/events", ctype, data, &resp); err != nil {
 				return fmt.Errorf("send %s: %w", args[0], err)
 			}

@@ -13,13 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/freshet-dev/freshet/asset"
-	"github.com/freshet-dev/freshet/freshness"
 )
-
-type statusItem struct {
-	freshness.Result
-	Group string `json:"group"`
-}
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var all bool
@@ -43,10 +37,7 @@ Exit code 0 either way; use --json for scripts.`,
 			if group != "" {
 				q.Set("group", group)
 			}
-			var resp struct {
-				Counts map[string]int `json:"counts"`
-				Assets []statusItem   `json:"assets"`
-			}
+			var resp freshnessList
 			if printed, err := g.fetch(cmd, "/api/v1/freshness", q, &resp); printed || err != nil {
 				return err
 			}
@@ -71,8 +62,8 @@ Exit code 0 either way; use --json for scripts.`,
 			fmt.Fprintln(tw, "ASSET\tSTATE\tLAG\tDEADLINE\tROOT CAUSE\tREASON")
 			for _, a := range resp.Assets {
 				lag, deadline := "-", "-"
-				if a.State != freshness.Unknown {
-					lag = asset.FormatDuration(a.Lag.Round(time.Minute))
+				if a.State != "UNKNOWN" {
+					lag = asset.FormatDuration(a.Lag().Round(time.Minute))
 				}
 				if !a.Deadline.IsZero() {
 					deadline = relative(now, a.Deadline)
@@ -134,7 +125,7 @@ and what was in force before (see 'freshet sla show').`,
 			if err != nil {
 				return err
 			}
-			var p freshness.EffectivePolicy
+			var p effectivePolicy
 			if err := c.do(cmd.Context(), http.MethodPut, "/api/v1/assets/"+keyPath(args[0])+"/freshness/policy", "application/json", b, &p); err != nil {
 				return err
 			}
@@ -159,9 +150,7 @@ and what was in force before (see 'freshet sla show').`,
 				return err
 			}
 			req := "/api/v1/assets/" + keyPath(args[0]) + "/freshness/policy?actor=" + url.QueryEscape(actor)
-			var out struct {
-				Policy *freshness.EffectivePolicy `json:"policy"`
-			}
+			var out policyRemoved
 			if err := c.do(cmd.Context(), http.MethodDelete, req, "", nil, &out); err != nil {
 				return err
 			}
@@ -180,11 +169,7 @@ and what was in force before (see 'freshet sla show').`,
 		Short: "Show an asset's SLA, its current state and the SLA's change history",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var resp struct {
-				Result *freshness.Result          `json:"result"`
-				Policy *freshness.EffectivePolicy `json:"policy"`
-				Audit  []asset.Event              `json:"audit"`
-			}
+			var resp assetFreshness
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/freshness", nil, &resp); printed || err != nil {
 				return err
 			}
