@@ -68,7 +68,7 @@ func (s *Server) listEvents(c echo.Context) error {
 }
 
 func (s *Server) assetEvents(c echo.Context) error {
-	key, err := keyParam(c)
+	key, err := s.knownKey(c) // 404 for an asset nobody has heard of, as elsewhere
 	if err != nil {
 		return err
 	}

@@ -75,9 +75,13 @@ func (s *Server) listFreshness(c echo.Context) error {
 		}
 		items = append(items, item)
 	}
+	// Counts cover the group asked for (all states, so a header can say
+	// "2 FAIL, 5 PASS" while listing only the failures).
 	counts := map[string]int{}
 	for _, r := range snap.Results {
-		counts[r.State.String()]++
+		if group == "" || snap.Groups[r.Key] == group {
+			counts[r.State.String()]++
+		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"evaluated_at": snap.At, "counts": counts, "assets": items})
 }
@@ -154,8 +158,16 @@ func (s *Server) putPolicy(c echo.Context) error {
 			return badRequest("actor", "actor must be a name of at most 200 characters without control characters")
 		}
 	}
-	if _, ok := raw["max_lag"]; !ok {
-		return &Error{Status: http.StatusBadRequest, Code: "missing_field", Field: "max_lag", Message: "max_lag is required, e.g. \"2h\""}
+	_, hasLag := raw["max_lag"]
+	_, hasCron := raw["cron"]
+	if !hasLag && !hasCron {
+		return &Error{Status: http.StatusBadRequest, Code: "missing_field", Field: "max_lag",
+			Message: "max_lag is required, e.g. \"2h\" (or a cron deadline, where max_lag is optional)"}
+	}
+	// The same SLA again changes nothing and records nothing: a retried
+	// or scripted PUT must not fill the audit trail.
+	if cur, ok := s.deps.Freshness.Effective(key); ok && cur.Source == freshness.SourceAPI && cur.Policy == policy {
+		return c.JSON(http.StatusOK, cur)
 	}
 	p, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, &policy, s.actor(c, actor))
 	if err != nil {
