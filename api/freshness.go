@@ -251,12 +251,20 @@ func policyError(err error) error {
 		return err
 	}
 	msg := err.Error()
-	field := "max_lag"
-	for _, f := range []string{"warn_after", "timezone", "cron"} {
-		if strings.Contains(msg, f) {
-			field = f
-			break
+	// CompilePolicy's messages start with the field at fault when one is
+	// ("max_lag 30s is too small for a cron deadline"); schedule errors
+	// name theirs somewhere inside.
+	detail := strings.TrimPrefix(msg, freshness.ErrInvalidPolicy.Error()+": ")
+	fields := []string{"max_lag", "warn_after", "timezone", "cron"}
+	for _, f := range fields {
+		if strings.HasPrefix(detail, f) {
+			return badRequest(f, "%s", msg)
 		}
 	}
-	return badRequest(field, "%s", msg)
+	for _, f := range fields[1:] {
+		if strings.Contains(detail, f) {
+			return badRequest(f, "%s", msg)
+		}
+	}
+	return badRequest("max_lag", "%s", msg)
 }

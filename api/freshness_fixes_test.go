@@ -89,3 +89,35 @@ func TestSamePolicyTwiceIsOneAuditEntry(t *testing.T) {
 		t.Errorf("audit has %d entries after a change, want 2", len(a))
 	}
 }
+
+// TestCronPolicyOverHTTP: one rule for cron SLAs: max_lag optional, at
+// least 1m when given, each refusal a 400 naming the field.
+func TestCronPolicyOverHTTP(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	put := func(body string) response {
+		return do(t, http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", "application/json", body)
+	}
+	if r := put(`{"cron":"0 7 * * *","timezone":"Europe/Paris"}`); r.status != http.StatusOK {
+		t.Fatalf("cron without max_lag = %d %s, want 200", r.status, r.body)
+	} else if p, _ := r.json(t)["policy"].(map[string]any); p["cron"] != "0 7 * * *" {
+		t.Errorf("policy = %v", p)
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"cron":"0 7 * * *","max_lag":"30s"}`, "max_lag"},
+		{`{"cron":"0 7 * * *","max_lag":"-1h"}`, "max_lag"},
+		{`{"cron":"0 7 * * *","warn_after":"1h"}`, "warn_after"},
+		{`{"cron":"61 7 * * *"}`, "cron"},
+		{`{"cron":"0 7 * * *","timezone":"Mars/Olympus"}`, "timezone"},
+		{`{"warn_after":"1h"}`, "max_lag"},
+	} {
+		r := put(c.body)
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%s = %d, want 400", c.body, r.status)
+			continue
+		}
+		if _, field, _ := errorOf(t, r); field != c.field {
+			t.Errorf("%s: field %q, want %q (%s)", c.body, field, c.field, r.body)
+		}
+	}
+}

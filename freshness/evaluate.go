@@ -149,20 +149,22 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 		s := p.sched
 		why.str("data is ").dur(res.Lag).str(" old")
 		tick := tc.prevTick(s)
-		if !tick.IsZero() && self.DataTime.Before(tick.Add(-spec.MaxLag)) {
+		if !tick.IsZero() && self.DataTime.Before(tick.Add(-p.lagAt(tc, tick))) {
 			res.State = Fail
 			res.Deadline = tick
-			required = need{at: tick.Add(-spec.MaxLag)}
+			required = need{at: tick.Add(-p.lagAt(tc, tick))}
 			why.str(", missed the ").local(tick, s.loc).str(" deadline, which needs data as of ").time(required.at)
 		} else {
 			res.State = Pass
-			res.Deadline = tc.nextAfter(s, maxTime(now, self.DataTime.Add(spec.MaxLag)))
-			riskNeed = need{at: res.Deadline.Add(-spec.MaxLag)}
+			res.Deadline = tc.nextAfter(s, maxTime(now, p.horizon(tc, self.DataTime)))
+			if !res.Deadline.IsZero() {
+				riskNeed = need{at: res.Deadline.Add(-p.lagAt(tc, res.Deadline))}
+			}
 			if !res.Deadline.IsZero() {
 				why.str(", good until the ").local(res.Deadline, s.loc).str(" deadline")
 			}
 		}
-		why.str(" (cron \"").str(s.expr).str("\" ").str(s.loc.String()).str(", max_lag ").dur(spec.MaxLag).str(")")
+		why.str(" (cron \"").str(s.expr).str("\" ").str(s.loc.String()).str(", ").str(p.lagString()).str(")")
 	}
 
 	if res.State == Pass || res.State == Warn {

@@ -20,11 +20,17 @@ type Policy struct {
 	sched *schedule // nil for a max_lag policy
 }
 
-// CompilePolicy validates p:
+// MinCronLag is the least max_lag a cron policy takes. Data "as of the
+// deadline itself" cannot be met by any run that takes time, so a smaller
+// value is a mistake, not an SLA.
+const MinCronLag = time.Minute
+
+// CompilePolicy validates p (the one rule config, the CLI and the API share):
 //   - a max_lag policy needs max_lag > 0 and, if set, 0 < warn_after < max_lag;
 //   - a cron policy needs a five-field (or @daily-style) expression that fires,
-//     a loadable timezone (default UTC) and max_lag >= 0; warn_after does not
-//     apply to it (its early warning is AT_RISK);
+//     a loadable timezone (default UTC) and either no max_lag (the default:
+//     at each tick, data from after the previous tick) or max_lag >= 1m;
+//     warn_after does not apply to it (its early warning is AT_RISK);
 //   - timezone without cron is an error rather than silently ignored.
 func CompilePolicy(p asset.FreshnessPolicy) (*Policy, error) {
 	if p.MaxLag < 0 {
@@ -47,6 +53,10 @@ func CompilePolicy(p asset.FreshnessPolicy) (*Policy, error) {
 	}
 	if p.WarnAfter != 0 {
 		return nil, fmt.Errorf("%w: warn_after applies to max_lag policies, not to cron deadlines", ErrInvalidPolicy)
+	}
+	if p.MaxLag != 0 && p.MaxLag < MinCronLag {
+		return nil, fmt.Errorf("%w: max_lag %s is too small for a cron deadline: use at least %s, or leave it out to require data from after the previous tick",
+			ErrInvalidPolicy, fmtDuration(p.MaxLag), fmtDuration(MinCronLag))
 	}
 	s, err := newSchedule(p.Cron, p.Timezone)
 	if err != nil {
@@ -73,10 +83,41 @@ func (p *Policy) MaxLag() time.Duration { return p.spec.MaxLag }
 // IsCron reports whether the policy is a cron deadline.
 func (p *Policy) IsCron() bool { return p.sched != nil }
 
+// lagAt is the max_lag a cron policy holds tick to: the one written, or
+// by default the interval back to the previous tick, so that each tick
+// needs data from after the one before.
+func (p *Policy) lagAt(tc *tickCache, tick time.Time) time.Duration {
+	if p.spec.MaxLag > 0 {
+		return p.spec.MaxLag
+	}
+	return tc.interval(p.sched, tick)
+}
+
+// horizon is the latest tick that data as of dataTime satisfies is at or
+// before: dataTime + max_lag, or by default the first tick after dataTime
+// (its successor is the first that needs newer data).
+func (p *Policy) horizon(tc *tickCache, dataTime time.Time) time.Time {
+	if p.spec.MaxLag > 0 {
+		return dataTime.Add(p.spec.MaxLag)
+	}
+	if n := p.sched.next(dataTime); !n.IsZero() {
+		return n
+	}
+	return dataTime
+}
+
+// lagString is how reasons quote a cron policy's max_lag.
+func (p *Policy) lagString() string {
+	if p.spec.MaxLag > 0 {
+		return "max_lag " + fmtDuration(p.spec.MaxLag)
+	}
+	return "data from after the previous tick"
+}
+
 // String describes the policy the way reasons quote it.
 func (p *Policy) String() string {
 	if p.sched != nil {
-		return fmt.Sprintf("%s, max_lag %s", p.sched, fmtDuration(p.spec.MaxLag))
+		return fmt.Sprintf("%s, %s", p.sched, p.lagString())
 	}
 	if p.spec.WarnAfter > 0 {
 		return fmt.Sprintf("max_lag %s, warn_after %s", fmtDuration(p.spec.MaxLag), fmtDuration(p.spec.WarnAfter))

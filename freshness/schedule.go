@@ -190,6 +190,9 @@ type tickCache struct {
 	prev     time.Time
 	havePrev bool
 	upcoming []time.Time // ticks after now, in order
+	// The interval before each tick asked about (the default max_lag):
+	// prev(now) and the next deadline, shared by every asset on the schedule.
+	intervals map[int64]time.Duration
 }
 
 // maxCachedTicks bounds the upcoming ticks kept per schedule; deadlines
@@ -201,6 +204,24 @@ func (c *tickCache) prevTick(s *schedule) time.Time {
 		c.prev, c.havePrev = s.prev(c.now), true
 	}
 	return c.prev
+}
+
+// interval is the time from the tick before tick to tick itself; a
+// schedule with no earlier tick in five years gives five years.
+func (c *tickCache) interval(s *schedule, tick time.Time) time.Duration {
+	key := tick.UnixNano()
+	if d, ok := c.intervals[key]; ok {
+		return d
+	}
+	d := 5 * 365 * 24 * time.Hour
+	if before := s.prev(tick.Add(-time.Nanosecond)); !before.IsZero() {
+		d = tick.Sub(before)
+	}
+	if c.intervals == nil {
+		c.intervals = make(map[int64]time.Duration)
+	}
+	c.intervals[key] = d
+	return d
 }
 
 // nextAfter is the first tick strictly after t, for t at or after c.now.

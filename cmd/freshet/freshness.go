@@ -107,15 +107,21 @@ and what was in force before (see 'freshet sla show').`,
 	set := &cobra.Command{
 		Use:   "set KEY",
 		Short: "Set an asset's SLA",
+		Long: `Set an asset's SLA: a max lag (data at most --max-lag old, with an optional
+earlier --warn-after), or a cron deadline: at each tick of --cron (in
+--timezone, default UTC) the data must be at most --max-lag old; without
+--max-lag, each tick needs data from after the previous tick. With a cron,
+--max-lag is at least 1m.`,
 		Example: `  freshet sla set marts/orders_enriched --max-lag 4h --warn-after 3h
-  freshet sla set marts/revenue_daily --cron "0 7 * * *" --timezone Europe/Paris --max-lag 8h`,
+  freshet sla set marts/revenue_daily --cron "0 7 * * *" --timezone Europe/Paris --max-lag 8h
+  freshet sla set marts/weekly_report --cron "0 9 * * 1"   # data from after last Monday 09:00`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if maxLag == "" {
-				return fmt.Errorf("--max-lag is required, e.g. --max-lag 2h")
+			if maxLag == "" && cronExpr == "" {
+				return fmt.Errorf("--max-lag is required without --cron, e.g. --max-lag 2h")
 			}
-			body := map[string]string{"max_lag": maxLag, "actor": actor}
-			for k, v := range map[string]string{"warn_after": warnAfter, "cron": cronExpr, "timezone": tz} {
+			body := map[string]string{"actor": actor}
+			for k, v := range map[string]string{"max_lag": maxLag, "warn_after": warnAfter, "cron": cronExpr, "timezone": tz} {
 				if v != "" {
 					body[k] = v
 				}
@@ -216,6 +222,9 @@ func describePolicy(p asset.FreshnessPolicy) string {
 		tz := p.Timezone
 		if tz == "" {
 			tz = "UTC"
+		}
+		if p.MaxLag == 0 {
+			return fmt.Sprintf("at each %q (%s), data from after the previous tick", p.Cron, tz)
 		}
 		return fmt.Sprintf("at each %q (%s), data at most %s old", p.Cron, tz, asset.FormatDuration(p.MaxLag))
 	}

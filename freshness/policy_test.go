@@ -1,0 +1,57 @@
+package freshness
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// TestCronPolicyRule: the one rule for cron policies that config, the CLI
+// and the API share through CompilePolicy.
+func TestCronPolicyRule(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		p       asset.FreshnessPolicy
+		wantErr string // empty: valid
+	}{
+		{"max_lag omitted", asset.FreshnessPolicy{Cron: "0 7 * * *"}, ""},
+		{"max_lag at the minimum", asset.FreshnessPolicy{Cron: "0 7 * * *", MaxLag: time.Minute}, ""},
+		{"max_lag below a minute", asset.FreshnessPolicy{Cron: "0 7 * * *", MaxLag: 30 * time.Second}, "too small for a cron deadline"},
+		{"max_lag negative", asset.FreshnessPolicy{Cron: "0 7 * * *", MaxLag: -time.Hour}, "negative"},
+		{"warn_after with cron", asset.FreshnessPolicy{Cron: "0 7 * * *", WarnAfter: time.Hour}, "warn_after applies to max_lag"},
+		{"no cron, no max_lag", asset.FreshnessPolicy{}, "max_lag is required"},
+		{"timezone without cron", asset.FreshnessPolicy{MaxLag: time.Hour, Timezone: "UTC"}, "cron is not"},
+	} {
+		_, err := CompilePolicy(c.p)
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("%s: %v, want valid", c.name, err)
+		case c.wantErr != "" && (err == nil || !errors.Is(err, ErrInvalidPolicy) || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%s: err = %v, want ErrInvalidPolicy saying %q", c.name, err, c.wantErr)
+		}
+	}
+}
+
+// TestDefaultCronLag: without max_lag, the lag a tick allows is the
+// interval back to the previous tick, which varies with the schedule.
+func TestDefaultCronLag(t *testing.T) {
+	t.Parallel()
+	p := MustCompilePolicy(asset.FreshnessPolicy{Cron: "0 9 * * 1-5", Timezone: "America/New_York"})
+	tc := &tickCache{}
+	monday := time.Date(2026, 3, 16, 13, 0, 0, 0, time.UTC)  // 09:00 EDT
+	tuesday := time.Date(2026, 3, 17, 13, 0, 0, 0, time.UTC) // 09:00 EDT
+	if got := p.lagAt(tc, monday); got != 72*time.Hour {
+		t.Errorf("Monday's lag = %s, want 72h (back to Friday 09:00)", got)
+	}
+	if got := p.lagAt(tc, tuesday); got != 24*time.Hour {
+		t.Errorf("Tuesday's lag = %s, want 24h", got)
+	}
+	fixed := MustCompilePolicy(asset.FreshnessPolicy{Cron: "0 9 * * 1-5", MaxLag: 2 * time.Hour})
+	if got := fixed.lagAt(tc, monday); got != 2*time.Hour {
+		t.Errorf("a written max_lag = %s, want it as written", got)
+	}
+}
