@@ -24,7 +24,9 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testdata/script/*.txtar. Each script gets a free port in
-// $PORT and $FRESHET_SERVER pointing at it.
+// $PORT and $FRESHET_SERVER pointing at it, and the clock variables of
+// setClock: the server judges freshness against the real clock, so a script
+// never writes a fixed date, only times relative to when it started.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
@@ -37,12 +39,63 @@ func TestScripts(t *testing.T) {
 			ln.Close()
 			env.Setenv("PORT", strconv.Itoa(port))
 			env.Setenv("FRESHET_SERVER", fmt.Sprintf("http://127.0.0.1:%d", port))
+			setClock(env, time.Now())
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfor": waitFor,
+			"subst":   subst,
 		},
 	})
+}
+
+// clockAgo names the past times a script can use: $NOW_MINUS_1H is an hour
+// before $NOW. Add a row when a script needs another.
+var clockAgo = []struct {
+	name string
+	d    time.Duration
+}{
+	{"1H", time.Hour},
+	{"2H", 2 * time.Hour},
+	{"1D", 24 * time.Hour},
+	{"2D", 48 * time.Hour},
+	{"3D", 72 * time.Hour},
+	{"7D", 7 * 24 * time.Hour},
+}
+
+// setClock sets $NOW (RFC 3339, UTC, whole seconds), $NOW_MINUS_<ago> for
+// each row of clockAgo and $TODAY (2006-01-02, UTC), all from now.
+func setClock(env *testscript.Env, now time.Time) {
+	now = now.UTC().Truncate(time.Second)
+	env.Setenv("NOW", now.Format(time.RFC3339))
+	for _, a := range clockAgo {
+		env.Setenv("NOW_MINUS_"+a.name, now.Add(-a.d).Format(time.RFC3339))
+	}
+	env.Setenv("TODAY", now.Format(time.DateOnly))
+}
+
+// subst rewrites each FILE in place, replacing ${VAR} and $VAR with the
+// script's environment: testscript does not expand variables inside archive
+// files, and event files need the times of setClock. An unset variable is
+// an error rather than an empty string, so a typo cannot pass silently.
+func subst(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: subst FILE...")
+	}
+	for _, name := range args {
+		var unset []string
+		out := os.Expand(ts.ReadFile(name), func(v string) string {
+			val := ts.Getenv(v)
+			if val == "" {
+				unset = append(unset, v)
+			}
+			return val
+		})
+		if len(unset) > 0 {
+			ts.Fatalf("subst %s: unset variables %s", name, strings.Join(unset, ", "))
+		}
+		ts.Check(os.WriteFile(ts.MkAbs(name), []byte(out), 0o666))
+	}
 }
 
 // waitFor polls a URL until it answers 200, and if TEXT is given until the
