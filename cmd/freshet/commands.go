@@ -280,7 +280,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&kinds, "kind", "", "comma-separated kinds (materialization, materialization_failed, observation, check_result)")
+	cmd.Flags().StringVar(&kinds, "kind", "", "comma-separated kinds (materialization, materialization_failed, observation, check_result, freshness_changed, freshness_policy_changed)")
 	cmd.Flags().IntVar(&limit, "limit", 20, "number of events (1-1000)")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	return cmd
@@ -297,6 +297,18 @@ func eventDetail(e wireEvent) string {
 		if v, ok := e.Metadata["error"]; ok {
 			return v.Text
 		}
+	case e.Kind == asset.KindFreshnessChanged:
+		state := e.Metadata["state"].Text
+		if prev, ok := e.Metadata["previous_state"]; ok {
+			return prev.Text + " -> " + state
+		}
+		return state
+	case e.Kind == asset.KindPolicyChanged:
+		detail := e.Metadata["action"].Text
+		if a, ok := e.Metadata["actor"]; ok {
+			detail += " by " + a.Text
+		}
+		return detail
 	default:
 		if n, ok := e.Metadata.RowCount(); ok {
 			return fmt.Sprintf("%d rows", n)

@@ -17,19 +17,27 @@ import (
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var all bool
-	var group string
+	var group, failOn string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show assets that are not fresh, worst first, with their root causes",
 		Long: `Show every asset with a freshness policy that is not PASS: FAIL, AT_RISK,
 WARN and UNKNOWN (never materialized), worst first, with how late it is, its
 deadline and the root cause (the most upstream stale asset: fix that one).
-Exit code 0 either way; use --json for scripts.`,
+
+Exit code 0, or with --fail-on 1 when an asset listed is at least that bad
+(WARN < AT_RISK < FAIL; UNKNOWN counts as FAIL): a CI or cron job can gate
+on it. Use --json for scripts.`,
 		Example: `  freshet status
   freshet status --all --group marts
+  freshet status --group marts --fail-on FAIL   # exit 1 if a mart is failing
   freshet status --json | jq '.assets[] | select(.state=="FAIL") | .root_cause'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			threshold, err := failThreshold(failOn)
+			if err != nil {
+				return err
+			}
 			q := url.Values{}
 			if !all {
 				q.Set("state", "FAIL,AT_RISK,WARN,UNKNOWN")
@@ -60,33 +68,72 @@ Exit code 0 either way; use --json for scripts.`,
 			now := time.Now()
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ASSET\tSTATE\tLAG\tDEADLINE\tROOT CAUSE\tREASON")
+			failing := 0
 			for _, a := range resp.Assets {
 				lag, deadline := "-", "-"
 				if a.State != "UNKNOWN" {
-					lag = asset.FormatDuration(a.Lag().Round(time.Minute))
+					// To the second, as the reason says it.
+					lag = asset.FormatDuration(a.Lag().Round(time.Second))
 				}
 				if !a.Deadline.IsZero() {
 					deadline = relative(now, a.Deadline)
+					if a.State == "FAIL" && !a.Deadline.After(now) {
+						deadline = "missed " + deadline
+					}
 				}
 				root := string(a.RootCause)
-				if root == string(a.Key) || root == "" {
+				if root == "" {
 					root = "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Key, a.State, lag, deadline, root, a.Reason)
+				if threshold > 0 && severity[a.State] >= threshold {
+					failing++
+				}
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if failing > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("%d asset(s) at %s or worse (--fail-on)", failing, strings.ToUpper(failOn))}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include assets that PASS")
 	cmd.Flags().StringVar(&group, "group", "", "only this group")
+	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when an asset is at least this bad: WARN, AT_RISK or FAIL")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print the API's JSON")
 	return cmd
 }
 
-// relative says "in 2h" or "40m ago".
+// severity orders states for --fail-on; UNKNOWN (never materialized) is
+// as bad as FAIL: a pipeline that never ran is not fresh.
+var severity = map[string]int{"PASS": 0, "WARN": 1, "AT_RISK": 2, "FAIL": 3, "UNKNOWN": 3}
+
+func failThreshold(name string) (int, error) {
+	if name == "" {
+		return 0, nil
+	}
+	switch v := strings.ToUpper(name); v {
+	case "WARN", "AT_RISK", "FAIL":
+		return severity[v], nil
+	}
+	return 0, fmt.Errorf("--fail-on %q: use WARN, AT_RISK or FAIL", name)
+}
+
+// relative says "in 2h", "40m ago" or, within a minute, "in 25s" / "now":
+// rounding must not turn a deadline just missed into "in 0s".
 func relative(now, t time.Time) string {
-	d := t.Sub(now).Round(time.Minute)
-	if d >= 0 {
+	d := t.Sub(now)
+	if d.Abs() < time.Hour {
+		d = d.Round(time.Second)
+	} else {
+		d = d.Round(time.Minute)
+	}
+	switch {
+	case d == 0:
+		return "now"
+	case d > 0:
 		return "in " + asset.FormatDuration(d)
 	}
 	return asset.FormatDuration(-d) + " ago"
