@@ -105,12 +105,15 @@ type policyJSON struct {
 // MarshalJSON writes durations as strings.
 func (p FreshnessPolicy) MarshalJSON() ([]byte, error) {
 	type out struct {
-		MaxLag    string `json:"max_lag"`
+		MaxLag    string `json:"max_lag,omitempty"` // absent: a cron policy's default
 		WarnAfter string `json:"warn_after,omitempty"`
 		Cron      string `json:"cron,omitempty"`
 		Timezone  string `json:"timezone,omitempty"`
 	}
-	o := out{MaxLag: FormatDuration(p.MaxLag), Cron: p.Cron, Timezone: p.Timezone}
+	o := out{Cron: p.Cron, Timezone: p.Timezone}
+	if p.MaxLag != 0 || p.Cron == "" {
+		o.MaxLag = FormatDuration(p.MaxLag)
+	}
 	if p.WarnAfter != 0 {
 		o.WarnAfter = FormatDuration(p.WarnAfter)
 	}
@@ -131,6 +134,41 @@ func (p *FreshnessPolicy) UnmarshalJSON(b []byte) error {
 	}
 	p.WarnAfter, err = jsonDuration("warn_after", w.WarnAfter)
 	return err
+}
+
+// materializeJSON is MaterializeSpec's wire form: the timeout as a string
+// such as "30m", like every other duration Freshet writes.
+type materializeJSON struct {
+	Argv    []string          `json:"argv"`
+	Env     map[string]string `json:"env,omitempty"`
+	Dir     string            `json:"dir,omitempty"`
+	Timeout json.RawMessage   `json:"timeout,omitempty"`
+	Retries int               `json:"retries,omitempty"`
+	Pool    string            `json:"pool,omitempty"`
+}
+
+// MarshalJSON writes the timeout as a duration string.
+func (m MaterializeSpec) MarshalJSON() ([]byte, error) {
+	w := materializeJSON{Argv: m.Argv, Env: m.Env, Dir: m.Dir, Retries: m.Retries, Pool: m.Pool}
+	if m.Timeout != 0 {
+		w.Timeout = json.RawMessage(`"` + FormatDuration(m.Timeout) + `"`)
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads the timeout as a string, or as integer nanoseconds
+// (how specs stored before this form wrote it).
+func (m *MaterializeSpec) UnmarshalJSON(b []byte) error {
+	var w materializeJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	t, err := jsonDuration("timeout", w.Timeout)
+	if err != nil {
+		return err
+	}
+	*m = MaterializeSpec{Argv: w.Argv, Env: w.Env, Dir: w.Dir, Timeout: t, Retries: w.Retries, Pool: w.Pool}
+	return nil
 }
 
 func jsonDuration(field string, raw json.RawMessage) (time.Duration, error) {

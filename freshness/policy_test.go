@@ -55,3 +55,22 @@ func TestDefaultCronLag(t *testing.T) {
 		t.Errorf("a written max_lag = %s, want it as written", got)
 	}
 }
+
+// TestResultJSONInUTC: a cron deadline computed in Europe/Paris and the
+// other times are all written in UTC.
+func TestResultJSONInUTC(t *testing.T) {
+	t.Parallel()
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 7, 0, 0, 0, paris)
+	r := Result{Key: "x", State: AtRisk, DataTime: at.Add(-time.Hour), Deadline: at, PredictedCompletion: &at, EvaluatedAt: at}
+	b, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); strings.Contains(s, "+01:00") || strings.Count(s, "Z\"") != 4 {
+		t.Errorf("times not all in UTC: %s", s)
+	}
+}

@@ -47,12 +47,19 @@ type resultJSON struct {
 	EvaluatedAt         time.Time  `json:"evaluated_at"`
 }
 
-// MarshalJSON writes the result with its state as a string and its lag in seconds.
+// MarshalJSON writes the result with its state as a string, its lag in
+// seconds and every time in UTC (cron deadlines are computed in their
+// policy's zone; readers should not see two offsets side by side).
 func (r Result) MarshalJSON() ([]byte, error) {
+	var predicted *time.Time
+	if r.PredictedCompletion != nil {
+		p := r.PredictedCompletion.UTC()
+		predicted = &p
+	}
 	return json.Marshal(resultJSON{
-		Key: r.Key, State: r.State, LagSeconds: r.Lag.Seconds(), DataTime: r.DataTime,
-		Deadline: r.Deadline, Reason: r.Reason, RootCause: r.RootCause,
-		PredictedCompletion: r.PredictedCompletion, EvaluatedAt: r.EvaluatedAt,
+		Key: r.Key, State: r.State, LagSeconds: r.Lag.Seconds(), DataTime: r.DataTime.UTC(),
+		Deadline: r.Deadline.UTC(), Reason: r.Reason, RootCause: r.RootCause,
+		PredictedCompletion: predicted, EvaluatedAt: r.EvaluatedAt.UTC(),
 	})
 }
 
