@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -13,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/freshness"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -83,7 +86,70 @@ func (s *Server) listFreshness(c echo.Context) error {
 			counts[r.State.String()]++
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"evaluated_at": snap.At, "counts": counts, "assets": items})
+	return c.JSON(http.StatusOK, map[string]any{"evaluated_at": snap.At, "counts": counts, "assets": items,
+		"problems": s.problems(group), "impacted": s.impacted(snap, group)})
+}
+
+// problems are the group's assets whose latest check or run failed: the
+// other half of health, next to freshness.
+func (s *Server) problems(group string) []catalog.Problem {
+	out := s.deps.Catalog.Problems(group)
+	if out == nil {
+		out = []catalog.Problem{}
+	}
+	return out
+}
+
+// impactedList is the assets downstream of one root cause that have no
+// SLA of their own, so nothing else would say they are affected.
+type impactedList struct {
+	RootCause asset.Key   `json:"root_cause"`
+	Assets    []asset.Key `json:"assets"`
+	Total     int         `json:"total"` // Assets is capped at maxImpacted
+}
+
+const maxImpacted = 100
+
+// impacted lists, per root cause of a result that is not PASS, the
+// downstream assets without a policy (in the group, when one is given).
+func (s *Server) impacted(snap *freshness.Snapshot, group string) []impactedList {
+	roots := map[asset.Key]bool{}
+	for _, r := range snap.Results {
+		if r.State != freshness.Pass && r.RootCause != "" {
+			roots[r.RootCause] = true
+		}
+	}
+	g := s.deps.Lineage.Current()
+	out := []impactedList{}
+	for _, root := range slices.Sorted(maps.Keys(roots)) {
+		sub, err := g.Downstream(root, 0)
+		if err != nil {
+			continue // not in the graph (yet)
+		}
+		l := impactedList{RootCause: root, Assets: []asset.Key{}}
+		for _, n := range sub.Nodes {
+			if n.Key == root {
+				continue
+			}
+			if _, hasPolicy := snap.Results[n.Key]; hasPolicy {
+				continue
+			}
+			if group != "" {
+				if a, ok := s.deps.Catalog.Get(n.Key); !ok || a.Spec.Group != group {
+					continue
+				}
+			}
+			l.Total++
+			if len(l.Assets) < maxImpacted {
+				l.Assets = append(l.Assets, n.Key)
+			}
+		}
+		if l.Total > 0 {
+			slices.Sort(l.Assets)
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // assetFreshness: the current result, the effective policy, and the last

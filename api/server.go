@@ -25,6 +25,7 @@ import (
 type Catalog interface {
 	List(f catalog.Filter) ([]catalog.Asset, bool)
 	Get(k asset.Key) (catalog.Asset, bool)
+	Problems(group string) []catalog.Problem
 }
 
 // Lineage returns the current immutable lineage snapshot.

@@ -153,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
-	reg.MustRegister(a.monitor.Collector())
+	reg.MustRegister(a.monitor.Collector(), a.catalog.Collector())
 	a.api = api.New(api.Deps{
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,7 +24,9 @@ func newStatusCmd(g *globals) *cobra.Command {
 		Short: "Show assets that are not fresh, worst first, with their root causes",
 		Long: `Show every asset with a freshness policy that is not PASS: FAIL, AT_RISK,
 WARN and UNKNOWN (never materialized), worst first, with how late it is, its
-deadline and the root cause (the most upstream stale asset: fix that one).
+deadline and the root cause (the most upstream stale asset: fix that one);
+then the assets whose latest check or run failed, and the assets without an
+SLA of their own downstream of each root cause.
 
 Exit code 0, or with --fail-on 1 when an asset listed is at least that bad
 (WARN < AT_RISK < FAIL; UNKNOWN counts as FAIL): a CI or cron job can gate
@@ -58,17 +61,18 @@ on it. Use --json for scripts.`,
 			}
 			if len(parts) == 0 {
 				fmt.Fprintln(out, "no asset has a freshness policy yet (see docs/freshness.md)")
-				return nil
+			} else {
+				fmt.Fprintln(out, strings.Join(parts, ", "))
 			}
-			fmt.Fprintln(out, strings.Join(parts, ", "))
 			if len(resp.Assets) == 0 {
-				fmt.Fprintln(out, "every asset is fresh")
-				return nil
+				if len(parts) > 0 {
+					fmt.Fprintln(out, "every asset with an SLA is fresh")
+				}
+				return failOnError(printHealth(out, resp, threshold), failOn)
 			}
 			now := time.Now()
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ASSET\tSTATE\tLAG\tDEADLINE\tROOT CAUSE\tREASON")
-			failing := 0
 			for _, a := range resp.Assets {
 				lag, deadline := "-", "-"
 				if a.State != "UNKNOWN" {
@@ -86,17 +90,11 @@ on it. Use --json for scripts.`,
 					root = "-"
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Key, a.State, lag, deadline, root, a.Reason)
-				if threshold > 0 && severity[a.State] >= threshold {
-					failing++
-				}
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			if failing > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d asset(s) at %s or worse (--fail-on)", failing, strings.ToUpper(failOn))}
-			}
-			return nil
+			return failOnError(printHealth(out, resp, threshold), failOn)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include assets that PASS")
@@ -104,6 +102,52 @@ on it. Use --json for scripts.`,
 	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when an asset is at least this bad: WARN, AT_RISK or FAIL")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print the API's JSON")
 	return cmd
+}
+
+// printHealth prints the other half of health after the table: failed
+// checks and runs, and the assets without an SLA that a root cause
+// impacts. It returns how many assets are at least threshold bad, counting
+// an error-severity check or a failed run as FAIL.
+func printHealth(out io.Writer, resp freshnessList, threshold int) int {
+	failing := 0
+	for _, a := range resp.Assets {
+		if threshold > 0 && severity[a.State] >= threshold {
+			failing++
+		}
+	}
+	if len(resp.Problems) > 0 {
+		fmt.Fprintln(out, "Failing checks and runs:")
+		for _, p := range resp.Problems {
+			var what []string
+			bad := p.RunFailed != nil
+			if p.RunFailed != nil {
+				what = append(what, "latest run failed at "+p.RunFailed.Time.UTC().Format(time.RFC3339))
+			}
+			for _, c := range p.FailedChecks {
+				what = append(what, fmt.Sprintf("check %s failed (%s)", c.Check.Name, c.Check.Severity))
+				bad = bad || c.Check.Severity != asset.SeverityWarn
+			}
+			fmt.Fprintf(out, "  %s: %s\n", p.Key, strings.Join(what, "; "))
+			if bad && threshold > 0 && threshold <= severity["FAIL"] {
+				failing++
+			}
+		}
+	}
+	for _, im := range resp.Impacted {
+		more := ""
+		if im.Total > len(im.Assets) {
+			more = fmt.Sprintf(" and %d more", im.Total-len(im.Assets))
+		}
+		fmt.Fprintf(out, "Impacted by %s (no SLA of their own): %s%s\n", im.RootCause, joinKeys(im.Assets), more)
+	}
+	return failing
+}
+
+func failOnError(failing int, failOn string) error {
+	if failing == 0 {
+		return nil
+	}
+	return &exitError{code: 1, err: fmt.Errorf("%d asset(s) at %s or worse (--fail-on)", failing, strings.ToUpper(failOn))}
 }
 
 // severity orders states for --fail-on; UNKNOWN (never materialized) is

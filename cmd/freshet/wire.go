@@ -136,8 +136,18 @@ func (r freshnessResult) Lag() time.Duration {
 // freshnessList is the answer of GET /api/v1/freshness (states of the
 // assets asked for, counts of every asset).
 type freshnessList struct {
-	Counts map[string]int    `json:"counts"` // by state
-	Assets []freshnessResult `json:"assets"`
+	Counts   map[string]int    `json:"counts"` // by state
+	Assets   []freshnessResult `json:"assets"`
+	Problems []struct {
+		Key          asset.Key   `json:"key"`
+		FailedChecks []wireEvent `json:"failed_checks"`
+		RunFailed    *wireEvent  `json:"run_failed"`
+	} `json:"problems"`
+	Impacted []struct {
+		RootCause asset.Key   `json:"root_cause"`
+		Assets    []asset.Key `json:"assets"`
+		Total     int         `json:"total"`
+	} `json:"impacted"`
 }
 
 // effectivePolicy is the EffectivePolicy schema: the answer of
