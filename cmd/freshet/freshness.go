@@ -107,12 +107,12 @@ on it. Use --json for scripts.`,
 // printHealth prints the other half of health after the table: failed
 // checks and runs, and the assets without an SLA that a root cause
 // impacts. It returns how many assets are at least threshold bad, counting
-// an error-severity check or a failed run as FAIL.
+// an error-severity check or a failed run as FAIL (so any --fail-on level).
 func printHealth(out io.Writer, resp freshnessList, threshold int) int {
-	failing := 0
+	failing := map[asset.Key]bool{}
 	for _, a := range resp.Assets {
 		if threshold > 0 && severity[a.State] >= threshold {
-			failing++
+			failing[a.Key] = true
 		}
 	}
 	if len(resp.Problems) > 0 {
@@ -128,8 +128,8 @@ func printHealth(out io.Writer, resp freshnessList, threshold int) int {
 				bad = bad || c.Check.Severity != asset.SeverityWarn
 			}
 			fmt.Fprintf(out, "  %s: %s\n", p.Key, strings.Join(what, "; "))
-			if bad && threshold > 0 && threshold <= severity["FAIL"] {
-				failing++
+			if bad && threshold > 0 {
+				failing[p.Key] = true
 			}
 		}
 	}
@@ -140,7 +140,7 @@ func printHealth(out io.Writer, resp freshnessList, threshold int) int {
 		}
 		fmt.Fprintf(out, "Impacted by %s (no SLA of their own): %s%s\n", im.RootCause, joinKeys(im.Assets), more)
 	}
-	return failing
+	return len(failing)
 }
 
 func failOnError(failing int, failOn string) error {
