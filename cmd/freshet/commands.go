@@ -158,6 +158,7 @@ func printAsset(w io.Writer, a wireAsset, up, down []asset.Key) {
 		}
 		row("Check "+c.Check.Name+":", fmt.Sprintf("%s %s", status, ago(now, c.Time)))
 	}
+	row("Health:", health(a))
 	kinds := make([]string, 0, len(a.Counts))
 	for k, n := range a.Counts {
 		kinds = append(kinds, fmt.Sprintf("%s=%d", k, n))
@@ -165,6 +166,24 @@ func printAsset(w io.Writer, a wireAsset, up, down []asset.Key) {
 	sort.Strings(kinds)
 	row("Events:", dash(strings.Join(kinds, " ")))
 	tw.Flush()
+}
+
+// health sums up what is wrong with an asset beyond freshness: its latest
+// run failed, or the latest result of a check failed.
+func health(a wireAsset) string {
+	var bad []string
+	if f, m := a.LastFailure, a.LastMaterialization; f != nil && (m == nil || f.Time.After(m.Time)) {
+		bad = append(bad, "latest run failed")
+	}
+	for _, c := range a.LastChecks {
+		if c.Check != nil && !c.Check.Passed {
+			bad = append(bad, fmt.Sprintf("check %s failed (%s)", c.Check.Name, c.Check.Severity))
+		}
+	}
+	if len(bad) == 0 {
+		return "ok"
+	}
+	return strings.Join(bad, "; ")
 }
 
 func newLineageCmd(g *globals) *cobra.Command {
