@@ -463,7 +463,7 @@ func TestFreshnessAPI(t *testing.T) {
 	if r := get(t, base+"/api/v1/freshness?state=PASS"); bytes.Contains(r.body, []byte(`"marts/revenue"`)) {
 		t.Errorf("state filter ignored: %s", r.body)
 	}
-	eventually(t, base+"/metrics", `freshet_asset_freshness_state{asset="marts/revenue",group="marts"} 2`)
+	eventually(t, base+"/metrics", `freshet_asset_freshness_state{asset="marts/revenue",group="marts"} 1`) // WARN
 
 	put := func(body string) response {
 		return do(t, http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", "application/json", body)
@@ -493,9 +493,21 @@ func TestFreshnessAPI(t *testing.T) {
 			t.Errorf("%s: code %q field %q, want %q %q: %s", tt.name, code, field, tt.code, tt.field, r.body)
 		}
 	}
-	if r := do(t, http.MethodPut, base+"/api/v1/assets/nope/freshness/policy", "application/json", `{"max_lag":"1h"}`); r.status != 404 {
-		t.Errorf("unknown asset: %d", r.status)
+	// An SLA on a table that has not reported yet declares it (origin
+	// api) and says UNKNOWN until it reports; a bad policy declares nothing.
+	if r := do(t, http.MethodPut, base+"/api/v1/assets/later%2Ftable/freshness/policy", "application/json", `{"max_lag":"-1h"}`); r.status != 400 {
+		t.Errorf("bad SLA on a new key: %d %s", r.status, r.body)
 	}
+	if r := get(t, base+"/api/v1/assets/later%2Ftable"); r.status != 404 {
+		t.Errorf("a refused SLA declared the asset: %d", r.status)
+	}
+	if r := do(t, http.MethodPut, base+"/api/v1/assets/later%2Ftable/freshness/policy", "application/json", `{"max_lag":"1h"}`); r.status != 200 {
+		t.Errorf("SLA on a new key: %d %s", r.status, r.body)
+	}
+	if a := get(t, base+"/api/v1/assets/later%2Ftable").json(t); a["spec"].(map[string]any)["origin"] != "api" {
+		t.Errorf("declared asset = %v, want origin api", a["spec"])
+	}
+	eventually(t, base+"/api/v1/freshness?state=UNKNOWN", `"key":"later/table"`)
 
 	// A looser SLA through the API: PASS, recorded with the actor.
 	req, err := http.NewRequest(http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", strings.NewReader(`{"max_lag":"4h","warn_after":"3h"}`))

@@ -181,13 +181,17 @@ func (s *Server) assetFreshness(c echo.Context) error {
 }
 
 // putPolicy sets the asset's SLA through the API (it overrides the
-// definitions file until deleted). Body: {"max_lag":"2h","warn_after":"1h"}
+// definitions file until deleted), declaring the asset if it is new. Body: {"max_lag":"2h","warn_after":"1h"}
 // or {"cron":"0 7 * * *","timezone":"Europe/Paris","max_lag":"8h"}, and
 // optionally "actor" (else the X-Freshet-Actor header, else "api").
 func (s *Server) putPolicy(c echo.Context) error {
-	key, err := s.knownKey(c)
+	key, err := keyParam(c)
 	if err != nil {
 		return err
+	}
+	_, known := s.deps.Catalog.Get(key)
+	if !known && s.deps.Declare == nil {
+		return notFound("key", "no asset %q", key)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
 	if err != nil {
@@ -234,6 +238,16 @@ func (s *Server) putPolicy(c echo.Context) error {
 	// or scripted PUT must not fill the audit trail.
 	if cur, ok := s.deps.Freshness.Effective(key); ok && cur.Source == freshness.SourceAPI && cur.Policy == policy {
 		return c.JSON(http.StatusOK, cur)
+	}
+	if _, err := freshness.CompilePolicy(policy); err != nil {
+		return policyError(err) // before declaring anything
+	}
+	if !known {
+		// An SLA on a table that has not reported yet declares it: the
+		// SLA then says UNKNOWN until it does, instead of a 404.
+		if err := s.deps.Declare(c.Request().Context(), key); err != nil {
+			return err
+		}
 	}
 	p, err := s.deps.Freshness.SetPolicy(c.Request().Context(), key, &policy, s.actor(c, actor))
 	if err != nil {

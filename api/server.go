@@ -54,6 +54,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Freshness is the freshness monitor (current states, SLAs).
 	Freshness Freshness
+	// Declare makes a key an asset, so an SLA can be set on a table before
+	// it reports anything (nil: such a PUT is a 404).
+	Declare func(ctx context.Context, key asset.Key) error
 	// DeadLetters lists and replays events set aside by the store writer
 	// (nil: none are kept; the list is empty).
 	DeadLetters DeadLetters

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +80,12 @@ type App struct {
 	monitorOnce sync.Once
 	closeOnce   sync.Once
 	closeErr    error
-	specs       []asset.Spec    // effective specs (definitions + stored), for the monitor
+	specs       []asset.Spec // effective specs (definitions + stored), for the monitor
+	defs        *config.File
+	specKeys    map[asset.Key]bool       // keys of specs
+	selMu       sync.Mutex               // guards selected and specsSent, orders SetSpecs calls
+	selected    map[asset.Key]asset.Spec // assets outside specs that a selection policy covers
+	specsSent   bool
 	sums        []store.Summary // from the last rebuild, until the monitor has loaded them
 }
 
@@ -91,7 +98,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{log: cfg.Logger, store: st, catalog: catalog.New(), lineage: lineage.NewIndex()}
+	a := &App{log: cfg.Logger, store: st, catalog: catalog.New(), lineage: lineage.NewIndex(),
+		defs: cfg.Definitions, selected: map[asset.Key]asset.Spec{}}
 	if cfg.Definitions != nil {
 		a.declared = cfg.Definitions.Assets
 	}
@@ -126,8 +134,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts := cfg.Freshness
 	fopts.Logger = cfg.Logger
 	fopts.Seed = a.latestEvents
+	fopts.History = st // history older than the monitor's in-memory window
 	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
-	a.monitor.SetSpecs(a.specs)
+	a.selectPolicies(a.catalog.Keys())
 	recent, err := st.RecentSuccesses(ctx, freshness.HistoryLen)
 	if err != nil {
 		a.wal.Close()
@@ -161,6 +170,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Ingest:      a.pipeline,
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
+		Declare:     a.declare,
 		// Not ready once the log has failed: it no longer acknowledges,
 		// and a load balancer should send traffic elsewhere.
 		Ready:   func(context.Context) error { return a.wal.Err() },
@@ -212,7 +222,14 @@ func (a *App) rebuild(ctx context.Context) error {
 		return fmt.Errorf("load observed lineage: %w", err)
 	}
 	specs := mergeSpecs(a.declared, stored)
+	for i := range specs {
+		specs[i].Freshness = a.defs.SelectPolicy(specs[i]) // stored specs get selections too
+	}
 	a.specs, a.sums = specs, sums
+	a.specKeys = make(map[asset.Key]bool, len(specs))
+	for _, sp := range specs {
+		a.specKeys[sp.Key] = true
+	}
 	a.catalog.Load(specs, sums, edges)
 	a.lineage.Reset(a.catalog.Keys(), declaredEdges(specs), edges)
 	return nil
@@ -254,7 +271,60 @@ func (a *App) observe(events []asset.Event) {
 		}
 	}
 	a.lineage.Observe(discovered, edges)
+	if len(discovered) > 0 {
+		a.selectPolicies(discovered)
+	}
 	a.monitor.Observe(events)
+}
+
+// selectPolicies gives the assets among keys that the specs do not cover
+// the first matching selection policy of the definitions file, and hands
+// the monitor the new set when one matched (and on the first call):
+// selections cover assets that appear through events too, from the moment
+// they appear.
+func (a *App) selectPolicies(keys []asset.Key) {
+	a.selMu.Lock()
+	defer a.selMu.Unlock()
+	added := false
+	if a.defs.HasSelections() {
+		for _, k := range keys {
+			if _, ok := a.specKeys[k]; ok {
+				continue
+			}
+			if _, ok := a.selected[k]; ok {
+				continue
+			}
+			c, ok := a.catalog.Get(k)
+			if !ok {
+				continue
+			}
+			if p := a.defs.SelectPolicy(c.Spec); p != nil {
+				spec := c.Spec
+				spec.Freshness = p
+				a.selected[k] = spec
+				added = true
+			}
+		}
+	}
+	if added || !a.specsSent {
+		all := append(slices.Clone(a.specs), slices.Collect(maps.Values(a.selected))...)
+		a.monitor.SetSpecs(all)
+		a.specsSent = true
+	}
+}
+
+// declare makes key an asset (origin api) when an SLA is set on it before
+// anything reported it; the spec is stored, so it survives a restart.
+func (a *App) declare(ctx context.Context, key asset.Key) error {
+	if _, ok := a.catalog.Get(key); ok {
+		return nil
+	}
+	spec := asset.Spec{Key: key, Origin: asset.OriginAPI}
+	if err := a.store.PutSpecs(ctx, []asset.Spec{spec}); err != nil {
+		return fmt.Errorf("declare %s: %w", key, err)
+	}
+	a.lineage.Observe(a.catalog.SetSpecs([]asset.Spec{spec}), nil)
+	return nil
 }
 
 // latestEvents is what the catalog knows of an asset's recent history:

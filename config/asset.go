@@ -344,14 +344,14 @@ func describeKey(k *yaml.Node) string {
 // selection is a freshness policy for every asset matching all of its
 // selectors that has no policy of its own.
 type selection struct {
-	group, owner, tag string
-	prefix            asset.Key
-	policy            asset.FreshnessPolicy
+	group, owner, tag, kind string
+	prefix                  asset.Key
+	policy                  asset.FreshnessPolicy
 }
 
 var (
 	selectionFields = []string{"select", "max_lag", "warn_after", "cron", "timezone"}
-	selectorFields  = []string{"group", "owner", "tag", "key_prefix"}
+	selectorFields  = []string{"group", "owner", "tag", "kind", "key_prefix"}
 )
 
 func (d *decoder) selection(n *yaml.Node, path string) (selection, bool) {
@@ -371,7 +371,7 @@ func (d *decoder) selection(n *yaml.Node, path string) (selection, bool) {
 		if len(sel) == 0 && len(d.problems) == before {
 			// An empty select would match every asset; that is almost
 			// always a forgotten selector, and hides missing policies.
-			d.addf(f.key.Line, selPath, "select is empty; give at least one of group, owner, tag, key_prefix")
+			d.addf(f.key.Line, selPath, "select is empty; give at least one of group, owner, tag, kind, key_prefix")
 		}
 		for name, f := range sel {
 			p := join(selPath, name)
@@ -390,6 +390,8 @@ func (d *decoder) selection(n *yaml.Node, path string) (selection, bool) {
 				s.owner = v
 			case "tag":
 				s.tag = v
+			case "kind":
+				s.kind = v
 			case "key_prefix":
 				k, err := asset.ParseKey(v)
 				if err != nil {
@@ -411,6 +413,7 @@ func (s *selection) matches(a *asset.Spec) bool {
 	return (s.group == "" || a.Group == s.group) &&
 		(s.owner == "" || slices.Contains(a.Owners, s.owner)) &&
 		(s.tag == "" || slices.Contains(a.Tags, s.tag)) &&
+		(s.kind == "" || slices.Contains(a.Kinds, s.kind)) &&
 		(s.prefix == "" || a.Key.HasPrefix(s.prefix))
 }
 

@@ -20,7 +20,28 @@ import (
 type File struct {
 	Name   string       // as given to Parse or Load
 	Assets []asset.Spec // in file order, each with Origin asset.OriginDeclared
+	sels   []selection
 }
+
+// SelectPolicy returns the first selection policy (freshness_policies)
+// that matches s, as a copy, or nil. Declared assets already carry theirs;
+// this is for assets that appear later, through events or the API, so a
+// selection covers them from the moment they are known.
+func (f *File) SelectPolicy(s asset.Spec) *asset.FreshnessPolicy {
+	if f == nil || s.Freshness != nil {
+		return s.Freshness
+	}
+	for i := range f.sels {
+		if f.sels[i].matches(&s) {
+			p := f.sels[i].policy
+			return &p
+		}
+	}
+	return nil
+}
+
+// HasSelections reports whether the file has freshness_policies.
+func (f *File) HasSelections() bool { return f != nil && len(f.sels) > 0 }
 
 // Load reads and parses the file at path. An unreadable file is a plain
 // error; an invalid one is a Problems.
@@ -42,7 +63,7 @@ func Parse(name string, data []byte) (*File, error) {
 		assets, decl, sels := d.top(root)
 		d.validate(assets, decl)
 		applySelections(assets, sels)
-		f.Assets = assets
+		f.Assets, f.sels = assets, sels
 	}
 	if len(d.problems) > 0 {
 		return nil, sortProblems(d.problems)
