@@ -52,6 +52,10 @@ type Catalog struct {
 	mu      sync.RWMutex
 	entries map[asset.Key]*entry
 	pending map[string]counted // acknowledged, not yet through Stored
+	// sorted holds every key in order once List has needed it, so a page
+	// costs its own size, not the catalog's; nil after a new key (rebuilt
+	// by the next List: discoveries come in bursts).
+	sorted []asset.Key
 }
 
 // counted is where an event was counted.
@@ -101,6 +105,7 @@ func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.E
 	}
 	c.mu.Lock()
 	c.entries = entries
+	c.sorted = nil
 	clear(c.pending)
 	c.mu.Unlock()
 }
@@ -115,6 +120,7 @@ func (c *Catalog) SetSpecs(specs []asset.Spec) (added []asset.Key) {
 		if !ok {
 			e = newEntry(s)
 			c.entries[s.Key] = e
+			c.sorted = nil
 			added = append(added, s.Key)
 		}
 		e.spec = s
@@ -134,6 +140,7 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 		if !ok {
 			e = newEntry(discovered(k))
 			c.entries[k] = e
+			c.sorted = nil
 			discoveredKeys = append(discoveredKeys, k)
 		}
 		return e
@@ -223,17 +230,8 @@ func (c *Catalog) Len() int {
 	return len(c.entries)
 }
 
-// Keys returns every key, sorted.
-func (c *Catalog) Keys() []asset.Key {
-	c.mu.RLock()
-	keys := make([]asset.Key, 0, len(c.entries))
-	for k := range c.entries {
-		keys = append(keys, k)
-	}
-	c.mu.RUnlock()
-	slices.Sort(keys)
-	return keys
-}
+// Keys returns every key, sorted. The caller may modify the slice.
+func (c *Catalog) Keys() []asset.Key { return slices.Clone(c.sortedKeys()) }
 
 // Filter selects assets; zero fields do not filter. Text matches the key
 // and the description, case-insensitively.
@@ -245,28 +243,48 @@ type Filter struct {
 }
 
 // List returns the matching assets sorted by key, and whether more remain.
+// It walks the keys in order from f.After and stops after f.Limit matches
+// (and one more, to answer "more"), so the first and the fiftieth page
+// cost the same whatever the catalog's size; a filter that matches little
+// walks further.
 func (c *Catalog) List(f Filter) (assets []Asset, more bool) {
 	text := strings.ToLower(f.Text)
+	keys := c.sortedKeys()
+	start, _ := slices.BinarySearch(keys, f.After)
+	if f.After != "" && start < len(keys) && keys[start] == f.After {
+		start++
+	}
 	c.mu.RLock()
-	matched := make([]*entry, 0, len(c.entries))
-	for k, e := range c.entries {
-		if f.After != "" && k <= f.After {
-			continue
+	defer c.mu.RUnlock()
+	for _, k := range keys[start:] {
+		e, ok := c.entries[k]
+		if !ok || !f.matches(&e.spec, text) {
+			continue // gone by a Load since the keys were taken
 		}
-		if f.matches(&e.spec, text) {
-			matched = append(matched, e)
+		if f.Limit > 0 && len(assets) == f.Limit {
+			return assets, true
 		}
+		assets = append(assets, e.view())
 	}
-	sort.Slice(matched, func(i, j int) bool { return matched[i].spec.Key < matched[j].spec.Key })
-	if f.Limit > 0 && len(matched) > f.Limit {
-		matched, more = matched[:f.Limit], true
-	}
-	assets = make([]Asset, len(matched))
-	for i, e := range matched {
-		assets[i] = e.view()
-	}
+	return assets, false
+}
+
+// sortedKeys returns the keys in order, rebuilding the cache after new
+// keys arrived. The slice is shared and never modified: a rebuild makes a
+// new one.
+func (c *Catalog) sortedKeys() []asset.Key {
+	c.mu.RLock()
+	keys := c.sorted
 	c.mu.RUnlock()
-	return assets, more
+	if keys != nil {
+		return keys
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sorted == nil {
+		c.sorted = slices.Sorted(maps.Keys(c.entries))
+	}
+	return c.sorted
 }
 
 func (f Filter) matches(s *asset.Spec, lowerText string) bool {
