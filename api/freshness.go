@@ -108,7 +108,13 @@ type impactedList struct {
 	Total     int         `json:"total"` // Assets is capped at maxImpacted
 }
 
-const maxImpacted = 100
+// maxImpacted caps the assets listed per root cause, and maxImpactRoots
+// the root causes whose downstream is walked: in a wide incident the
+// answer stays bounded (the first roots by key are shown).
+const (
+	maxImpacted    = 100
+	maxImpactRoots = 100
+)
 
 // impacted lists, per root cause of a result that is not PASS, the
 // downstream assets without a policy (in the group, when one is given).
@@ -121,7 +127,8 @@ func (s *Server) impacted(snap *freshness.Snapshot, group string) []impactedList
 	}
 	g := s.deps.Lineage.Current()
 	out := []impactedList{}
-	for _, root := range slices.Sorted(maps.Keys(roots)) {
+	sorted := slices.Sorted(maps.Keys(roots))
+	for _, root := range sorted[:min(len(sorted), maxImpactRoots)] {
 		sub, err := g.Downstream(root, 0)
 		if err != nil {
 			continue // not in the graph (yet)
