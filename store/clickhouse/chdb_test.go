@@ -72,6 +72,12 @@ func TestChDBRunsEveryStatement(t *testing.T) {
 	if got := query(q.edges); got != "raw/customers\twarehouse/orders\nraw/orders\twarehouse/orders" {
 		t.Errorf("edges = %q", got)
 	}
+	// The id index is filled by its materialized view inside each insert
+	// on current ClickHouse too: the lookup AppendEvents makes finds the
+	// sample id, and only that one.
+	if got := query(q.knownIDs + "('01JSAMPLE', 'never-stored')"); got != "01JSAMPLE" {
+		t.Errorf("known ids = %q, want 01JSAMPLE from the materialized view", got)
+	}
 }
 
 // bind replaces each ? with the literal of its argument, the way
