@@ -463,7 +463,7 @@ func TestFreshnessAPI(t *testing.T) {
 	if r := get(t, base+"/api/v1/freshness?state=PASS"); bytes.Contains(r.body, []byte(`"marts/revenue"`)) {
 		t.Errorf("state filter ignored: %s", r.body)
 	}
-	eventually(t, base+"/metrics", `freshet_asset_freshness_state{asset="marts/revenue",group="marts"} 1`) // WARN
+	eventually(t, base+"/metrics", `freshet_asset_freshness_state{asset="marts/revenue",group="marts"} 2`)
 
 	put := func(body string) response {
 		return do(t, http.MethodPut, base+"/api/v1/assets/marts%2Frevenue/freshness/policy", "application/json", body)
