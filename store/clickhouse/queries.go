@@ -8,6 +8,9 @@ import (
 	"github.com/freshet-dev/freshet/store"
 )
 
+// idsTable names the external table of ids AppendEvents asks about.
+const idsTable = "_freshet_ids"
+
 // eventCols are the columns an event is read from, in scan order.
 const eventCols = "id, kind, asset, time_ns, run_id, `partition`, data_time_ns, has_data_time, " +
 	"upstream, metadata, has_check, check_name, check_passed, check_severity"
@@ -24,9 +27,10 @@ type queries struct {
 	selectMigrations string
 	insertMigration  string
 	insertEvents     string
-	knownIDs         string // completed by an IN list, see Store.knownIDs
+	knownIDs         string // reads the external table idsTable, see Store.knownIDs
 	summaries        string
 	recent           string
+	recentOf         string // recent for the assets of an external table, see Store.RecentSuccesses
 	edges            string
 	insertSpecs      string
 	specs            string
@@ -37,7 +41,7 @@ func newQueries(s schema) queries {
 		selectMigrations: "SELECT DISTINCT version FROM " + s.table("schema_migrations"),
 		insertMigration:  "INSERT INTO " + s.table("schema_migrations") + " (version, name, applied_at)",
 		insertEvents:     "INSERT INTO " + s.table("events") + " (" + insertEventCols + ")",
-		knownIDs:         "SELECT DISTINCT id FROM " + s.table("event_ids") + " WHERE id IN ",
+		knownIDs:         "SELECT DISTINCT id FROM " + s.table("event_ids") + " WHERE id IN " + idsTable,
 
 		// One row per (asset, kind, check): its distinct event count, time
 		// range and latest event. A check_result's check name splits its
@@ -61,13 +65,17 @@ FROM (
 )
 ORDER BY asset, kind, check_group`,
 
-		// The latest successes per asset. Copies of an event collapse in
-		// the inner query (LIMIT 1 BY id), so any number of unmerged
-		// copies leaves the count per asset exact. LIMIT BY works on 18.16.
-		recent: "SELECT " + eventCols + " FROM (SELECT " + eventCols + " FROM " + s.table("events") +
+		// The latest successes per asset: a LIMIT BY (works on 18.16) over
+		// the primary key order. Copies of an event (rare, see
+		// docs/clickhouse.md) are skipped by the reader, which asks again
+		// for the assets they left short (recentOf).
+		recent: "SELECT " + eventCols + " FROM " + s.table("events") +
 			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
-			" ORDER BY asset, time_ns DESC, id DESC LIMIT 1 BY id)" +
 			" ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",
+
+		recentOf: "SELECT " + eventCols + " FROM " + s.table("events") +
+			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
+			" AND asset IN " + idsTable + " ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",
 
 		edges: "SELECT DISTINCT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
 			" WHERE notEmpty(upstream) ORDER BY up, asset",
@@ -168,11 +176,14 @@ func allStatements(db string) ([]statement, error) {
 		statement{name: "insert migration", sql: q.insertMigration, batch: true,
 			args: []any{uint32(1), "initial tables", ev.Time}},
 		statement{name: "insert events", sql: q.insertEvents, batch: true, args: r},
-		statement{name: "known ids", sql: q.knownIDs + func() string { l, _ := inList([]string{ev.ID, `o'dd\id`}, maxInListBytes); return l }()},
+		// The store sends the ids as an external table; here a literal
+		// set stands in for it (chDB takes no external data).
+		statement{name: "known ids", sql: strings.Replace(q.knownIDs, " IN "+idsTable, " IN ('"+ev.ID+"', 'o\\'dd')", 1)},
 		statement{name: "insert specs", sql: q.insertSpecs, batch: true,
 			args: []any{"raw/orders", uint64(1), uint8(0), `{"key":"raw/orders","origin":"declared"}`}},
 		statement{name: "summaries", sql: q.summaries},
 		statement{name: "recent successes", sql: q.recent, args: []any{32}},
+		statement{name: "recent successes of", sql: strings.Replace(q.recentOf, " IN "+idsTable, " IN ('"+string(ev.Asset)+"')", 1), args: []any{64}},
 		statement{name: "edges", sql: q.edges},
 		statement{name: "specs", sql: q.specs},
 	)

@@ -11,11 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/freshet-dev/freshet/asset"
@@ -206,58 +208,39 @@ func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]a
 	return fresh, nil
 }
 
-// knownIDs returns which of ids event_ids holds. The ids go into the query
-// text as literals, in queries of at most maxInListBytes of them (the
-// server parses at most max_query_size, 256 KiB by default).
+// knownIDs returns which of ids event_ids holds. The ids travel as an
+// external table in the native format, which the server reads as a set:
+// no query text to parse, however many ids a batch has.
 func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, error) {
 	known := map[string]bool{}
-	for len(ids) > 0 {
-		list, n := inList(ids, maxInListBytes)
-		ids = ids[n:]
-		rows, err := st.conn.Query(ctx, st.q.knownIDs+list)
-		if err != nil {
+	if len(ids) == 0 {
+		return known, nil
+	}
+	table, err := ext.NewTable(idsTable, ext.Column("id", "String"))
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
+	}
+	for _, id := range ids {
+		if err := table.Append(id); err != nil {
 			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
-			}
-			known[id] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+	}
+	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDs)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
 			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 		}
+		known[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
 	return known, nil
-}
-
-// maxInListBytes bounds the literal list of one knownIDs query.
-const maxInListBytes = 192 << 10
-
-// inList renders the longest prefix of ids (at least one) that fits in
-// max bytes as a parenthesised list of string literals, and its length.
-func inList(ids []string, max int) (string, int) {
-	var b strings.Builder
-	b.WriteByte('(')
-	n := 0
-	for n < len(ids) && (n == 0 || b.Len()+len(ids[n])+4 <= max) {
-		if n > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(quote(ids[n]))
-		n++
-	}
-	b.WriteByte(')')
-	return b.String(), n
-}
-
-// quote renders s as a ClickHouse string literal.
-func quote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 func (st *Store) insertEvents(ctx context.Context, cols *eventColumns) error {
@@ -414,29 +397,82 @@ func (st *Store) Summaries(ctx context.Context) ([]store.Summary, error) {
 }
 
 // RecentSuccesses reads each asset's latest materializations and
-// observations with one LIMIT BY query.
+// observations with one LIMIT BY query. Unmerged copies of an event take
+// rows of the limit; an asset they left short is asked again, with twice
+// the limit, until it has perAsset successes or no more rows, so the
+// answer is exact for any number of copies at the cost of a query only
+// when copies exist.
 func (st *Store) RecentSuccesses(ctx context.Context, perAsset int) ([]asset.Event, error) {
-	rows, err := st.conn.Query(ctx, st.q.recent, perAsset)
+	byAsset, short, err := st.recentRows(ctx, st.q.recent, perAsset, perAsset, nil)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+		return nil, err
+	}
+	for limit := perAsset * 2; len(short) > 0; limit *= 2 {
+		var again map[string][]asset.Event
+		if again, short, err = st.recentRows(ctx, st.q.recentOf, limit, perAsset, short); err != nil {
+			return nil, err
+		}
+		maps.Copy(byAsset, again)
+	}
+	var out []asset.Event
+	for _, a := range slices.Sorted(maps.Keys(byAsset)) {
+		out = append(out, byAsset[a]...)
+	}
+	return out, nil
+}
+
+// recentRows runs a recent-successes query with limit rows per asset (of
+// only the assets in of, sent as an external table, when of is set). It
+// returns each asset's distinct successes, at most want, and the assets
+// whose rows were all used yet held fewer than want distinct events.
+func (st *Store) recentRows(ctx context.Context, sql string, limit, want int, of []string) (map[string][]asset.Event, []string, error) {
+	if of != nil {
+		table, err := ext.NewTable(idsTable, ext.Column("id", "String"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+		}
+		for _, a := range of {
+			if err := table.Append(a); err != nil {
+				return nil, nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+			}
+		}
+		ctx = ch.Context(ctx, ch.WithExternalTable(table))
+	}
+	rows, err := st.conn.Query(ctx, sql, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("clickhouse: recent successes: %w", err)
 	}
 	defer rows.Close()
-	var out []asset.Event
+	out := map[string][]asset.Event{}
+	raw := map[string]int{}
+	var prev eventRecord
 	for rows.Next() {
 		var r eventRecord
 		if err := rows.Scan(r.dest()...); err != nil {
-			return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+			return nil, nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+		}
+		raw[r.asset]++
+		same := r.asset == prev.asset && r.id == prev.id && r.timeNS == prev.timeNS
+		prev = r
+		if same || len(out[r.asset]) == want {
+			continue // a copy of the previous row, or enough already
 		}
 		e, err := r.event()
 		if err != nil {
-			return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+			return nil, nil, fmt.Errorf("clickhouse: recent successes: %w", err)
 		}
-		out = append(out, e)
+		out[r.asset] = append(out[r.asset], e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("clickhouse: recent successes: %w", err)
+		return nil, nil, fmt.Errorf("clickhouse: recent successes: %w", err)
 	}
-	return out, nil
+	var short []string
+	for a, n := range raw {
+		if n == limit && len(out[a]) < want {
+			short = append(short, a)
+		}
+	}
+	return out, short, nil
 }
 
 // ObservedEdges returns the distinct (upstream, asset) pairs of all events.
