@@ -92,6 +92,7 @@ func TestRecoveryCountsEqualTheStore(t *testing.T) {
 	if got := catalogCounts(a); !maps.Equal(got, want) {
 		t.Fatalf("catalog counts after a retry = %v, want %v", got, want)
 	}
+	shown, _ := a.Catalog().Get("r/0")
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +113,19 @@ func TestRecoveryCountsEqualTheStore(t *testing.T) {
 	}
 	if !maps.Equal(fromStore, want) {
 		t.Errorf("store counts = %v, want %v", fromStore, want)
+	}
+	// The retry, stamped later, was not stored: the catalog must not show
+	// it as r/0's latest materialization, nor its time as the last event.
+	for _, sum := range sums {
+		if sum.Asset != "r/0" {
+			continue
+		}
+		if m := shown.LastMaterialization; m == nil || m.ID != sum.LastMaterialization.ID || !m.Time.Equal(sum.LastMaterialization.Time) {
+			t.Errorf("catalog shows %+v as r/0's latest materialization, the store %+v", m, sum.LastMaterialization)
+		}
+		if shown.LastTime == nil || !shown.LastTime.Equal(sum.LastTime) {
+			t.Errorf("catalog's last event time %v, the store's %v", shown.LastTime, sum.LastTime)
+		}
 	}
 }
 

@@ -29,14 +29,62 @@ type Asset struct {
 }
 
 type entry struct {
-	spec      asset.Spec
-	lastMat   *asset.Event
-	lastFail  *asset.Event
-	lastObs   *asset.Event
-	checks    map[string]*asset.Event
-	counts    map[asset.Kind]int64
-	firstTime time.Time
-	lastTime  time.Time
+	spec           asset.Spec
+	mat, fail, obs slot
+	checks         map[string]*slot // by check name
+	counts         map[asset.Kind]int64
+	firstTime      time.Time
+	lastTime       time.Time
+	storedLastTime time.Time // lastTime of the stored events alone
+}
+
+// slot is one "latest event" of an asset: the one shown, which includes
+// acknowledged events not stored yet, and the one the store holds. They
+// differ only until a batch is stored; then an event the store did not add
+// (a retry of a stored id with a new time, a dead letter) stops being
+// shown, and the stored one is shown again.
+type slot struct{ shown, stored *asset.Event }
+
+func (s *slot) apply(ev *asset.Event) { s.shown = later(s.shown, ev) }
+
+// settle records what the store did with ev: added it (it becomes the
+// stored latest if it is later) or not (if it was shown, the stored one
+// is shown instead).
+func (s *slot) settle(ev *asset.Event, added bool) {
+	same := func(x *asset.Event) bool { return x != nil && x.ID == ev.ID && x.Time.Equal(ev.Time) }
+	switch {
+	case added && same(s.shown):
+		if s.stored == nil || ev.After(s.stored) {
+			s.stored = s.shown // share the copy
+		}
+	case added:
+		s.stored = later(s.stored, ev)
+	case same(s.shown) && !same(s.stored):
+		s.shown = s.stored
+	}
+}
+
+// slotOf returns the slot an event of ev's kind fills, nil if none.
+func (e *entry) slotOf(ev *asset.Event, create bool) *slot {
+	switch ev.Kind {
+	case asset.KindMaterialization:
+		return &e.mat
+	case asset.KindMaterializationFailed:
+		return &e.fail
+	case asset.KindObservation:
+		return &e.obs
+	case asset.KindCheckResult:
+		if ev.Check == nil {
+			return nil
+		}
+		sl := e.checks[ev.Check.Name]
+		if sl == nil && create {
+			sl = &slot{}
+			e.checks[ev.Check.Name] = sl
+		}
+		return sl
+	}
+	return nil
 }
 
 // Catalog is safe for concurrent use. Writes hold the lock only for the
@@ -87,17 +135,19 @@ func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.E
 	}
 	for _, s := range sums {
 		e := get(s.Asset)
-		e.lastMat, e.lastFail, e.lastObs = s.LastMaterialization, s.LastFailure, s.LastObservation
+		e.mat = slot{s.LastMaterialization, s.LastMaterialization}
+		e.fail = slot{s.LastFailure, s.LastFailure}
+		e.obs = slot{s.LastObservation, s.LastObservation}
 		for i := range s.LastChecks {
 			ev := s.LastChecks[i]
 			if ev.Check != nil {
-				e.checks[ev.Check.Name] = &ev
+				e.checks[ev.Check.Name] = &slot{&ev, &ev}
 			}
 		}
 		for k, n := range s.Counts {
 			e.counts[k] = n
 		}
-		e.firstTime, e.lastTime = s.FirstTime, s.LastTime
+		e.firstTime, e.lastTime, e.storedLastTime = s.FirstTime, s.LastTime, s.LastTime
 	}
 	for _, ed := range edges {
 		get(ed.Upstream)
@@ -162,17 +212,8 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 		if ev.Time.After(e.lastTime) {
 			e.lastTime = ev.Time
 		}
-		switch ev.Kind {
-		case asset.KindMaterialization:
-			e.lastMat = later(e.lastMat, ev)
-		case asset.KindMaterializationFailed:
-			e.lastFail = later(e.lastFail, ev)
-		case asset.KindObservation:
-			e.lastObs = later(e.lastObs, ev)
-		case asset.KindCheckResult:
-			if ev.Check != nil {
-				e.checks[ev.Check.Name] = later(e.checks[ev.Check.Name], ev)
-			}
+		if sl := e.slotOf(ev, true); sl != nil {
+			sl.apply(ev)
 		}
 	}
 	return discoveredKeys
@@ -181,18 +222,35 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 // Stored moves a batch the store accepted from pending to stored: each of
 // the batch's pending events is uncounted, then each event the store added
 // is counted. Replays, retries of stored ids and dead letters so end up
-// counted zero times, new events once.
+// counted zero times, new events once. The latest events follow the same
+// rule: a copy the store did not add (a retry of a stored id stamped with
+// a new time) is no longer shown; the stored one is.
 func (c *Catalog) Stored(batch, added []asset.Event) {
+	isAdded := make(map[string]bool, len(added))
+	for i := range added {
+		isAdded[added[i].ID] = true
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range batch {
-		p, ok := c.pending[batch[i].ID]
+		ev := &batch[i]
+		if p, ok := c.pending[ev.ID]; ok {
+			delete(c.pending, ev.ID)
+			if e, ok := c.entries[p.asset]; ok {
+				e.counts[p.kind]--
+			}
+		}
+		e, ok := c.entries[ev.Asset]
 		if !ok {
 			continue
 		}
-		delete(c.pending, batch[i].ID)
-		if e, ok := c.entries[p.asset]; ok {
-			e.counts[p.kind]--
+		if sl := e.slotOf(ev, false); sl != nil {
+			sl.settle(ev, isAdded[ev.ID])
+		}
+		if isAdded[ev.ID] {
+			e.storedLastTime = maxTime(e.storedLastTime, ev.Time)
+		} else if e.lastTime.Equal(ev.Time) && ev.Time.After(e.storedLastTime) {
+			e.lastTime = e.storedLastTime // its newest event was not stored
 		}
 	}
 	for i := range added {
@@ -200,6 +258,13 @@ func (c *Catalog) Stored(batch, added []asset.Event) {
 			e.counts[added[i].Kind]++
 		}
 	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // later returns whichever of cur and ev is latest, copying ev so the
@@ -337,15 +402,15 @@ func copyEvent(e *asset.Event) *asset.Event {
 func discovered(k asset.Key) asset.Spec { return asset.Spec{Key: k, Origin: asset.OriginDiscovered} }
 
 func newEntry(s asset.Spec) *entry {
-	return &entry{spec: s, checks: make(map[string]*asset.Event), counts: make(map[asset.Kind]int64)}
+	return &entry{spec: s, checks: make(map[string]*slot), counts: make(map[asset.Kind]int64)}
 }
 
 func (e *entry) view() Asset {
 	a := Asset{
 		Spec:                e.spec.Clone(),
-		LastMaterialization: copyEvent(e.lastMat),
-		LastFailure:         copyEvent(e.lastFail),
-		LastObservation:     copyEvent(e.lastObs),
+		LastMaterialization: copyEvent(e.mat.shown),
+		LastFailure:         copyEvent(e.fail.shown),
+		LastObservation:     copyEvent(e.obs.shown),
 		Counts:              make(map[asset.Kind]int64, len(e.counts)),
 	}
 	for k, n := range e.counts {
@@ -353,8 +418,10 @@ func (e *entry) view() Asset {
 			a.Counts[k] = n
 		}
 	}
-	for _, ev := range e.checks {
-		a.LastChecks = append(a.LastChecks, *copyEvent(ev))
+	for _, sl := range e.checks {
+		if sl.shown != nil {
+			a.LastChecks = append(a.LastChecks, *copyEvent(sl.shown))
+		}
 	}
 	sort.Slice(a.LastChecks, func(i, j int) bool { return a.LastChecks[i].Check.Name < a.LastChecks[j].Check.Name })
 	if !e.firstTime.IsZero() {

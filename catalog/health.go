@@ -58,16 +58,22 @@ func (c *Catalog) Problems(group string) []Problem {
 
 func (e *entry) problem(k asset.Key) (Problem, bool) {
 	p := Problem{Key: k, Group: e.spec.Group}
-	for _, ev := range e.checks {
-		if ev.Check != nil && !ev.Check.Passed {
+	for _, sl := range e.checks {
+		if ev := sl.shown; ev != nil && ev.Check != nil && !ev.Check.Passed {
 			p.FailedChecks = append(p.FailedChecks, *copyEvent(ev))
 		}
 	}
 	slices.SortFunc(p.FailedChecks, func(a, b asset.Event) int { return strings.Compare(a.Check.Name, b.Check.Name) })
-	if e.lastFail != nil && (e.lastMat == nil || e.lastFail.After(e.lastMat)) {
-		p.RunFailed = copyEvent(e.lastFail)
+	if e.runFailed() {
+		p.RunFailed = copyEvent(e.fail.shown)
 	}
 	return p, len(p.FailedChecks) > 0 || p.RunFailed != nil
+}
+
+// runFailed reports whether the latest run failed: a materialization_failed
+// later than the latest materialization.
+func (e *entry) runFailed() bool {
+	return e.fail.shown != nil && (e.mat.shown == nil || e.fail.shown.After(e.mat.shown))
 }
 
 var (
@@ -94,8 +100,9 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 	h.c.mu.RLock()
 	defer h.c.mu.RUnlock()
 	for k, e := range h.c.entries {
-		for name, ev := range e.checks {
-			if ev.Check == nil {
+		for name, sl := range e.checks {
+			ev := sl.shown
+			if ev == nil || ev.Check == nil {
 				continue
 			}
 			v := 0.0
@@ -109,9 +116,9 @@ func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(checkFailedDesc, prometheus.GaugeValue, v,
 				string(k), name, string(sev), e.spec.Group)
 		}
-		if e.lastFail != nil {
+		if e.fail.shown != nil {
 			v := 0.0
-			if e.lastMat == nil || e.lastFail.After(e.lastMat) {
+			if e.runFailed() {
 				v = 1
 			}
 			ch <- prometheus.MustNewConstMetric(runFailedDesc, prometheus.GaugeValue, v, string(k), e.spec.Group)
