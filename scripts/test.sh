@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls `make test`).
 # On a fresh Debian machine with Go it installs what the tests need
-# (ClickHouse server from Debian's packages) first; tests that need a
+# (ClickHouse server and promtool from Debian's packages) first; tests that need a
 # component fail, never skip, when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,10 @@ go test -race -timeout 20m $(go list ./... | grep -v /internal/e2e)
 echo "== durability: kill -9 under load, ClickHouse outage under load"
 go test -race -count=1 -v -timeout 15m ./internal/e2e/ |
   grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|down|drained|Error|error'
+echo "== Prometheus rules (deploy/prometheus): promtool check and unit tests"
+command -v promtool >/dev/null || { echo "promtool missing: run scripts/ensure-promtool.sh (Debian package prometheus)" >&2; exit 1; }
+promtool check rules deploy/prometheus/freshet-rules.yml
+promtool test rules deploy/prometheus/freshet-rules.test.yml
 echo "== current ClickHouse (chDB) runs every statement the store issues"
 ./scripts/chdb-check.sh
 echo "== fuzz"
