@@ -134,6 +134,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts := cfg.Freshness
 	fopts.Logger = cfg.Logger
 	fopts.Seed = a.latestEvents
+	fopts.History = st // history older than the monitor's in-memory window
 	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
 	a.selectPolicies(a.catalog.Keys())
 	recent, err := st.RecentSuccesses(ctx, freshness.HistoryLen)

@@ -5,20 +5,47 @@ import (
 	"time"
 )
 
-// memo is one asset's resolved view for the current pass. It is kept to 40
-// bytes, with the per-entry data times in Evaluator.dts, because chain walks
-// and dependency lookups hit memos of scattered assets: the fewer cache
-// lines, the faster the pass.
+// A resolved data time is an int64: Unix nanoseconds when known, or one of
+// two sentinels far below any real time (before 1678):
+//   - dtPending: memory cannot tell; a Miss was recorded;
+//   - dtUnknown+b: unknown, because asset b (an index) had no success at or
+//     before a run that needed it.
+const (
+	dtPending  int64 = math.MinInt64
+	dtUnknown  int64 = math.MinInt64 + 1
+	dtSpecial  int64 = math.MinInt64 + 1<<32 // values below are sentinels
+	dtNoDeps   int64 = math.MaxInt64         // while resolving: no dependency counted yet
+	dtPinnedOK       = 1                     // pinMemo state: resolved
+)
+
+func dtKnown(v int64) bool { return v >= dtSpecial }
+
+// dtBlocker is the asset an unknown data time names.
+func dtBlocker(v int64) int32 { return int32(v - dtUnknown) }
+
+// memo is one asset's resolved view for the current pass. It is kept small,
+// with the per-entry data times in Evaluator.dts, because chain walks and
+// dependency lookups hit memos of scattered assets: the fewer cache lines,
+// the faster the pass.
 type memo struct {
-	st     *AssetState
-	cur    int64 // data time of the latest success, Unix ns
-	upCost int64 // run estimates of the materializable links of the whole chain, ns; an upper bound for walk's cost
-	minPar int32 // the dependency of the latest success with the oldest data time, -1 if none
-	gen    uint32
-	done   uint16 // bit j: entry j's data time is in dts
-	busy   uint16 // bit j: entry j is being resolved; meeting it again means a cycle
-	phase  uint8  // cur and minPar: 0 unresolved, 1 resolving, 2 resolved
-	hasCur bool
+	st      *AssetState
+	cur     int64 // data time of the latest success: Unix ns or a sentinel
+	upCost  int64 // run estimates of the materializable links of the whole chain, ns; an upper bound for walk's cost
+	minPar  int32 // the dependency of the latest success with the oldest data time, -1 if none
+	gen     uint32
+	done    uint16 // bit j: entry j's data time is in dts
+	busy    uint16 // bit j: entry j is being resolved
+	phase   uint8  // cur and minPar: 0 unresolved, 1 resolving, 2 resolved
+	hasLast bool   // the asset has a latest success (cur is its data time)
+}
+
+// hasCur reports whether the latest success has a known data time.
+func (m *memo) hasCur() bool { return m.hasLast && dtKnown(m.cur) }
+
+// pinMemo is a pinned entry's resolved data time for the current pass.
+type pinMemo struct {
+	v     int64
+	state uint8 // 0 being resolved, dtPinnedOK resolved
 }
 
 // load returns i's memo, reset and bound to its state if it is from an
@@ -38,6 +65,30 @@ func (e *Evaluator) load(i int32) *memo {
 	return m
 }
 
+// probesCount reports whether u's observations without a data time set its
+// data time: u is a source (no dependencies in the graph, no materialize
+// command).
+func (e *Evaluator) probesCount(u int32, st *AssetState) bool {
+	return e.parOff[u+1] == e.parOff[u] && (st == nil || !st.materializable)
+}
+
+// latest finds i's latest success; miss records a Miss when memory cannot tell.
+func (e *Evaluator) latest(i int32, st *AssetState, t int64) (x *Success, j int, found, pending bool) {
+	if st == nil {
+		return nil, -1, false, false
+	}
+	x, j, found, miss, at := st.find(t, e.probesCount(i, st))
+	if miss {
+		e.miss(i, at, false)
+		return nil, -1, false, true
+	}
+	return x, j, found, false
+}
+
+func (e *Evaluator) miss(i int32, at int64, first bool) {
+	e.misses = append(e.misses, Miss{Asset: e.keys[i], At: time.Unix(0, at).UTC(), First: first})
+}
+
 // current resolves the data time of i's latest success and its oldest
 // dependency (the next link of its chain).
 func (e *Evaluator) current(i int32) *memo {
@@ -46,36 +97,27 @@ func (e *Evaluator) current(i int32) *memo {
 		return m
 	}
 	m.phase = 1
-	if m.st != nil && len(m.st.successes) > 0 {
-		j := len(m.st.successes) - 1
-		m.cur, m.hasCur = e.dataTime(i, j)
-		s := &m.st.successes[j]
-		if !s.observation { // an observation consumed nothing
-			best, bestDT := int32(-1), int64(math.MaxInt64)
-			consider := func(u int32) {
-				if u == i {
-					return
-				}
-				um := e.current(u)
-				// Ties go to the more upstream asset (earlier in topological
-				// order), so chains lead to sources, also through cycles.
-				if um.hasCur && (best < 0 || um.cur < bestDT || um.cur == bestDT && e.rank[u] < e.rank[best]) {
-					best, bestDT = u, um.cur
-				}
+	x, j, found, pending := e.latest(i, m.st, math.MaxInt64)
+	switch {
+	case pending:
+		m.cur, m.hasLast = dtPending, true
+	case found:
+		m.hasLast = true
+		m.cur, _ = e.dataTime(i, x, j)
+	}
+	if found && !x.observation { // an observation consumed nothing
+		best, bestDT := int32(-1), int64(math.MaxInt64)
+		consider := func(u int32) {
+			if u == i {
+				return
 			}
-			if s.upstream != nil {
-				for _, k := range s.upstream {
-					if u, ok := e.index[k]; ok {
-						consider(u)
-					}
-				}
-			} else {
-				for _, u := range e.parents(i) {
-					consider(u)
-				}
+			um := e.current(u)
+			if um.hasCur() && (best < 0 || um.cur < bestDT || um.cur == bestDT && e.upstreamOf(u, best)) {
+				best, bestDT = u, um.cur
 			}
-			m.minPar = best
 		}
+		e.eachDep(i, x, consider)
+		m.minPar = best
 	}
 	if p := m.minPar; p >= 0 {
 		if pm := &e.memo[p]; pm.phase == 2 {
@@ -93,71 +135,208 @@ func (e *Evaluator) current(i int32) *memo {
 	return m
 }
 
-// dataTime is the data time of entry j of i's history (DESIGN §4): the
-// reported data_time; for an observation without one, its own time;
-// otherwise the minimum over its dependencies of the data time of each
-// one's latest success at or before this run's start, or its own time when
-// no dependency had one (a root, or upstream history that does not reach
-// back). ok is false only when the entry is already being resolved further
-// up the stack, that is, on a cycle; the caller then skips that dependency.
-func (e *Evaluator) dataTime(i int32, j int) (int64, bool) {
-	m := e.load(i)
-	bit := uint16(1) << j
-	slot := int(i)*HistoryLen + j
-	if m.done&bit != 0 {
-		return e.dts[slot], true
+// upstreamOf breaks a tie between two dependencies with the same data time
+// without looking at key names: the more upstream one (smaller depth in the
+// graph of strongly connected components), then the one whose latest
+// success is older in (time, id) order. Only assets the event log cannot
+// tell apart fall back to key order.
+func (e *Evaluator) upstreamOf(a, b int32) bool {
+	if e.depth[a] != e.depth[b] {
+		return e.depth[a] < e.depth[b]
 	}
-	if m.busy&bit != 0 {
-		return 0, false
-	}
-	s := &m.st.successes[j]
-	var v int64
+	xa, okA := e.lastSuccess(a)
+	xb, okB := e.lastSuccess(b)
 	switch {
-	case s.hasDataTime:
-		v = s.dataTime
-	case s.observation:
-		v = s.at
-	default:
-		m.busy |= bit
-		start, found := s.start(), false
-		v = math.MaxInt64
-		if s.upstream != nil {
-			for _, k := range s.upstream {
-				if u, ok := e.index[k]; ok {
-					if d, ok := e.depDataTime(u, start); ok {
-						v, found = min(v, d), true
-					}
-				}
-			}
-		} else {
-			for _, u := range e.parents(i) {
-				if d, ok := e.depDataTime(u, start); ok {
-					v, found = min(v, d), true
-				}
-			}
+	case okA && okB && (xa.at != xb.at || xa.id != xb.id):
+		return xa.before(xb)
+	case okA != okB:
+		return okA
+	}
+	return a < b
+}
+
+// lastSuccess is latestQuiet's answer, taken straight from the end of the
+// windows in the common case (the window's last entry is the latest
+// success whenever the window has one): tie-breaks are frequent when many
+// assets share a stale root's data time.
+func (e *Evaluator) lastSuccess(i int32) (*Success, bool) {
+	st := e.load(i).st
+	if st == nil {
+		return nil, false
+	}
+	if n := len(st.successes); n > 0 && st.successes[n-1].at >= st.loS {
+		x := &st.successes[n-1]
+		if !e.probesCount(i, st) {
+			return x, true
 		}
-		m.busy &^= bit
-		if !found {
-			v = s.at
+		if p := len(st.probes); p == 0 || st.probes[p-1].before(x) {
+			return x, true
 		}
 	}
-	e.dts[slot], m.done = v, m.done|bit
+	x, _, found, _ := e.latestQuiet(i)
+	return x, found
+}
+
+// latestQuiet is latest without recording misses (for tie-breaks of
+// assets whose data times are known, so their latest is in memory).
+func (e *Evaluator) latestQuiet(i int32) (*Success, int, bool, bool) {
+	st := e.load(i).st
+	if st == nil {
+		return nil, -1, false, false
+	}
+	x, j, found, miss, _ := st.find(math.MaxInt64, e.probesCount(i, st))
+	return x, j, found, miss
+}
+
+// eachDep calls f for every dependency of x, a success of i: its upstream
+// list when it has one (names outside the graph are skipped), else i's
+// parents in the graph.
+func (e *Evaluator) eachDep(i int32, x *Success, f func(u int32)) {
+	if x.upstream != nil {
+		for _, k := range x.upstream {
+			if u, ok := e.index[k]; ok {
+				f(u)
+			}
+		}
+		return
+	}
+	for _, u := range e.parents(i) {
+		f(u)
+	}
+}
+
+// sameCycle reports whether u and i are distinct assets on one cycle.
+func (e *Evaluator) sameCycle(i, u int32) bool {
+	return e.scc[i] == e.scc[u] && e.cyclic[e.scc[i]]
+}
+
+// dataTime is the data time of x, a success of i (entry j of its
+// successes window, or -1): DESIGN §4.
+//   - the reported data_time (or Dagster's last-updated timestamp);
+//   - an observation without one counts only for a source: its own time;
+//   - otherwise the minimum, over its dependencies other than itself, of
+//     the data time of each one's latest success at or before the run's
+//     start; strictly before it for a dependency on the same cycle, so
+//     resolution only ever goes back in time and terminates; a dependency
+//     on the same cycle without such a success is skipped (a cycle has to
+//     start somewhere), any other makes the data time unknown, naming it;
+//   - its own time when no dependency counted (a root).
+//
+// Unknown wins over known times, and pending over both, so what is
+// reported never depends on what memory happened to hold. ok is false
+// only when x is already being resolved: an upstream list naming an edge
+// the graph lacks closed a cycle the graph does not show; that dependency
+// is skipped.
+func (e *Evaluator) dataTime(i int32, x *Success, j int) (v int64, ok bool) {
+	m := e.load(i)
+	var bit uint16
+	var slot int
+	if j >= 0 {
+		bit, slot = uint16(1)<<j, int(i)*HistoryLen+j
+		if m.done&bit != 0 {
+			return e.dts[slot], true
+		}
+		if m.busy&bit != 0 {
+			return 0, false
+		}
+	}
+	switch {
+	case x.hasDataTime:
+		v = x.dataTime
+	case x.observation:
+		v = x.at
+	default:
+		if j >= 0 {
+			m.busy |= bit
+		} else {
+			if pm, seen := e.pinDT[x]; seen {
+				if pm.state != dtPinnedOK {
+					return 0, false
+				}
+				return pm.v, true
+			}
+			e.pinDT[x] = pinMemo{}
+		}
+		v = e.fromDeps(i, x)
+		if j >= 0 {
+			m.busy &^= bit
+		} else {
+			e.pinDT[x] = pinMemo{v: v, state: dtPinnedOK}
+			return v, true
+		}
+	}
+	if j >= 0 {
+		e.dts[slot], m.done = v, m.done|bit
+	}
 	return v, true
 }
 
-// depDataTime is the data time of u's latest success at or before start.
-func (e *Evaluator) depDataTime(u int32, start int64) (int64, bool) {
-	um := e.load(u)
-	if um.st == nil {
-		return 0, false
-	}
-	h := um.st.successes
-	for k := len(h) - 1; k >= 0; k-- {
-		if h[k].at <= start {
-			return e.dataTime(u, k)
+// fromDeps is the minimum over x's dependencies (see dataTime).
+func (e *Evaluator) fromDeps(i int32, x *Success) int64 {
+	start := x.start()
+	v, pending, blocker := dtNoDeps, false, int32(-1)
+	e.eachDep(i, x, func(u int32) {
+		if u == i {
+			return // an asset reading its own output (an incremental model) is not held back by it
 		}
+		cyc := e.sameCycle(i, u)
+		t := start
+		if cyc {
+			t--
+		}
+		um := e.load(u)
+		y, k, found, miss := e.latest(u, um.st, t)
+		switch {
+		case miss:
+			pending = true
+		case !found:
+			if !cyc {
+				blocker = e.pickBlocker(blocker, u)
+			}
+		default:
+			d, ok := e.dataTime(u, y, k)
+			switch {
+			case !ok:
+			case d == dtPending:
+				pending = true
+			case !dtKnown(d):
+				blocker = e.pickBlocker(blocker, dtBlocker(d))
+			default:
+				v = min(v, d)
+			}
+		}
+	})
+	switch {
+	case pending:
+		return dtPending
+	case blocker >= 0:
+		return dtUnknown + int64(blocker)
+	case v == dtNoDeps:
+		return x.at
 	}
-	return 0, false
+	return v
+}
+
+// pickBlocker chooses which asset an unknown data time names, by what the
+// event log says, not by key: one that never materialized before one that
+// has a success since; then the more upstream; then the one whose latest
+// success is older.
+func (e *Evaluator) pickBlocker(cur, b int32) int32 {
+	if cur < 0 || cur == b {
+		return b
+	}
+	_, _, okC, _ := e.latestQuiet(cur)
+	_, _, okB, _ := e.latestQuiet(b)
+	if okC != okB {
+		if okB {
+			return cur
+		}
+		return b
+	}
+	if e.upstreamOf(b, cur) {
+		return b
+	}
+	return cur
 }
 
 // status is i's Status for Evaluate.
@@ -169,10 +348,14 @@ func (e *Evaluator) status(i int32, m *memo) Status {
 	s.LastFailure = m.st.lastFailure
 	s.RunEstimate = m.st.runEstimate
 	s.Materializable = m.st.materializable
-	if m.hasCur {
+	if m.hasLast {
+		if x, ok := e.lastSuccess(i); ok {
+			s.LastSuccess = time.Unix(0, x.at).UTC()
+		}
+	}
+	if m.hasCur() {
 		s.HasData = true
 		s.DataTime = time.Unix(0, m.cur).UTC()
-		s.LastSuccess = time.Unix(0, m.st.successes[len(m.st.successes)-1].at).UTC()
 	}
 	return s
 }
@@ -247,7 +430,7 @@ func (c *chainView) walk(n need) (last Status, ok bool, cost time.Duration, coun
 		}
 		u := c.links[i]
 		m := c.e.current(u)
-		if !m.hasCur || m.cur > at || m.cur == at && !n.inclusive {
+		if !m.hasCur() || m.cur > at || m.cur == at && !n.inclusive {
 			break
 		}
 		lastIdx = u

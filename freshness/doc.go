@@ -11,6 +11,13 @@
 // loop that re-evaluates on events and on a timer, and records state changes,
 // lives outside this package's pure core.
 //
+// The Tracker's history is a bounded cache that knows how far back it is
+// complete. Where a data time needs more, the Evaluator reports a Miss
+// instead of guessing, leaves out the results that depend on it, and Settle
+// answers it from a History (the store) and re-evaluates: data times are a
+// function of the event log alone, whatever memory holds, and never of key
+// names or arrival order.
+//
 // The semantics (data time, lag, cron deadlines across DST, root cause,
 // AT_RISK) are described in docs/freshness.md; the test scripts in testdata/
 // are their executable form.

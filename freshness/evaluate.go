@@ -11,11 +11,24 @@ import (
 // an AssetState and the resolved data time; tests can write it by hand.
 type Status struct {
 	Key asset.Key
-	// HasData is false until the asset has a successful materialization or observation.
+	// HasData is false until the asset has a success with a known data
+	// time (see UnknownBecause).
 	HasData bool
 	// DataTime is the data time of the latest success (see docs/freshness.md).
-	DataTime    time.Time
+	DataTime time.Time
+	// LastSuccess is the time of the latest success, also when its data
+	// time is unknown.
 	LastSuccess time.Time
+	// UnknownBecause, when the asset has a success but no data time, names
+	// the dependency that makes it unknown: it had no success at or before
+	// the run (of this asset or of an ancestor) that needed it.
+	// UnknownNever says it never had any.
+	UnknownBecause asset.Key
+	UnknownNever   bool
+	// Since starts an UNKNOWN asset's grace period: its first
+	// materialization, or, if it has none, when it was first seen. Zero:
+	// not started.
+	Since time.Time
 	// LastFailure is the latest materialization_failed, zero if none.
 	LastFailure time.Time
 	// RunEstimate is the p50 of recent run durations, zero when unknown.
@@ -48,7 +61,10 @@ func (c Statuses) At(i int) (Status, bool) {
 // arguments (the chain is read, never kept), so it can be tested with a fake
 // clock; the Evaluator calls it for every asset with a policy.
 //
-//   - UNKNOWN: no success yet.
+//   - UNKNOWN: no success yet, or the latest success's data time is
+//     unknown (a dependency never materialized before it was built); root
+//     cause that dependency. FAIL once the grace period (max_lag; for a
+//     cron policy without max_lag, until the first tick) since Since is over.
 //   - max_lag: lag = now - data time; FAIL when lag > max_lag, WARN when
 //     lag > warn_after, else PASS. Exactly at a limit is within it.
 //   - cron: at the most recent tick T <= now the data must be as of
@@ -109,13 +125,7 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 	res := Result{Key: self.Key, EvaluatedAt: now}
 	why := reason{b: buf[:0]}
 	if !self.HasData {
-		res.State = Unknown
-		res.RootCause = self.Key
-		why.str("never materialized")
-		if !self.LastFailure.IsZero() {
-			why.str("; latest materialization failed at ").time(self.LastFailure)
-		}
-		res.Reason = why.String()
+		unknown(&res, &why, p, now, self)
 		return res, why.b
 	}
 	res.DataTime = self.DataTime
@@ -231,4 +241,37 @@ func maxTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// unknown fills the result of an asset without a data time: UNKNOWN, and
+// FAIL once its grace period is over, so that a pipeline that never ran
+// pages like a stale one.
+func unknown(res *Result, why *reason, p *Policy, now time.Time, self Status) {
+	res.State = Unknown
+	res.RootCause = self.Key
+	switch {
+	case self.UnknownBecause == "":
+		why.str("never materialized")
+	case self.UnknownNever:
+		res.RootCause = self.UnknownBecause
+		why.str("data time unknown: built from ").str(string(self.UnknownBecause)).str(", which never materialized")
+	default:
+		res.RootCause = self.UnknownBecause
+		why.str("data time unknown: built before ").str(string(self.UnknownBecause)).str(" had any success; a rebuild would catch up")
+	}
+	if !self.Since.IsZero() {
+		// The grace period is max_lag: for a cron policy without one, until
+		// the first tick after Since (as for data as of Since).
+		if end := p.horizon(nil, self.Since); end.After(self.Since) {
+			res.Deadline = end
+			if now.After(end) {
+				res.State = Fail
+				why.str("; over the grace period: unknown since ").time(self.Since)
+			}
+		}
+	}
+	if !self.LastFailure.IsZero() {
+		why.str("; latest materialization failed at ").time(self.LastFailure)
+	}
+	res.Reason = why.String()
 }

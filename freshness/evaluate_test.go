@@ -91,7 +91,7 @@ func TestEvaluatePure(t *testing.T) {
 
 func TestStateOrderAndText(t *testing.T) {
 	t.Parallel()
-	order := []State{Unknown, Pass, Warn, AtRisk, Fail}
+	order := []State{Pass, Warn, AtRisk, Unknown, Fail}
 	for i := 1; i < len(order); i++ {
 		if order[i-1].Severity() >= order[i].Severity() {
 			t.Errorf("%s should rank below %s", order[i-1], order[i])

@@ -45,6 +45,9 @@ type Evaluator struct {
 	ch     []int32
 	order  []int32 // evaluation order: topological, then the nodes on cycles
 	rank   []int32 // position of each node in order
+	scc    []int32 // strongly connected component of each node
+	cyclic []bool  // per component: more than one node
+	depth  []int32 // longest path from a source over the components: "more upstream" without key names
 	policy []*Policy
 	schedN []int32 // index into scheds of node i's schedule, -1 for none
 	scheds []*schedule
@@ -69,6 +72,8 @@ type Evaluator struct {
 	mark   []uint32 // closure marks, compared with markTok
 	markTk uint32
 	queue  []int32
+	pinDT  map[*Success]pinMemo // data times of pinned entries, this pass
+	misses []Miss               // what this pass could not resolve from memory
 }
 
 // NewEvaluator interns the graph and compiles the policies. Assets that
@@ -143,6 +148,7 @@ func NewEvaluator(g Graph, policies map[asset.Key]asset.FreshnessPolicy) (*Evalu
 	}
 	e.buildChildren()
 	e.buildOrder()
+	e.buildComponents()
 	if err := e.compilePolicies(policies); err != nil {
 		return nil, err
 	}
@@ -204,6 +210,101 @@ func (e *Evaluator) buildOrder() {
 	e.rank = make([]int32, n)
 	for r, i := range e.order {
 		e.rank[i] = int32(r)
+	}
+}
+
+// buildComponents finds the strongly connected components (Tarjan's
+// algorithm, iterative, over parent edges, so components come out upstream
+// first) and each one's depth: 0 for a component without parents outside
+// it, else one more than its deepest parent component.
+func (e *Evaluator) buildComponents() {
+	n := len(e.keys)
+	index := make([]int32, n) // 0: unvisited, else visit number + 1
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	e.scc = make([]int32, n)
+	var stack []int32
+	type frame struct{ v, edge int32 }
+	var call []frame
+	next, comps := int32(1), int32(0)
+	var sizes []int32
+	visit := func(v int32) {
+		index[v], low[v] = next, next
+		next++
+		stack = append(stack, v)
+		onStack[v] = true
+		call = append(call, frame{v, e.parOff[v]})
+	}
+	for s := int32(0); s < int32(n); s++ {
+		if index[s] != 0 {
+			continue
+		}
+		visit(s)
+		for len(call) > 0 {
+			f := &call[len(call)-1]
+			v := f.v
+			if f.edge < e.parOff[v+1] {
+				w := e.par[f.edge]
+				f.edge++
+				if index[w] == 0 {
+					visit(w)
+				} else if onStack[w] {
+					low[v] = min(low[v], index[w])
+				}
+				continue
+			}
+			if low[v] == index[v] {
+				size := int32(0)
+				for {
+					w := stack[len(stack)-1]
+					stack = stack[:len(stack)-1]
+					onStack[w] = false
+					e.scc[w] = comps
+					size++
+					if w == v {
+						break
+					}
+				}
+				sizes = append(sizes, size)
+				comps++
+			}
+			call = call[:len(call)-1]
+			if len(call) > 0 {
+				p := call[len(call)-1].v
+				low[p] = min(low[p], low[v])
+			}
+		}
+	}
+	e.cyclic = make([]bool, comps)
+	for c, size := range sizes {
+		e.cyclic[c] = size > 1
+	}
+	// Components come out upstream first: one sweep in component order.
+	byComp := make([]int32, n)
+	start := make([]int32, comps+1)
+	for i := 0; i < n; i++ {
+		start[e.scc[i]+1]++
+	}
+	for c := int32(0); c < comps; c++ {
+		start[c+1] += start[c]
+	}
+	fill := slices.Clone(start[:comps])
+	for i := int32(0); i < int32(n); i++ {
+		byComp[fill[e.scc[i]]] = i
+		fill[e.scc[i]]++
+	}
+	compDepth := make([]int32, comps)
+	for _, i := range byComp {
+		c := e.scc[i]
+		for _, p := range e.parents(i) {
+			if pc := e.scc[p]; pc != c {
+				compDepth[c] = max(compDepth[c], compDepth[pc]+1)
+			}
+		}
+	}
+	e.depth = make([]int32, n)
+	for i := range e.depth {
+		e.depth[i] = compDepth[e.scc[i]]
 	}
 }
 
@@ -269,7 +370,16 @@ func (e *Evaluator) begin(now time.Time, states States, full bool) {
 	for i := range e.ticks {
 		e.ticks[i] = tickCache{now: now, upcoming: e.ticks[i].upcoming[:0]}
 	}
+	e.misses = e.misses[:0]
+	if len(e.pinDT) > 0 || e.pinDT == nil {
+		e.pinDT = make(map[*Success]pinMemo)
+	}
 }
+
+// Misses returns what the last pass could not resolve from memory. The
+// assets whose results depend on them were left out of its results; pin
+// the answers (Resolve) and Reevaluate the assets Resolve changed.
+func (e *Evaluator) Misses() []Miss { return slices.Clone(e.misses) }
 
 // EvaluateAll evaluates every asset with a policy at now and appends the
 // results to dst in topological order (upstream before downstream).
@@ -281,7 +391,9 @@ func (e *Evaluator) EvaluateAll(dst []Result, now time.Time, states States) []Re
 		// the resolution's recursion shallow: parents are always done.
 		e.current(i)
 		if e.policy[i] != nil {
-			dst = append(dst, e.evaluate(i))
+			if r, ok := e.evaluate(i); ok {
+				dst = append(dst, r)
+			}
 		}
 	}
 	e.states = nil
@@ -324,7 +436,9 @@ func (e *Evaluator) Reevaluate(dst []Result, now time.Time, states States, chang
 	for _, i := range q {
 		e.current(i)
 		if e.policy[i] != nil {
-			dst = append(dst, e.evaluate(i))
+			if r, ok := e.evaluate(i); ok {
+				dst = append(dst, r)
+			}
 		}
 	}
 	e.queue = q
@@ -332,14 +446,35 @@ func (e *Evaluator) Reevaluate(dst []Result, now time.Time, states States, chang
 	return dst
 }
 
-func (e *Evaluator) evaluate(i int32) Result {
+// evaluate is i's result; false when it depends on a Miss.
+func (e *Evaluator) evaluate(i int32) (Result, bool) {
 	m := e.current(i)
+	if m.hasLast && m.cur == dtPending {
+		return Result{}, false
+	}
+	st := e.status(i, m)
+	if !st.HasData && m.st != nil {
+		if m.hasLast {
+			b := dtBlocker(m.cur)
+			st.UnknownBecause = e.keys[b]
+			_, _, found, miss := e.latestQuiet(b)
+			st.UnknownNever = !found && !miss
+			at, ok := m.st.firstMaterialization()
+			if !ok {
+				e.miss(i, 0, true)
+				return Result{}, false
+			}
+			st.Since = time.Unix(0, at).UTC()
+		} else if m.st.firstSeen != 0 {
+			st.Since = time.Unix(0, m.st.firstSeen).UTC()
+		}
+	}
 	e.chain.reset(i)
 	var tc *tickCache
 	if si := e.schedN[i]; si >= 0 {
 		tc = &e.ticks[si]
 	}
 	var res Result
-	res, e.buf = evaluate(e.policy[i], e.now, e.status(i, m), &e.chain, tc, e.buf)
-	return res
+	res, e.buf = evaluate(e.policy[i], e.now, st, &e.chain, tc, e.buf)
+	return res, true
 }

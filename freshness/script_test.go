@@ -14,6 +14,7 @@ package freshness
 //	mat  <key> at=<time> [data_time=<time>] [upstream=a,b] [duration=<dur>] [id=<id>]
 //	fail <key> at=<time>             a materialization_failed event
 //	obs  <key> at=<time> [data_time=<time>]
+//	seen <key> at=<time>             the loop first saw the asset (starts a never-materialized asset's grace)
 //	now <time>                       the clock for the expectations that follow
 //	expect <key> <STATE> [lag=<dur>] [root=<key>|root=-] [deadline=<time>]
 //	       [predicted=<time>] [data_time=<time>] [reason="<substring>"] [reason!="<substring>"]
@@ -32,6 +33,7 @@ package freshness
 // equivalence tests.
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -221,6 +223,7 @@ type scriptRun struct {
 	inc      *Evaluator           // nil: graph or policies changed, rebuild
 	changed  map[asset.Key]bool
 	eventSeq int
+	log      eventLog // every event: the store that answers misses
 }
 
 func (c *scriptCase) run(t *testing.T) {
@@ -264,6 +267,22 @@ func (r *scriptRun) apply(l scriptLine) error {
 		return nil
 	case "mat", "fail", "obs":
 		return r.applyEvent(l.verb, l.args)
+	case "seen":
+		if len(l.args) != 2 || !strings.HasPrefix(l.args[1], "at=") {
+			return fmt.Errorf("want: seen <key> at=<time>")
+		}
+		k, err := asset.ParseKey(l.args[0])
+		if err != nil {
+			return err
+		}
+		at, err := parseScriptTime(strings.TrimPrefix(l.args[1], "at="))
+		if err != nil {
+			return err
+		}
+		if r.tracker.Seen(k, at) {
+			r.touch(k)
+		}
+		return nil
 	case "now":
 		if len(l.args) != 1 {
 			return fmt.Errorf("want: now <time>")
@@ -408,11 +427,15 @@ func (r *scriptRun) applyEvent(verb string, args []string) error {
 	if v, ok := m["id"]; ok {
 		e.ID = v
 	}
+	r.log.add(e)
 	if r.tracker.Apply(e) {
 		r.touch(k)
 	}
 	return nil
 }
+
+// settleRounds bounds the fetch rounds of one evaluation in the scripts.
+const settleRounds = 32
 
 // evaluate runs the full pass and the incremental one and checks they agree.
 func (r *scriptRun) evaluate() error {
@@ -424,8 +447,15 @@ func (r *scriptRun) evaluate() error {
 		return fmt.Errorf("build evaluator: %w", err)
 	}
 	r.full = make(map[asset.Key]Result)
-	for _, res := range ev.EvaluateAll(nil, r.now, r.tracker) {
+	results, touched, open, err := ev.Settle(context.Background(), ev.EvaluateAll(nil, r.now, r.tracker), r.now, r.tracker, &r.log, settleRounds)
+	if err != nil || len(open) > 0 {
+		return fmt.Errorf("misses left open: %v (%v)", open, err)
+	}
+	for _, res := range results {
 		r.full[res.Key] = res
+	}
+	for _, k := range touched {
+		r.changed[k] = true
 	}
 	changed := make([]asset.Key, 0, len(r.changed))
 	for k := range r.changed {
@@ -437,7 +467,11 @@ func (r *scriptRun) evaluate() error {
 		}
 		changed = r.graph.keys // a new evaluator has nothing memoised: every asset is new to it
 	}
-	for _, res := range r.inc.Reevaluate(nil, r.now, r.tracker, changed) {
+	incResults, _, open, err := r.inc.Settle(context.Background(), r.inc.Reevaluate(nil, r.now, r.tracker, changed), r.now, r.tracker, &r.log, settleRounds)
+	if err != nil || len(open) > 0 {
+		return fmt.Errorf("incremental: misses left open: %v (%v)", open, err)
+	}
+	for _, res := range incResults {
 		if want := r.full[res.Key]; !reflect.DeepEqual(res, want) {
 			return fmt.Errorf("incremental result differs from the full pass:\n inc  %+v\n full %+v", res, want)
 		}

@@ -4,11 +4,12 @@ import "fmt"
 
 // State is the outcome of a freshness evaluation.
 //
-// States are ordered by severity, PASS < WARN < AT_RISK < FAIL: AT_RISK is
-// worse than WARN because it is a prediction that the asset will FAIL (a
-// rebuild started now would land after the deadline), while WARN only says
-// it has crossed an early threshold. UNKNOWN (never materialized) is outside
-// the order: Severity ranks it below PASS so it never outranks a real breach.
+// States are ordered by severity, PASS < WARN < AT_RISK < UNKNOWN < FAIL:
+// AT_RISK is worse than WARN because it is a prediction that the asset will
+// FAIL (a rebuild started now would land after the deadline), while WARN
+// only says it has crossed an early threshold. UNKNOWN (never materialized,
+// or built from a dependency that never was) is not fresh: it ranks above
+// AT_RISK, and below FAIL, which it becomes after its grace period.
 type State uint8
 
 const (
@@ -29,9 +30,25 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", s)
 }
 
-// Severity ranks states for "worst of" decisions: UNKNOWN 0, PASS 1, WARN 2,
-// AT_RISK 3, FAIL 4.
-func (s State) Severity() int { return int(s) }
+// Severity ranks states for "worst of" decisions and is the value of the
+// freshet_asset_freshness_state gauge: PASS 0, WARN 1, AT_RISK 2,
+// UNKNOWN 3, FAIL 4 (so an alert on >= 4 pages for FAIL, and a pipeline
+// that never ran reaches it after its grace period).
+func (s State) Severity() int {
+	switch s {
+	case Pass:
+		return 0
+	case Warn:
+		return 1
+	case AtRisk:
+		return 2
+	case Unknown:
+		return 3
+	case Fail:
+		return 4
+	}
+	return int(s)
+}
 
 // ParseState is the inverse of String.
 func ParseState(name string) (State, error) {

@@ -14,17 +14,30 @@ import (
 // landed while the run was going was not read) and feeds AT_RISK predictions.
 const DurationKey = "duration_s"
 
+// DagsterLastUpdatedKey is the metadata name Dagster uses for an
+// observation's data time: Unix seconds, a float or an int. An event
+// without data_time that carries it reports that data time.
+const DagsterLastUpdatedKey = "dagster/last_updated_timestamp"
+
 // Tracker folds events into per-asset freshness state. It is the incremental
 // half of the pure core: the evaluator reads what it builds.
+//
+// What it holds per asset is a bounded cache of the event log, and it knows
+// how far back each window is complete; the evaluator reports a Miss when
+// it needs more, and Pin adds what the store answers. Data times are thus a
+// function of the event log alone, whatever is in memory.
 //
 // A Tracker is not safe for concurrent use: the freshness loop owns it and
 // applies events and evaluates from one goroutine.
 type Tracker struct {
 	states map[asset.Key]*AssetState
+	pins   map[asset.Key]bool // assets with pinned entries, for DropUnused
 }
 
 // NewTracker returns an empty tracker.
-func NewTracker() *Tracker { return &Tracker{states: make(map[asset.Key]*AssetState)} }
+func NewTracker() *Tracker {
+	return &Tracker{states: make(map[asset.Key]*AssetState), pins: make(map[asset.Key]bool)}
+}
 
 // State returns the asset's state, nil if nothing is known about it.
 func (t *Tracker) State(k asset.Key) *AssetState { return t.states[k] }
@@ -35,7 +48,7 @@ func (t *Tracker) Len() int { return len(t.states) }
 func (t *Tracker) get(k asset.Key) *AssetState {
 	s := t.states[k]
 	if s == nil {
-		s = &AssetState{}
+		s = newAssetState()
 		t.states[k] = s
 	}
 	return s
@@ -54,15 +67,19 @@ func (t *Tracker) SetMaterializable(k asset.Key, ok bool) bool {
 
 // Apply folds one event in and reports whether the asset's freshness inputs
 // changed, so the loop knows which assets to re-evaluate:
-//   - materialization: a success, with its data_time, upstream list and
-//     DurationKey metadata when present;
-//   - observation: a success of an external asset whose data time is the
-//     reported data_time, else the observation's own time;
+//   - materialization: a success, with its data_time (else the
+//     DagsterLastUpdatedKey metadata), upstream list and DurationKey
+//     metadata when present;
+//   - observation: a success with its data_time (or DagsterLastUpdatedKey)
+//     when it reports one; without, a probe, which sets the data time of a
+//     source asset only (no dependencies, no materialize command);
 //   - materialization_failed: moves the last failure time forward; it does
 //     not touch the successes, so the data time still comes from the
 //     previous success;
-//   - any other kind, an event without asset or time, a replayed event id,
-//     or a success older than a full history: no change.
+//   - every event moves the asset's first-seen time back (the start of an
+//     UNKNOWN asset's grace period);
+//   - an event without asset or time, a replayed event id, or a success
+//     older than a truncated window: no change (the store answers for it).
 //
 // An upstream list that is empty is the same as none: the graph's parents.
 // A DurationKey value that is not a finite, non-negative number is ignored
@@ -71,37 +88,137 @@ func (t *Tracker) Apply(e asset.Event) bool {
 	if e.Asset == "" || e.Time.IsZero() {
 		return false
 	}
+	s := t.get(e.Asset)
+	changed := s.seen(e.Time.UnixNano())
 	switch e.Kind {
 	case asset.KindMaterialization, asset.KindObservation:
-		x := Success{at: e.Time.UnixNano(), id: hashID(e.ID)}
-		if e.DataTime != nil {
-			x.dataTime, x.hasDataTime = e.DataTime.UnixNano(), true
+		if !s.insert(successOf(&e)) {
+			return changed
 		}
-		if e.Kind == asset.KindObservation {
-			x.observation = true
-		} else {
-			x.duration = int64(runDuration(e.Metadata))
-			if len(e.Upstream) > 0 {
-				x.upstream = append([]asset.Key(nil), e.Upstream...)
-			}
-		}
-		s := t.get(e.Asset)
-		if !s.insert(x) {
-			return false
-		}
-		if x.observation && e.Time.After(s.lastObservation) {
+		if e.Kind == asset.KindObservation && e.Time.After(s.lastObservation) {
 			s.lastObservation = e.Time.UTC()
 		}
 		return true
 	case asset.KindMaterializationFailed:
-		s := t.get(e.Asset)
 		if !e.Time.After(s.lastFailure) {
-			return false
+			return changed
 		}
 		s.lastFailure = e.Time.UTC()
 		return true
 	}
-	return false
+	return changed
+}
+
+func (s *AssetState) seen(at int64) bool {
+	if s.firstSeen != 0 && s.firstSeen <= at {
+		return false
+	}
+	s.firstSeen = at
+	return true
+}
+
+// successOf converts a materialization or observation.
+func successOf(e *asset.Event) Success {
+	x := Success{at: e.Time.UnixNano(), id: hashID(e.ID)}
+	if e.DataTime != nil {
+		x.dataTime, x.hasDataTime = e.DataTime.UnixNano(), true
+	} else if dt, ok := dagsterDataTime(e.Metadata); ok {
+		x.dataTime, x.hasDataTime = dt, true
+	}
+	if e.Kind == asset.KindObservation {
+		x.observation = true
+	} else {
+		x.duration = int64(runDuration(e.Metadata))
+		if len(e.Upstream) > 0 {
+			x.upstream = append([]asset.Key(nil), e.Upstream...)
+		}
+	}
+	return x
+}
+
+// dagsterDataTime reads DagsterLastUpdatedKey as Unix nanoseconds.
+func dagsterDataTime(m asset.Metadata) (int64, bool) {
+	v, ok := m[DagsterLastUpdatedKey]
+	if !ok {
+		return 0, false
+	}
+	var secs float64
+	switch v.Type {
+	case asset.MetaFloat:
+		secs = v.Float
+	case asset.MetaInt:
+		secs = float64(v.Int)
+	default:
+		return 0, false
+	}
+	// Within Unix nanoseconds' range (1678 to 2262), and after 1970.
+	if math.IsNaN(secs) || secs <= 0 || secs > 9e9 {
+		return 0, false
+	}
+	return int64(secs * 1e9), true
+}
+
+// Seen moves the asset's first-seen time back to at: the loop calls it for
+// an asset with a policy that has no event yet, at the evaluation that
+// records its first state (so the store's first event of the asset has
+// that time, and a restart finds the same). It reports whether it changed.
+func (t *Tracker) Seen(k asset.Key, at time.Time) bool { return t.get(k).seen(at.UnixNano()) }
+
+// FirstSeen is the asset's first-seen time, zero if none.
+func (t *Tracker) FirstSeen(k asset.Key) time.Time {
+	if s := t.states[k]; s != nil && s.firstSeen != 0 {
+		return time.Unix(0, s.firstSeen).UTC()
+	}
+	return time.Time{}
+}
+
+// Truncate records that the asset's successes before from may be missing
+// from memory: its history was seeded from the latest events only, or
+// reloaded as the latest N after a restart. It reports whether it changed.
+func (t *Tracker) Truncate(k asset.Key, from time.Time) bool {
+	return t.get(k).truncate(from.UnixNano())
+}
+
+// Pin adds successes fetched from the store: events must be every
+// materialization and observation of k with from <= time <= to (from zero:
+// since the beginning), as the answer to a Miss. Pinned entries stay while
+// an evaluation reads them (see DropUnused).
+func (t *Tracker) Pin(k asset.Key, events []asset.Event, from, to time.Time) {
+	xs := make([]Success, 0, len(events))
+	for i := range events {
+		e := &events[i]
+		if e.Kind != asset.KindMaterialization && e.Kind != asset.KindObservation {
+			continue
+		}
+		xs = append(xs, successOf(e))
+	}
+	lo := int64(math.MinInt64)
+	if !from.IsZero() {
+		lo = from.UnixNano()
+	}
+	if hi := to.UnixNano(); lo <= hi {
+		t.get(k).pin(xs, lo, hi)
+		t.pins[k] = true
+	}
+}
+
+// SetFirstMaterialization tells the tracker when k first materialized (the
+// answer to a Miss with First set).
+func (t *Tracker) SetFirstMaterialization(k asset.Key, at time.Time) {
+	t.get(k).firstMat = at.UnixNano()
+}
+
+// DropUnused forgets the pinned entries no evaluation read since the last
+// call. Call it after a full pass (which reads everything it needs), so
+// memory follows what the current histories reference, not the event log.
+func (t *Tracker) DropUnused() {
+	for k := range t.pins {
+		s := t.states[k]
+		s.dropUnused()
+		if len(s.spans) == 0 {
+			delete(t.pins, k)
+		}
+	}
 }
 
 // runDuration reads DurationKey, zero when absent or unusable.

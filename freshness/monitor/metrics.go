@@ -17,7 +17,7 @@ func (m *Monitor) Collector() *Collector {
 	labels := []string{"asset", "group"}
 	return &Collector{m: m,
 		state: prometheus.NewDesc("freshet_asset_freshness_state",
-			"Freshness state: 0 UNKNOWN, 1 PASS, 2 WARN, 3 AT_RISK, 4 FAIL.", labels, nil),
+			"Freshness state by severity: 0 PASS, 1 WARN, 2 AT_RISK, 3 UNKNOWN (never materialized, or built from a dependency that never was), 4 FAIL (also UNKNOWN past its grace period).", labels, nil),
 		lag: prometheus.NewDesc("freshet_asset_freshness_lag_seconds",
 			"Now minus the data time of the latest success (0 when UNKNOWN).", labels, nil),
 		success: prometheus.NewDesc("freshet_asset_last_success_timestamp_seconds",
@@ -37,7 +37,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.m.Snapshot()
 	for k, r := range snap.Results {
 		group := snap.Groups[k]
-		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(r.State), string(k), group)
+		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(r.State.Severity()), string(k), group)
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, r.Lag.Seconds(), string(k), group)
 		if t, ok := snap.LastSuccess[k]; ok {
 			ch <- prometheus.MustNewConstMetric(c.success, prometheus.GaugeValue, float64(t.UnixNano())/1e9, string(k), group)

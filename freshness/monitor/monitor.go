@@ -50,9 +50,68 @@ type Options struct {
 	// Seed returns an asset's latest materialization, observation and
 	// failure (the catalog has them). The monitor only follows events of
 	// assets some policy depends on; when an asset becomes relevant (a
-	// policy is set, an edge appears) Seed gives its history so far.
+	// policy is set, an edge appears) Seed gives its history so far, and
+	// History the rest when a data time needs it.
 	Seed func(asset.Key) []asset.Event
+	// History reads the event log (the store). When a data time needs a
+	// success older than the tracker's in-memory window holds (evicted,
+	// seeded, or before a restart), the monitor fetches it from here. Nil:
+	// results that need one are held back (with a warning), never guessed.
+	History EventReader
+	// FetchRounds bounds the fetch-and-re-evaluate rounds of one pass
+	// (default 8); what is still open is fetched in the next pass.
+	FetchRounds int
 }
+
+// EventReader pages through stored events (store.Store has it).
+type EventReader interface {
+	Events(ctx context.Context, q store.EventQuery) (store.EventPage, error)
+}
+
+// storeHistory answers the freshness evaluator's misses from the store.
+type storeHistory struct{ r EventReader }
+
+var successKinds = []asset.Kind{asset.KindMaterialization, asset.KindObservation}
+
+func (h storeHistory) SuccessesBefore(ctx context.Context, k asset.Key, until time.Time, limit int) ([]asset.Event, bool, error) {
+	limit = min(limit, store.MaxLimit-1)
+	page, err := h.r.Events(ctx, store.EventQuery{Asset: k, Kinds: successKinds, Until: until.Add(time.Nanosecond), Limit: limit + 1})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(page.Events) > limit {
+		return page.Events[:limit], true, nil
+	}
+	return page.Events, page.Next != "", nil
+}
+
+func (h storeHistory) FirstMaterialization(ctx context.Context, k asset.Key) (time.Time, error) {
+	page, err := h.r.Events(ctx, store.EventQuery{Asset: k, Kinds: []asset.Kind{asset.KindMaterialization}, Ascending: true, Limit: 1})
+	if err != nil || len(page.Events) == 0 {
+		return time.Time{}, err
+	}
+	return page.Events[0].Time, nil
+}
+
+// firstEvent is the time of the asset's first stored event of any kind.
+func (h storeHistory) firstEvent(ctx context.Context, k asset.Key) (time.Time, error) {
+	page, err := h.r.Events(ctx, store.EventQuery{Asset: k, Ascending: true, Limit: 1})
+	if err != nil || len(page.Events) == 0 {
+		return time.Time{}, err
+	}
+	return page.Events[0].Time, nil
+}
+
+// drainer is what the ingest pipeline offers to wait until every
+// acknowledged event is stored: the monitor calls it before reading the
+// store, so a fetch sees every event the tracker was told about.
+type drainer interface {
+	Drain(ctx context.Context) error
+}
+
+// drainTimeout bounds that wait; on a store outage the fetch is retried
+// in a later pass and the results that need it are held back meanwhile.
+const drainTimeout = 5 * time.Second
 
 // Monitor is the freshness loop. Observe, SetPolicy, Policies and
 // Snapshot are safe for concurrent use; Run owns the evaluation state.
@@ -69,6 +128,7 @@ type Monitor struct {
 	matz      map[asset.Key]bool
 	version   uint64                        // bumped when policies or specs change
 	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
+	seen      map[asset.Key]bool            // assets with an event queued or loaded (for first-seen times)
 	last      map[asset.Key]freshness.State // last recorded state per asset
 	stateAt   map[asset.Key]eventPos        // the freshness_changed event last applied
 	policyAt  map[asset.Key]eventPos        // the freshness_policy_changed event last applied
@@ -102,10 +162,13 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	if opts.NewID == nil {
 		opts.NewID = asset.NewEventID
 	}
+	if opts.FetchRounds <= 0 {
+		opts.FetchRounds = 8
+	}
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
-		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{},
+		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{}}
 	m.snap.Store(&freshness.Snapshot{Results: map[asset.Key]freshness.Result{}})
@@ -133,18 +196,41 @@ func (m *Monitor) SetSpecs(specs []asset.Spec) {
 }
 
 // Load restores what the store knows: each asset's recent successes
-// (store.RecentSuccesses) and latest failure, the state last recorded,
-// and the policies set through the API. Call it before Run.
+// (store.RecentSuccesses with freshness.HistoryLen per asset), latest
+// failure and first event, the state last recorded, and the policies set
+// through the API. Call it before Run.
+//
+// An asset with a full page of recent successes may have older ones: its
+// history is marked truncated there, and a data time that needs an older
+// success fetches it from Options.History, so results after a restart
+// are the ones before it.
 func (m *Monitor) Load(sums []store.Summary, recent []asset.Event) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.pending = append(m.pending, recent...)
+	count := map[asset.Key]int{}
+	oldest := map[asset.Key]time.Time{}
+	for _, e := range recent {
+		m.tracker.Apply(e)
+		count[e.Asset]++
+		if o, ok := oldest[e.Asset]; !ok || e.Time.Before(o) {
+			oldest[e.Asset] = e.Time
+		}
+	}
+	for k, n := range count {
+		if n >= freshness.HistoryLen {
+			m.tracker.Truncate(k, oldest[k].Add(time.Nanosecond))
+		}
+	}
 	for _, s := range sums {
 		for _, e := range []*asset.Event{s.LastObservation, s.LastMaterialization, s.LastFailure} {
 			if e != nil {
-				m.pending = append(m.pending, *e)
+				m.tracker.Apply(*e)
 			}
 		}
+		if !s.FirstTime.IsZero() {
+			m.tracker.Seen(s.Asset, s.FirstTime)
+		}
+		m.seen[s.Asset] = true
 		if e := s.LastFreshness; e != nil {
 			m.applyStateEvent(e)
 		}
@@ -176,14 +262,24 @@ func (m *Monitor) Observe(events []asset.Event) {
 		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed:
 			if m.relevant == nil || m.relevant[e.Asset] {
 				m.pending = append(m.pending, *e)
+				m.seen[e.Asset] = true
 				queued = true
 			}
+			continue
 		case asset.KindPolicyChanged:
 			if m.applyPolicyEvent(e) {
 				queued = true
 			}
 		case asset.KindFreshnessChanged:
 			m.applyStateEvent(e)
+			continue // the monitor's own: it marked the asset seen when it evaluated it
+		}
+		// Any other event of an asset not seen yet starts its first-seen
+		// time (an UNKNOWN asset's grace period).
+		if !m.seen[e.Asset] && (m.relevant == nil || m.relevant[e.Asset] || e.Kind == asset.KindPolicyChanged) {
+			m.seen[e.Asset] = true
+			m.pending = append(m.pending, *e)
+			queued = true
 		}
 	}
 	m.mu.Unlock()
@@ -344,7 +440,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 
 // pass applies pending events and evaluates: everything when full (or
 // when the graph or the policies changed), else the changed assets'
-// downstream closure. It records state changes and publishes.
+// downstream closure. When a data time needs history older than memory
+// holds, it fetches it from the store and re-evaluates (bounded rounds);
+// results still waiting for history keep their previous value. It records
+// state changes and publishes.
 func (m *Monitor) pass(ctx context.Context, full bool) {
 	m.mu.Lock()
 	events := m.pending
@@ -381,30 +480,69 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 		}
 		m.eval, m.evalGraph, m.evalVer = ev, g, ver
 		full = true
-		m.follow(g, policies)
+		m.follow(ctx, g, policies)
 	}
 	now := m.opts.Now()
+	// An asset with a policy and no event yet is first seen now: the
+	// state recorded below is its first stored event, so a restart finds
+	// the same first-seen time in the store.
+	for k := range policies {
+		if m.tracker.FirstSeen(k).IsZero() && m.tracker.Seen(k, now) {
+			changed = append(changed, k)
+		}
+	}
 	var results []freshness.Result
 	switch {
 	case full:
 		results = m.eval.EvaluateAll(nil, now, m.tracker)
 		// Assets whose policy was removed drop out of the results.
-		keep := make(map[asset.Key]bool, len(results))
-		for _, r := range results {
-			keep[r.Key] = true
-		}
-		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { return !keep[k] })
+		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok })
 	case len(changed) > 0:
 		results = m.eval.Reevaluate(nil, now, m.tracker, changed)
+	}
+	results = m.settle(ctx, results, now)
+	if full {
+		m.tracker.DropUnused()
 	}
 	m.record(ctx, now, results)
 	m.publish(now)
 }
 
+// settle fetches what the pass could not resolve from memory and
+// re-evaluates, merging the new results in.
+func (m *Monitor) settle(ctx context.Context, results []freshness.Result, now time.Time) []freshness.Result {
+	misses := m.eval.Misses()
+	if len(misses) == 0 {
+		return results
+	}
+	if m.opts.History == nil {
+		m.opts.Logger.Warn("freshness needs history older than memory holds and has no store to read; results held back", "misses", len(misses))
+		return results
+	}
+	if d, ok := m.rec.(drainer); ok {
+		dctx, cancel := context.WithTimeout(ctx, drainTimeout)
+		err := d.Drain(dctx)
+		cancel()
+		if err != nil {
+			m.opts.Logger.Warn("events not stored yet; history fetch deferred", "misses", len(misses), "err", err)
+			return results
+		}
+	}
+	results, _, open, err := m.eval.Settle(ctx, results, now, m.tracker, storeHistory{m.opts.History}, m.opts.FetchRounds)
+	if err != nil {
+		m.opts.Logger.Warn("could not read freshness history from the store; results held back", "misses", len(open), "err", err)
+	} else if len(open) > 0 {
+		m.opts.Logger.Info("freshness history still being fetched; continues next pass", "misses", len(open))
+	}
+	return results
+}
+
 // follow recomputes which assets matter (those with a policy and their
 // ancestors) and seeds the tracker with the history of those that were
-// not followed before.
-func (m *Monitor) follow(g *lineage.Graph, policies map[asset.Key]asset.FreshnessPolicy) {
+// not followed before: their latest events, with the history marked
+// truncated before the latest success (older ones come from the store when
+// a data time needs them), and their first event's time.
+func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[asset.Key]asset.FreshnessPolicy) {
 	if m.opts.Seed == nil {
 		return // no way to catch up later: follow everything
 	}
@@ -429,11 +567,29 @@ func (m *Monitor) follow(g *lineage.Graph, policies map[asset.Key]asset.Freshnes
 	m.relevant = relevant
 	m.mu.Unlock()
 	for k := range relevant {
-		if old != nil && !old[k] {
-			for _, e := range m.opts.Seed(k) {
-				m.tracker.Apply(e)
+		if old == nil || old[k] {
+			continue
+		}
+		var latest time.Time
+		for _, e := range m.opts.Seed(k) {
+			m.tracker.Apply(e)
+			if (e.Kind == asset.KindMaterialization || e.Kind == asset.KindObservation) && e.Time.After(latest) {
+				latest = e.Time
 			}
 		}
+		if !latest.IsZero() {
+			m.tracker.Truncate(k, latest.Add(time.Nanosecond))
+		}
+		if m.opts.History != nil {
+			if at, err := (storeHistory{m.opts.History}).firstEvent(ctx, k); err != nil {
+				m.opts.Logger.Warn("could not read an asset's first event", "asset", k, "err", err)
+			} else if !at.IsZero() {
+				m.tracker.Seen(k, at)
+			}
+		}
+		m.mu.Lock()
+		m.seen[k] = true
+		m.mu.Unlock()
 	}
 }
 

@@ -68,7 +68,7 @@ func newRig(t *testing.T, dir string, tune ...func(*Options)) *rig {
 	var m *Monitor
 	r.p = ingest.NewPipeline(log, st, ingest.Options{Logger: quiet, BatchDelay: time.Millisecond},
 		func(ev []asset.Event) { m.Observe(ev) })
-	opts := Options{Now: r.clock.Now, Logger: quiet, Seed: func(k asset.Key) []asset.Event {
+	opts := Options{Now: r.clock.Now, Logger: quiet, History: st, Seed: func(k asset.Key) []asset.Event {
 		// The app seeds from the catalog; the store's summaries hold the same.
 		sums, err := st.Summaries(context.Background())
 		if err != nil {
@@ -206,8 +206,8 @@ func TestStateChangesRecordedOnceWithGauges(t *testing.T) {
 
 	g := gauges(t, r.m)
 	want := map[string]float64{
-		"freshet_asset_freshness_state{marts/b,marts}":                float64(freshness.Warn),
-		"freshet_asset_freshness_state{raw/a,raw}":                    float64(freshness.Fail),
+		"freshet_asset_freshness_state{marts/b,marts}":                1, // WARN
+		"freshet_asset_freshness_state{raw/a,raw}":                    4, // FAIL
 		"freshet_asset_freshness_lag_seconds{marts/b,marts}":          80 * 60,
 		"freshet_asset_freshness_lag_seconds{raw/a,raw}":              80 * 60,
 		"freshet_asset_last_success_timestamp_seconds{raw/a,raw}":     float64(t0.Add(-10 * time.Minute).Unix()),

@@ -1,0 +1,272 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/freshness"
+	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/ingest/wal"
+	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/store/embedded"
+)
+
+// Scenario tests for issue 7: each runs through the real pipeline (WAL,
+// writer, embedded store) with a fake clock, asserts state, root cause and
+// data time, then closes everything, reopens it from the same directory,
+// and asserts the same answer (and gauge) after the restart.
+
+// sworld is a scenario's graph and specs.
+type sworld struct {
+	edges [][2]asset.Key // upstream, downstream
+	specs []asset.Spec
+}
+
+// newWorldRig is newRig for any graph: the seeding and the history fetch
+// wired as the app wires them.
+func newWorldRig(t *testing.T, dir string, w sworld, now time.Time) *rig {
+	t.Helper()
+	st, err := embedded.Open(context.Background(), dir+"/store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := wal.Open(dir+"/wal", wal.Options{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{st: st, clock: &clock{now: now}, idx: lineage.NewIndex()}
+	seen := map[asset.Key]bool{}
+	var keys []asset.Key
+	var edges []asset.Edge
+	add := func(k asset.Key) {
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, s := range w.specs {
+		add(s.Key)
+	}
+	for _, e := range w.edges {
+		add(e[0])
+		add(e[1])
+		edges = append(edges, asset.Edge{Upstream: e[0], Downstream: e[1]})
+	}
+	r.idx.Reset(keys, edges, nil)
+	var m *Monitor
+	r.p = ingest.NewPipeline(log, st, ingest.Options{Logger: quiet, BatchDelay: time.Millisecond},
+		func(ev []asset.Event) { m.Observe(ev) })
+	opts := Options{Now: r.clock.Now, Logger: quiet, History: st, Seed: func(k asset.Key) []asset.Event {
+		// The app seeds from the catalog's latest events; the store's summaries hold the same.
+		sums, err := st.Summaries(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		var out []asset.Event
+		for _, s := range sums {
+			if s.Asset == k {
+				for _, e := range []*asset.Event{s.LastObservation, s.LastMaterialization, s.LastFailure} {
+					if e != nil {
+						out = append(out, *e)
+					}
+				}
+			}
+		}
+		return out
+	}}
+	m = New(r.idx, r.p, opts)
+	r.m = m
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.p.Run(ctx); close(done) }()
+	r.stop = func() {
+		cancel()
+		<-done
+		log.Close()
+		st.Close()
+	}
+	m.SetSpecs(w.specs)
+	sums, err := st.Summaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent, err := st.RecentSuccesses(context.Background(), freshness.HistoryLen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Load(sums, recent); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// expectation is one asset's expected result; a zero dataTime expects none.
+type expectation struct {
+	key      asset.Key
+	state    freshness.State
+	root     asset.Key
+	dataTime time.Time
+}
+
+func (r *rig) check(t *testing.T, when string, wants []expectation) {
+	t.Helper()
+	snap := r.m.Snapshot()
+	g := gauges(t, r.m)
+	for _, w := range wants {
+		got, ok := snap.Results[w.key]
+		if !ok {
+			t.Errorf("%s: no result for %s", when, w.key)
+			continue
+		}
+		if got.State != w.state || got.RootCause != w.root || !got.DataTime.Equal(w.dataTime) {
+			t.Errorf("%s: %s = %s root %q data time %v (%s); want %s root %q data time %v",
+				when, w.key, got.State, got.RootCause, got.DataTime, got.Reason, w.state, w.root, w.dataTime)
+		}
+		name := fmt.Sprintf("freshet_asset_freshness_state{%s,%s}", w.key, snap.Groups[w.key])
+		if v, ok := g[name]; !ok || v != float64(w.state.Severity()) {
+			t.Errorf("%s: gauge %s = %v (present %v), want %d", when, name, v, ok, w.state.Severity())
+		}
+	}
+}
+
+func drain(t *testing.T, r *rig) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.p.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func maxLag(d time.Duration) *asset.FreshnessPolicy { return &asset.FreshnessPolicy{MaxLag: d} }
+
+func obs(id string, key asset.Key, at time.Time, md asset.Metadata) asset.Event {
+	return asset.Event{ID: id, Kind: asset.KindObservation, Asset: key, Time: at, Metadata: md}
+}
+
+func TestIssue7Scenarios(t *testing.T) {
+	t.Parallel()
+	h := time.Hour
+	tests := []struct {
+		name  string
+		world sworld
+		// run drives the monitor (submits, sets SLAs, passes) and returns
+		// the clock for the checks.
+		run  func(t *testing.T, r *rig) time.Time
+		want []expectation
+	}{
+		{
+			name: "history eviction: a daily mart over an hourly staging table over a stopped raw table",
+			world: sworld{edges: [][2]asset.Key{{"raw", "stg"}, {"stg", "mart"}},
+				specs: []asset.Spec{{Key: "mart", Freshness: maxLag(24 * h)}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				raw := t0.Add(-3 * 24 * h)
+				r.submit(t, mat("raw1", "raw", raw))
+				for i := range 30 {
+					r.submit(t, mat(fmt.Sprintf("stg-a%d", i), "stg", raw.Add(time.Duration(i+1)*h)))
+				}
+				r.submit(t, mat("mart1", "mart", raw.Add(31*h)))
+				for i := range 20 { // more than a window of staging runs since the mart's
+					r.submit(t, mat(fmt.Sprintf("stg-b%d", i), "stg", raw.Add(time.Duration(32+i)*h)))
+				}
+				drain(t, r)
+				r.m.pass(context.Background(), true)
+				return t0
+			},
+			want: []expectation{{"mart", freshness.Fail, "raw", t0.Add(-3 * 24 * h)}},
+		},
+		{
+			name: "SLA set at run time on assets the monitor did not follow",
+			world: sworld{edges: [][2]asset.Key{{"x", "y"}},
+				specs: []asset.Spec{{Key: "x"}, {Key: "y"}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				ctx := context.Background()
+				r.m.pass(ctx, true) // no policy: nothing followed
+				r.submit(t, mat("x1", "x", t0.Add(-5*h)), mat("y1", "y", t0.Add(-30*time.Minute)), mat("x2", "x", t0.Add(-5*time.Minute)))
+				drain(t, r)
+				if _, err := r.m.SetPolicy(ctx, "y", maxLag(2*h), "erin"); err != nil {
+					t.Fatal(err)
+				}
+				r.m.pass(ctx, false)
+				return t0
+			},
+			// y was built from x as of 5 hours ago; x has refreshed since, so
+			// a rebuild of y would catch up: y itself is the root cause.
+			want: []expectation{{"y", freshness.Fail, "y", t0.Add(-5 * h)}},
+		},
+		{
+			name: "a row-count probe on a derived asset changes nothing; a Dagster timestamp does",
+			world: sworld{edges: [][2]asset.Key{{"raw", "mart"}, {"raw", "mart2"}},
+				specs: []asset.Spec{{Key: "mart", Freshness: maxLag(2 * h)}, {Key: "mart2", Freshness: maxLag(2 * h)}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				r.submit(t, mat("raw1", "raw", t0.Add(-3*h)), mat("m1", "mart", t0.Add(-3*h+5*time.Minute)),
+					mat("n1", "mart2", t0.Add(-3*h+5*time.Minute)))
+				r.m.pass(context.Background(), false)
+				r.submit(t, obs("probe", "mart", t0, asset.Metadata{"dagster/row_count": asset.Int(42)}),
+					obs("dagster", "mart2", t0, asset.Metadata{freshness.DagsterLastUpdatedKey: asset.Float(float64(t0.Add(-10 * time.Minute).Unix()))}))
+				drain(t, r)
+				r.m.pass(context.Background(), false)
+				return t0
+			},
+			want: []expectation{
+				{"mart", freshness.Fail, "raw", t0.Add(-3 * h)},
+				{"mart2", freshness.Pass, "", t0.Add(-10 * time.Minute)},
+			},
+		},
+		{
+			name: "a dependency that never materialized: UNKNOWN, then FAIL after the grace period",
+			world: sworld{edges: [][2]asset.Key{{"a", "b"}, {"x", "b"}, {"p", "q"}},
+				specs: []asset.Spec{{Key: "b", Freshness: maxLag(2 * h)}, {Key: "q", Freshness: maxLag(2 * h)}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				r.submit(t, mat("x1", "x", t0.Add(-time.Hour)), mat("b1", "b", t0.Add(-50*time.Minute)))
+				r.m.pass(context.Background(), true) // q, never materialized, is first seen now
+				snap := r.m.Snapshot().Results
+				if b, q := snap["b"], snap["q"]; b.State != freshness.Unknown || b.RootCause != "a" || q.State != freshness.Unknown || q.RootCause != "q" {
+					t.Errorf("within the grace period: b %s root %s, q %s root %s; want UNKNOWN a, UNKNOWN q", b.State, b.RootCause, q.State, q.RootCause)
+				}
+				drain(t, r)
+				r.clock.now = t0.Add(3 * h)
+				r.m.pass(context.Background(), true)
+				return t0.Add(3 * h)
+			},
+			want: []expectation{{"b", freshness.Fail, "a", time.Time{}}, {"q", freshness.Fail, "q", time.Time{}}},
+		},
+		{
+			name: "cycles: the same shape under other names gives the same answer",
+			world: sworld{edges: [][2]asset.Key{{"raw", "a"}, {"a", "b"}, {"b", "a"}, {"raw2", "z"}, {"z", "y"}, {"y", "z"}},
+				specs: []asset.Spec{{Key: "a", Freshness: maxLag(2 * h)}, {Key: "b", Freshness: maxLag(2 * h)},
+					{Key: "z", Freshness: maxLag(2 * h)}, {Key: "y", Freshness: maxLag(2 * h)}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				for _, p := range [][3]asset.Key{{"raw", "a", "b"}, {"raw2", "z", "y"}} {
+					r.submit(t, mat(string(p[0])+"1", p[0], t0.Add(-4*h)), mat(string(p[1])+"1", p[1], t0.Add(-3*h)),
+						mat(string(p[2])+"1", p[2], t0.Add(-2*h)), mat(string(p[1])+"2", p[1], t0.Add(-time.Hour)))
+				}
+				r.m.pass(context.Background(), true)
+				return t0
+			},
+			want: []expectation{
+				{"a", freshness.Fail, "raw", t0.Add(-4 * h)}, {"z", freshness.Fail, "raw2", t0.Add(-4 * h)},
+				{"b", freshness.Fail, "raw", t0.Add(-4 * h)}, {"y", freshness.Fail, "raw2", t0.Add(-4 * h)},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			r := newWorldRig(t, dir, tt.world, t0)
+			now := tt.run(t, r)
+			r.check(t, "before restart", tt.want)
+			drain(t, r)
+			r.stop()
+
+			r = newWorldRig(t, dir, tt.world, now)
+			defer r.stop()
+			r.m.pass(context.Background(), true)
+			r.check(t, "after restart", tt.want)
+		})
+	}
+}
