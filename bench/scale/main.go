@@ -5,9 +5,10 @@
 //	    then idled: RSS
 //	(b) restart on that data: time to /readyz, time to the first freshness
 //	    snapshot, RSS once settled, and (b)/(a)
-//	(c) GET /api/v1/assets?limit=1000, first and fiftieth page (median of
-//	    -pages requests), which must not grow with the catalog: run it with
-//	    -assets 10000 and -assets 100000 and compare
+//	(c) GET /api/v1/assets?limit=1000, first and fiftieth page (the last
+//	    when there are fewer; median of -pages requests), which must not
+//	    grow with the catalog: run it with -assets 10000 and -assets 100000
+//	    and compare
 //
 // The graph: -assets assets under s/, each built from up to three earlier
 // ones (about 3 edges an asset, reported through events), -events
@@ -94,13 +95,13 @@ func run(bin string, nAssets, nEvents, pages int) error {
 	}
 	steady := srv.settledRSS()
 	fmt.Printf("(a) steady state RSS: %d MiB\n", steady>>20)
-	first, fiftieth, err := srv.pageTimes(pages)
+	first, later, page, err := srv.pageTimes(pages)
 	if err != nil {
 		srv.stop()
 		return err
 	}
-	fmt.Printf("(c) GET /api/v1/assets?limit=1000 at %d assets: first page %s, 50th page %s (medians of %d)\n",
-		nAssets, first.Round(10*time.Microsecond), fiftieth.Round(10*time.Microsecond), pages)
+	fmt.Printf("(c) GET /api/v1/assets?limit=1000 at %d assets: first page %s, page %d %s (medians of %d)\n",
+		nAssets, first.Round(10*time.Microsecond), page, later.Round(10*time.Microsecond), pages)
 	srv.stop()
 
 	// (b) restart on the same data.
@@ -183,22 +184,28 @@ func ingest(s *server, nAssets, nEvents int) error {
 		if err != nil {
 			return err
 		}
+		var answer bytes.Buffer
+		answer.ReadFrom(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted {
-			return fmt.Errorf("POST events: %s", resp.Status)
+			return fmt.Errorf("POST events: %s: %s", resp.Status, answer.Bytes())
 		}
 		buf.Reset()
 		return nil
 	}
+	// No ids: the server assigns them, as for most producers.
+	type event struct {
+		Kind     asset.Kind     `json:"kind"`
+		Asset    string         `json:"asset"`
+		Time     time.Time      `json:"time"`
+		Upstream []string       `json:"upstream,omitempty"`
+		Metadata map[string]int `json:"metadata"`
+	}
 	for i := range nEvents {
 		a := i % nAssets
-		up := make([]asset.Key, len(parents[a]))
-		for j, p := range parents[a] {
-			up[j] = asset.Key(p)
-		}
-		e := asset.Event{Kind: asset.KindMaterialization, Asset: asset.Key(key(a)), Upstream: up,
+		e := event{Kind: asset.KindMaterialization, Asset: key(a), Upstream: parents[a],
 			Time:     now.Add(-48 * time.Hour).Add(time.Duration(i) * (48 * time.Hour / time.Duration(nEvents))),
-			Metadata: asset.Metadata{"row_count": asset.Int(int64(i))}}
+			Metadata: map[string]int{"row_count": i}}
 		if err := enc.Encode(&e); err != nil {
 			return err
 		}
@@ -270,21 +277,22 @@ func (s *server) settledRSS() int64 {
 	return 0
 }
 
-// pageTimes returns the median time of the first and the fiftieth page of
-// GET /api/v1/assets?limit=1000 (the fiftieth reached by following cursors).
-func (s *server) pageTimes(n int) (first, fiftieth time.Duration, err error) {
-	cursor := ""
-	for range 49 {
-		var page struct {
+// pageTimes returns the median time of the first page of GET
+// /api/v1/assets?limit=1000 and of the fiftieth (or the last, when there
+// are fewer), reached by following cursors, and that page's number.
+func (s *server) pageTimes(n int) (first, later time.Duration, page int, err error) {
+	cursor, page := "", 1
+	for page < 50 {
+		var p struct {
 			Next string `json:"next_cursor"`
 		}
-		if _, err := s.get("/api/v1/assets?limit=1000&cursor="+cursor, &page); err != nil {
-			return 0, 0, err
+		if _, err := s.get("/api/v1/assets?limit=1000&cursor="+cursor, &p); err != nil {
+			return 0, 0, 0, err
 		}
-		if page.Next == "" {
-			return 0, 0, fmt.Errorf("fewer than 50 pages of 1000 assets")
+		if p.Next == "" {
+			break
 		}
-		cursor = page.Next
+		cursor, page = p.Next, page+1
 	}
 	med := func(path string) (time.Duration, error) {
 		var ts []time.Duration
@@ -299,10 +307,10 @@ func (s *server) pageTimes(n int) (first, fiftieth time.Duration, err error) {
 		return ts[len(ts)/2], nil
 	}
 	if first, err = med("/api/v1/assets?limit=1000"); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	fiftieth, err = med("/api/v1/assets?limit=1000&cursor=" + cursor)
-	return first, fiftieth, err
+	later, err = med("/api/v1/assets?limit=1000&cursor=" + cursor)
+	return first, later, page, err
 }
 
 func (s *server) get(path string, into any) (time.Duration, error) {
