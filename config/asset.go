@@ -17,6 +17,8 @@ type declared struct {
 	line  int    // the key's line (the asset's line when key is missing)
 	keyOK bool   // the key parsed; only such assets enter the graph
 	deps  []item // deps as written, checked once every key is known
+	// poolLine is the line of materialize.pool, 0 when not given.
+	poolLine int
 }
 
 var (
@@ -80,7 +82,7 @@ func (d *decoder) asset(n *yaml.Node, path string) (asset.Spec, declared) {
 		spec.Checks = d.checks(f.val, join(path, "checks"))
 	}
 	if f, ok := present(d, fs, "materialize"); ok {
-		spec.Materialize = d.materialize(f, join(path, "materialize"))
+		spec.Materialize, m.poolLine = d.materialize(f, join(path, "materialize"))
 	}
 	return spec, m
 }
@@ -257,12 +259,14 @@ func validCheckName(s string) bool {
 	return true
 }
 
-func (d *decoder) materialize(n *yaml.Node, path string) *asset.MaterializeSpec {
+// materialize decodes a materialize block; poolLine is the line of its pool
+// field (0 without one), for checking it against the declared pools.
+func (d *decoder) materialize(n *yaml.Node, path string) (m *asset.MaterializeSpec, poolLine int) {
 	fs, ok := d.fields(n, path, materializeFields)
 	if !ok {
-		return nil
+		return nil, 0
 	}
-	m := &asset.MaterializeSpec{}
+	m = &asset.MaterializeSpec{}
 	argvPath := join(path, "argv")
 	if f, ok := fs["argv"]; ok {
 		before := len(d.problems)
@@ -293,8 +297,9 @@ func (d *decoder) materialize(n *yaml.Node, path string) *asset.MaterializeSpec 
 	}
 	if f, ok := fs["pool"]; ok {
 		m.Pool, _ = d.str(f.val, join(path, "pool"))
+		poolLine = f.val.Line
 	}
-	return m
+	return m, poolLine
 }
 
 // env decodes a map of environment variables. Names are free-form (they are
@@ -326,9 +331,17 @@ func (d *decoder) env(n *yaml.Node, path string) map[string]string {
 			d.addf(k.Line, p, "duplicate variable %q (first at line %d)", k.Value, first)
 		default:
 			lines[k.Value] = k.Line
-			if v, ok := d.str(n.Content[i+1], p); ok {
-				env[k.Value] = v
+			v, ok := d.str(n.Content[i+1], p)
+			if !ok {
+				continue
 			}
+			// ${NAME} is expanded at launch from the server's environment;
+			// only its syntax can be checked now.
+			if _, err := ExpandEnv(v, func(string) (string, bool) { return "", true }); err != nil {
+				d.addf(n.Content[i+1].Line, p, "%v", err)
+				continue
+			}
+			env[k.Value] = v
 		}
 	}
 	return env

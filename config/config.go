@@ -20,7 +20,14 @@ import (
 type File struct {
 	Name   string       // as given to Parse or Load
 	Assets []asset.Spec // in file order, each with Origin asset.OriginDeclared
-	sels   []selection
+
+	// MaxConcurrent bounds how many steps the executor runs at once; 0 when
+	// the file does not say (the executor then uses the CPU count).
+	MaxConcurrent int
+	// Pools are the named concurrency limits (pools:), nil when none.
+	Pools map[string]Pool
+
+	sels []selection
 }
 
 // SelectPolicy returns the first selection policy (freshness_policies)
@@ -60,8 +67,9 @@ func Parse(name string, data []byte) (*File, error) {
 	d := &decoder{file: name}
 	f := &File{Name: name}
 	if root := d.parseYAML(data); root != nil {
-		assets, decl, sels := d.top(root)
+		assets, decl, sels := d.top(root, f)
 		d.validate(assets, decl)
+		d.checkPools(assets, decl, d.poolNames)
 		applySelections(assets, sels)
 		f.Assets, f.sels = assets, sels
 	}
@@ -71,10 +79,10 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools"}
 
-// top decodes the top-level mapping.
-func (d *decoder) top(root *yaml.Node) ([]asset.Spec, []declared, []selection) {
+// top decodes the top-level mapping; the executor limits go straight to f.
+func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
 	if root = d.resolve(root); root == nil {
 		return nil, nil, nil
 	}
@@ -83,20 +91,26 @@ func (d *decoder) top(root *yaml.Node) ([]asset.Spec, []declared, []selection) {
 		return nil, nil, nil
 	}
 	fs, _ := d.fields(root, "", topFields)
+	if v, ok := fs["max_concurrent"]; ok {
+		f.MaxConcurrent, _ = d.integer(v.val, "max_concurrent", 1, maxLimit)
+	}
+	if v, ok := fs["pools"]; ok {
+		f.Pools, d.poolNames = d.pools(v.val, "pools")
+	}
 	var (
 		assets []asset.Spec
 		decl   []declared
 		sels   []selection
 	)
-	if f, ok := fs["assets"]; ok {
-		for i, n := range d.seq(f.val, "assets") {
+	if v, ok := fs["assets"]; ok {
+		for i, n := range d.seq(v.val, "assets") {
 			a, m := d.asset(n, index("assets", i))
 			assets = append(assets, a)
 			decl = append(decl, m)
 		}
 	}
-	if f, ok := fs["freshness_policies"]; ok {
-		for i, n := range d.seq(f.val, "freshness_policies") {
+	if v, ok := fs["freshness_policies"]; ok {
+		for i, n := range d.seq(v.val, "freshness_policies") {
 			if s, ok := d.selection(n, index("freshness_policies", i)); ok {
 				sels = append(sels, s)
 			}

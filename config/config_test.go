@@ -52,7 +52,7 @@ func TestBadInput(t *testing.T) {
 		field string
 		msg   string
 	}{
-		{"unknown top-level field", "assets: []\ncolour: blue\n", 2, "colour", `unknown field "colour"; known fields: assets, freshness_policies`},
+		{"unknown top-level field", "assets: []\ncolour: blue\n", 2, "colour", `unknown field "colour"; known fields: assets, freshness_policies, max_concurrent, pools`},
 		{"unknown asset field", "assets:\n  - key: a\n    colour: blue\n", 3, "assets[0].colour", `unknown field "colour"`},
 		{"top level is a list", "- key: a\n", 1, "", "expected a mapping with an assets list"},
 		{"assets is a mapping", "assets:\n  key: a\n", 2, "assets", "expected a list, got a mapping"},

@@ -22,6 +22,10 @@ type decoder struct {
 	file     string
 	problems Problems
 
+	// poolNames are the pools written under pools:, nil without that
+	// block; materialize.pool references are checked against them.
+	poolNames map[string]bool
+
 	// Aliases make the node tree a DAG that can be exponentially larger
 	// than the file ("billion laughs"). Expanding an alias costs the size
 	// of its target; the total is capped relative to the document size.

@@ -1,0 +1,133 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/config"
+)
+
+// Limits bound how many steps run at once, across every run of an Executor.
+type Limits struct {
+	MaxConcurrent int            // 0: runtime.NumCPU()
+	Pools         map[string]int // pool -> limit; a pool not here has no limit of its own
+}
+
+// LimitsFromConfig reads max_concurrent and pools from a definitions file.
+func LimitsFromConfig(f *config.File) Limits {
+	l := Limits{MaxConcurrent: f.MaxConcurrent}
+	if len(f.Pools) > 0 {
+		l.Pools = make(map[string]int, len(f.Pools))
+		for name, p := range f.Pools {
+			l.Pools[name] = p.Limit
+		}
+	}
+	return l
+}
+
+// Options configure an Executor. Every field is optional.
+type Options struct {
+	Limits  Limits
+	Backoff Backoff
+	// MaxLogBytes caps what each step's output may put in the logs, across
+	// its attempts; 0 means DefaultMaxLogBytes.
+	MaxLogBytes int64
+	// LookupEnv resolves ${NAME} in materialize env values; nil means
+	// os.LookupEnv (the server's environment).
+	LookupEnv func(string) (string, bool)
+
+	Recorder Recorder
+	Observer Observer
+	Logs     LogSink
+	Log      *slog.Logger
+	// Rand returns uniform numbers in [0, 1) for backoff jitter; nil means
+	// math/rand/v2.
+	Rand func() float64
+}
+
+// DefaultMaxLogBytes is the per-step output cap when Options.MaxLogBytes is 0.
+const DefaultMaxLogBytes = 10 << 20
+
+// Executor runs plans. Its limits are shared by all the runs it starts.
+type Executor struct {
+	launcher Launcher
+	limits   *limiter
+	opts     Options
+	log      *slog.Logger
+}
+
+// New returns an Executor that runs steps with l.
+func New(l Launcher, opts Options) *Executor {
+	if opts.Limits.MaxConcurrent <= 0 {
+		opts.Limits.MaxConcurrent = runtime.NumCPU()
+	}
+	if opts.MaxLogBytes <= 0 {
+		opts.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = nopRecorder{}
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
+	if opts.Logs == nil {
+		opts.Logs = nopLogs{}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Float64
+	}
+	return &Executor{
+		launcher: l,
+		limits:   newLimiter(opts.Limits.MaxConcurrent, opts.Limits.Pools),
+		opts:     opts,
+		log:      opts.Log,
+	}
+}
+
+// RunRequest says how to run a plan.
+type RunRequest struct {
+	// ID names the run; empty means a new UUIDv7.
+	ID string
+	// Partition is passed to every step (FRESHET_PARTITION) and put on its
+	// events; empty for unpartitioned assets.
+	Partition string
+	// TraceParent joins the run to an existing trace (W3C traceparent);
+	// empty starts a new trace.
+	TraceParent string
+}
+
+// Start begins running p and returns at once. The run stops when it is
+// done, when Cancel is called, or when ctx is canceled (which cancels it).
+func (e *Executor) Start(ctx context.Context, p *Plan, req RunRequest) (*Run, error) {
+	if p == nil || len(p.Steps) == 0 {
+		return nil, fmt.Errorf("start run: the plan has no steps")
+	}
+	trace := newTrace()
+	if req.TraceParent != "" {
+		parent, err := ParseTraceParent(req.TraceParent)
+		if err != nil {
+			return nil, fmt.Errorf("start run: %w", err)
+		}
+		trace = parent
+	}
+	if req.ID == "" {
+		req.ID = asset.NewEventID()
+	}
+	r := newRun(e, p, req, trace)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	r.cancel = cancel
+	r.setStatus(RunQueued, "")
+	go r.loop(runCtx)
+	return r, nil
+}

@@ -1,0 +1,15 @@
+//go:build unix && !linux
+
+package executor
+
+import "os/exec"
+
+// watchExit reports when cmd's process exits. Without waitid(WNOWAIT) the
+// process is reaped at once, so the group's stragglers are signalled by a
+// group id that, in a very short window, could have been reused.
+func watchExit(cmd *exec.Cmd) (exited <-chan struct{}, reap func() error) {
+	ch := make(chan struct{})
+	var err error
+	go func() { err = cmd.Wait(); close(ch) }()
+	return ch, func() error { <-ch; return err }
+}
