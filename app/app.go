@@ -25,7 +25,6 @@ import (
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
-	"github.com/freshet-dev/freshet/freshness"
 	"github.com/freshet-dev/freshet/freshness/monitor"
 	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
@@ -134,10 +133,11 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts := cfg.Freshness
 	fopts.Logger = cfg.Logger
 	fopts.Seed = a.latestEvents
+	fopts.FirstSeen = a.firstSeen
 	fopts.History = st // history older than the monitor's in-memory window
 	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
 	a.selectPolicies(a.catalog.Keys())
-	recent, err := st.RecentSuccesses(ctx, freshness.HistoryLen)
+	recent, err := st.RecentSuccesses(ctx, monitor.RestartHistory)
 	if err != nil {
 		a.wal.Close()
 		st.Close()
@@ -325,6 +325,14 @@ func (a *App) declare(ctx context.Context, key asset.Key) error {
 	}
 	a.lineage.Observe(a.catalog.SetSpecs([]asset.Spec{spec}), nil)
 	return nil
+}
+
+// firstSeen is the time of an asset's first event, from the catalog.
+func (a *App) firstSeen(k asset.Key) time.Time {
+	if c, ok := a.catalog.Get(k); ok && c.FirstTime != nil {
+		return *c.FirstTime
+	}
+	return time.Time{}
 }
 
 // latestEvents is what the catalog knows of an asset's recent history:

@@ -31,6 +31,7 @@ type memo struct {
 	st      *AssetState
 	cur     int64 // data time of the latest success: Unix ns or a sentinel
 	upCost  int64 // run estimates of the materializable links of the whole chain, ns; an upper bound for walk's cost
+	arr     int64 // the latest expected arrival (run in flight, cadence) of the asset and its chain, ns; MinInt64 if none
 	minPar  int32 // the dependency of the latest success with the oldest data time, -1 if none
 	gen     uint32
 	done    uint16 // bit j: entry j's data time is in dts
@@ -60,7 +61,7 @@ func (e *Evaluator) load(i int32) *memo {
 				e.stateOf[i] = st
 			}
 		}
-		*m = memo{gen: e.gen, minPar: -1, st: st}
+		*m = memo{gen: e.gen, minPar: -1, st: st, arr: math.MinInt64}
 	}
 	return m
 }
@@ -121,6 +122,7 @@ func (e *Evaluator) current(i int32) *memo {
 	}
 	if p := m.minPar; p >= 0 {
 		if pm := &e.memo[p]; pm.phase == 2 {
+			m.arr = pm.arr
 			m.upCost = pm.upCost
 			if est := int64(pm.st.runEstimate); pm.st.materializable && m.upCost < math.MaxInt64-est {
 				m.upCost += est
@@ -128,8 +130,11 @@ func (e *Evaluator) current(i int32) *memo {
 				m.upCost = math.MaxInt64 // saturate: no bound
 			}
 		} else {
-			m.upCost = math.MaxInt64 // on a cycle: no bound
+			m.upCost, m.arr = math.MaxInt64, math.MaxInt64 // on a cycle: no bound
 		}
+	}
+	if m.st != nil {
+		m.arr = max(m.arr, m.st.expectedArrival())
 	}
 	m.phase = 2
 	return m
@@ -241,6 +246,13 @@ func (e *Evaluator) dataTime(i int32, x *Success, j int) (v int64, ok bool) {
 		}
 	}
 	switch {
+	case m.st != nil && m.st.pspec != nil:
+		// A partitioned asset's data time is its partitions' (partition.go).
+		if d, ok, _ := m.st.partitionDataTime(x.at); ok {
+			v = d
+		} else {
+			v = dtUnknown + int64(i)
+		}
 	case x.hasDataTime:
 		v = x.dataTime
 	case x.observation:
@@ -348,6 +360,15 @@ func (e *Evaluator) status(i int32, m *memo) Status {
 	s.LastFailure = m.st.lastFailure
 	s.RunEstimate = m.st.runEstimate
 	s.Materializable = m.st.materializable
+	if n := len(m.st.running); n > 0 {
+		s.RunStarted = time.Unix(0, m.st.running[n-1].at).UTC()
+	}
+	if m.st.nextArrival != 0 && m.st.pspec == nil { // backfills make a partitioned asset's pace noise
+		s.Cadence, s.NextArrival = m.st.cadence, time.Unix(0, m.st.nextArrival).UTC()
+	}
+	if p := m.st.pspec; p != nil && p.period > 0 {
+		s.PartitionPeriod = time.Duration(p.period)
+	}
 	if m.hasLast {
 		if x, ok := e.lastSuccess(i); ok {
 			s.LastSuccess = time.Unix(0, x.at).UTC()
@@ -445,11 +466,24 @@ func (c *chainView) walk(n need) (last Status, ok bool, cost time.Duration, coun
 	return c.e.status(lastIdx, c.e.current(lastIdx)), true, cost, count
 }
 
-// costBound is an upper bound for the cost walk can sum: the run estimates
-// of all the materializable links of the chain.
-func (c *chainView) costBound() time.Duration {
-	if b := c.e.memo[c.from].upCost; b < math.MaxInt64 {
-		return time.Duration(b)
+// bound is an upper bound for a prediction through the chain (before the
+// asset's own run): the latest expected arrival of any link (or now),
+// plus the run estimates of all the materializable links.
+func (c *chainView) bound(now time.Time) time.Time {
+	m := &c.e.memo[c.from]
+	upArr := int64(math.MinInt64) // the links' arrivals: the nearest link's arr
+	if p := m.minPar; p >= 0 {
+		upArr = c.e.memo[p].arr
 	}
-	return math.MaxInt64
+	if m.upCost == math.MaxInt64 || upArr == math.MaxInt64 {
+		return time.Unix(0, math.MaxInt64)
+	}
+	start := now.UnixNano()
+	if upArr > start {
+		start = upArr
+	}
+	if start > math.MaxInt64-m.upCost {
+		return time.Unix(0, math.MaxInt64)
+	}
+	return time.Unix(0, start+m.upCost)
 }

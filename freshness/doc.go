@@ -19,6 +19,6 @@
 // names or arrival order.
 //
 // The semantics (data time, lag, cron deadlines across DST, root cause,
-// AT_RISK) are described in docs/freshness.md; the test scripts in testdata/
+// AT_RISK from runs in flight and cadence, partitions) are described in docs/freshness.md; the test scripts in testdata/
 // are their executable form.
 package freshness

@@ -34,6 +34,23 @@ type Status struct {
 	// RunEstimate is the p50 of recent run durations, zero when unknown.
 	RunEstimate    time.Duration
 	Materializable bool
+	// RunStarted is the start of the asset's latest run in flight, zero
+	// if none.
+	RunStarted time.Time
+	// Cadence is the median interval between recent successes and
+	// NextArrival the latest success plus it: when the next success is
+	// expected at the asset's usual pace. Zero when unknown.
+	Cadence     time.Duration
+	NextArrival time.Time
+	// PartitionPeriod is the window of a time-partitioned asset (24h
+	// daily, 1h hourly), zero otherwise: its DataTime is the end of its
+	// latest contiguous filled window, and a partition is due once its
+	// window ended more than max_lag ago.
+	PartitionPeriod time.Duration
+	// MissingPartitions, for a partitioned asset without a data time,
+	// names the partitions missing: the first window (time partitions) or
+	// the listed partitions never materialized (static).
+	MissingPartitions string
 }
 
 // Chain is an asset's limiting upstream chain, nearest first: At(0) is the
@@ -69,9 +86,11 @@ func (c Statuses) At(i int) (Status, bool) {
 //     lag > warn_after, else PASS. Exactly at a limit is within it.
 //   - cron: at the most recent tick T <= now the data must be as of
 //     T - max_lag (data time >= T - max_lag), else FAIL.
-//   - AT_RISK: not failing, the run estimate is known, and now plus the run
-//     estimates of the asset and of the materializable links of its chain
-//     that would need rebuilding lands after the deadline.
+//   - AT_RISK: not failing, and the predicted landing (a run in flight,
+//     a rebuild Freshet can start, the cadence of recent successes; through
+//     the chain's stale links when they hold it back) is after the deadline.
+//   - partitioned assets: the data time is the partitions' (partition.go);
+//     a time partition is due once its window ended more than max_lag ago.
 //   - RootCause: walk the chain while each link's data time is older than
 //     what this asset needs (for FAIL: to pass max_lag or the last tick; for
 //     WARN: to pass warn_after; for AT_RISK: to move past the deadline); the
@@ -126,24 +145,32 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 	why := reason{b: buf[:0]}
 	if !self.HasData {
 		unknown(&res, &why, p, now, self)
+		res.Base = res.State
 		return res, why.b
 	}
 	res.DataTime = self.DataTime
 	lag := now.Sub(self.DataTime)
 	res.Lag = max(lag, 0)
 	spec := p.spec
+	// due is the data time the policy compares: for a time-partitioned
+	// asset, the end of its first missing window (a partition is due once
+	// its window ended more than max_lag ago); else the data time itself.
+	due := self.DataTime.Add(self.PartitionPeriod)
+	dueLag := now.Sub(due)
 
 	var required, riskNeed need // what PASS needs now; what moving past the deadline needs
 	if p.sched == nil {
-		res.Deadline = self.DataTime.Add(spec.MaxLag)
+		res.Deadline = due.Add(spec.MaxLag)
 		riskNeed = need{at: self.DataTime, inclusive: true}
 		why.str("data is ").dur(res.Lag).str(" old")
+		partitionNote(&why, self, false)
 		switch {
-		case lag > spec.MaxLag:
+		case dueLag > spec.MaxLag:
 			res.State = Fail
 			required = need{at: now.Add(-spec.MaxLag)}
 			why.str(", over max_lag ").dur(spec.MaxLag)
-		case spec.WarnAfter > 0 && lag > spec.WarnAfter:
+			partitionNote(&why, self, true)
+		case spec.WarnAfter > 0 && dueLag > spec.WarnAfter:
 			res.State = Warn
 			required = need{at: now.Add(-spec.WarnAfter)}
 			why.str(", over warn_after ").dur(spec.WarnAfter).str(" (max_lag ").dur(spec.MaxLag).str(")")
@@ -158,15 +185,17 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 	} else {
 		s := p.sched
 		why.str("data is ").dur(res.Lag).str(" old")
+		partitionNote(&why, self, false)
 		tick := tc.prevTick(s)
-		if !tick.IsZero() && self.DataTime.Before(tick.Add(-p.lagAt(tc, tick))) {
+		if !tick.IsZero() && due.Before(tick.Add(-p.lagAt(tc, tick))) {
 			res.State = Fail
 			res.Deadline = tick
 			required = need{at: tick.Add(-p.lagAt(tc, tick))}
 			why.str(", missed the ").local(tick, s.loc).str(" deadline, which needs data as of ").time(required.at)
+			partitionNote(&why, self, true)
 		} else {
 			res.State = Pass
-			res.Deadline = tc.nextAfter(s, maxTime(now, p.horizon(tc, self.DataTime)))
+			res.Deadline = tc.nextAfter(s, maxTime(now, p.horizon(tc, due)))
 			if !res.Deadline.IsZero() {
 				riskNeed = need{at: res.Deadline.Add(-p.lagAt(tc, res.Deadline))}
 			}
@@ -176,7 +205,13 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 		}
 		why.str(" (cron \"").str(s.expr).str("\" ").str(s.loc.String()).str(", ").str(p.lagString()).str(")")
 	}
+	if self.PartitionPeriod > 0 {
+		// The missing partition needs data through its window's end.
+		required = need{at: due}
+		riskNeed = need{at: due}
+	}
 
+	res.Base = res.State
 	if res.State == Pass || res.State == Warn {
 		checkAtRisk(&res, &why, now, self, up, riskNeed)
 	}
@@ -196,6 +231,21 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 	return res, why.b
 }
 
+// partitionNote says which partitions a time-partitioned asset's data
+// time stands for, and, when it fails, which one is missing.
+func partitionNote(why *reason, self Status, failed bool) {
+	if self.PartitionPeriod <= 0 {
+		return
+	}
+	p := int64(self.PartitionPeriod)
+	end := self.DataTime.UnixNano()
+	if failed {
+		why.str("; partition ").str(partitionKey(p, end)).str(" is missing")
+		return
+	}
+	why.str(", partitions complete through ").str(partitionKey(p, end-p))
+}
+
 func hasLink(up Chain) bool {
 	if up == nil {
 		return false
@@ -204,20 +254,78 @@ func hasLink(up Chain) bool {
 	return ok && s.HasData
 }
 
-// checkAtRisk turns PASS or WARN into AT_RISK when a rebuild started now,
-// of the asset and of the materializable chain links too old to move it
-// past the deadline, would finish after the deadline. Links without a
-// materialize command or a run estimate add no time: Freshet cannot start
-// them, and guessing would only add noise.
+// arrival is when the asset's next success is expected, earliest, and on
+// what basis (docs/freshness.md, "AT_RISK"):
+//   - a run in flight that is not late: its start plus the run estimate;
+//   - else, when Freshet can start it (materializable): now plus the run
+//     estimate (a rebuild started now; now when the estimate is unknown);
+//   - else its usual cadence, when that is still ahead;
+//   - else, with a run estimate, now plus it (a run started now);
+//   - else nothing is known: now.
+//
+// external leaves out the last rule, for a link that is not the asset
+// being evaluated: when it runs is not known, only that it has to.
+func arrival(s Status, now time.Time, external bool) (time.Time, arrivalBasis) {
+	if !s.RunStarted.IsZero() && s.RunEstimate > 0 {
+		if end := s.RunStarted.Add(s.RunEstimate); !end.Before(now) {
+			return end, byRun
+		}
+	}
+	switch {
+	case s.Materializable:
+		return now.Add(s.RunEstimate), byRebuild
+	case !s.NextArrival.IsZero() && !s.NextArrival.Before(now):
+		return s.NextArrival, byCadence
+	case s.RunEstimate > 0 && !external:
+		return now.Add(s.RunEstimate), byRunNow
+	}
+	return now, byNothing
+}
+
+type arrivalBasis uint8
+
+const (
+	byNothing arrivalBasis = iota
+	byRun
+	byRebuild
+	byCadence
+	byRunNow
+)
+
+// checkAtRisk turns PASS or WARN into AT_RISK when the asset's next
+// success is predicted to land after the deadline, from what is known:
+// runs in flight, run estimates, the cadence of recent successes, and
+// which stale ancestors Freshet can rebuild.
+//
+// When links of the limiting chain are too old to move the asset past the
+// deadline (a rebuild of the asset alone would not help), the prediction
+// starts at the last such link L (the root cause): it arrives (arrival;
+// a link without a materialize command must deliver new data itself, no
+// earlier than now), then the materializable stale links below it and the
+// asset itself run, each for its run estimate (parallel branches are
+// assumed to run concurrently). Otherwise it is the asset's own arrival.
+// A prediction exactly at the deadline is in time.
 func checkAtRisk(res *Result, why *reason, now time.Time, self Status, up Chain, n need) {
-	if self.RunEstimate <= 0 || res.Deadline.IsZero() {
+	if res.Deadline.IsZero() {
 		return
 	}
-	if c, ok := up.(*chainView); ok && c.costBound() <= res.Deadline.Sub(now)-self.RunEstimate {
-		return // even rebuilding the whole chain would land in time: skip the walk
+	own, basis := arrival(self, now, false)
+	if c, ok := up.(*chainView); ok && !own.After(res.Deadline) && !c.bound(now).Add(self.RunEstimate).After(res.Deadline) {
+		return // whatever the chain holds, it lands in time: skip the walk
 	}
 	last, stale, cost, count := walk(up, n)
-	done := now.Add(self.RunEstimate + cost)
+	done := own
+	var from time.Time
+	var fromBasis arrivalBasis
+	if stale {
+		from, fromBasis = arrival(last, now, true)
+		from = maxTime(from, now)
+		if last.Materializable && last.RunEstimate > 0 {
+			cost -= last.RunEstimate // counted in its arrival
+			count--
+		}
+		done = from.Add(cost + self.RunEstimate)
+	}
 	if !done.After(res.Deadline) {
 		return
 	}
@@ -225,15 +333,46 @@ func checkAtRisk(res *Result, why *reason, now time.Time, self Status, up Chain,
 	predicted := done // a copy declared here, so only AT_RISK results pay its allocation
 	res.PredictedCompletion = &predicted
 	res.RootCause = self.Key
-	why.str("; at risk: a rebuild started now")
-	if count > 0 {
-		why.str(" (with ").int(count).str(" stale upstream)")
+	why.str("; at risk: ")
+	if !stale {
+		switch basis {
+		case byRun:
+			why.str("its run started at ").time(self.RunStarted).str(" is expected to finish at ").time(done)
+		case byRebuild:
+			why.str("a rebuild started now would finish at ").time(done)
+		case byCadence:
+			why.str("at its usual cadence (every ").dur(self.Cadence).str(") the next success is expected at ").time(done)
+		default:
+			why.str("even a run started now would finish at ").time(done)
+		}
+		why.str(", after the deadline ").time(res.Deadline)
+		return
 	}
-	why.str(" would finish at ").time(done).str(", after the deadline ").time(res.Deadline)
-	if stale {
-		res.RootCause = last.Key
-		why.str("; root cause ").str(string(last.Key))
+	res.RootCause = last.Key
+	switch {
+	case last.Materializable && fromBasis == byRun:
+		why.str("the run of ").str(string(last.Key)).str(" started at ").time(last.RunStarted).str(" is expected at ").time(from).str(", then rebuilding")
+		if count > 0 {
+			why.str(" (with ").int(count).str(" stale upstream)")
+		}
+		why.str(" would finish at ").time(done)
+	case last.Materializable:
+		why.str("a rebuild started now (with ").int(count + 1).str(" stale upstream) would finish at ").time(done)
+	default:
+		why.str(string(last.Key)).str(" cannot be rebuilt here (no materialize command) and must deliver new data")
+		switch fromBasis {
+		case byRun:
+			why.str(" (its run started at ").time(last.RunStarted).str(" is expected at ").time(from).str(")")
+		case byCadence:
+			why.str(" (expected at ").time(from).str(" at its usual cadence)")
+		}
+		why.str("; then this asset")
+		if count > 0 {
+			why.str(" (with ").int(count).str(" stale upstream)")
+		}
+		why.str(" would land at ").time(done).str(" at the earliest")
 	}
+	why.str(", after the deadline ").time(res.Deadline).str("; root cause ").str(string(last.Key))
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -250,6 +389,8 @@ func unknown(res *Result, why *reason, p *Policy, now time.Time, self Status) {
 	res.State = Unknown
 	res.RootCause = self.Key
 	switch {
+	case self.MissingPartitions != "":
+		why.str("data time unknown: partition ").str(self.MissingPartitions).str(" never materialized")
 	case self.UnknownBecause == "":
 		why.str("never materialized")
 	case self.UnknownNever:

@@ -3,6 +3,7 @@ package freshness
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -459,6 +460,12 @@ func (e *Evaluator) evaluate(i int32) (Result, bool) {
 			st.UnknownBecause = e.keys[b]
 			_, _, found, miss := e.latestQuiet(b)
 			st.UnknownNever = !found && !miss
+			if b == i && m.st.pspec != nil {
+				_, _, st.MissingPartitions = m.st.partitionDataTime(math.MaxInt64)
+				if st.MissingPartitions == "" {
+					st.MissingPartitions = "(none in its range)"
+				}
+			}
 			at, ok := m.st.firstMaterialization()
 			if !ok {
 				e.miss(i, 0, true)

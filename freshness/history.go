@@ -89,10 +89,22 @@ type AssetState struct {
 	firstSeen int64     // earliest event of the asset the loop has seen, 0 if none
 	firstMat  int64     // earliest materialization, when told by SetFirstMaterialization (0: not told)
 
+	// Read by every pass: kept together.
+	materializable bool
+	runEstimate    time.Duration
+	nextArrival    int64      // latest success + cadence, 0 when no cadence
+	running        []inflight // runs in flight, by start
+	pspec          *partSpec  // nil: unpartitioned
+
 	lastFailure     time.Time
 	lastObservation time.Time
-	materializable  bool
-	runEstimate     time.Duration
+	cadence         time.Duration // median interval between the window's successes, 0 if fewer than 3
+
+	ended  [endedRing]uint64 // recently ended run ids (hashes)
+	endedN uint8
+
+	parts   map[string][]int64 // partition key -> materialization times, sorted
+	windows []filled           // time partitions: filled windows by start
 }
 
 func newAssetState() *AssetState {
@@ -182,9 +194,7 @@ func (s *AssetState) insert(x Success) bool {
 		pos--
 	}
 	*list = slices.Insert(h, pos, x)
-	if !x.probe() {
-		s.updateRunEstimate()
-	}
+	s.updateEstimates()
 	return true
 }
 
@@ -365,7 +375,15 @@ func (s *AssetState) firstMaterialization() (int64, bool) {
 	return 0, false
 }
 
-func (s *AssetState) updateRunEstimate() {
+// minCadenceSuccesses is how many successes a cadence needs: two
+// intervals, so that one irregular gap is not taken for a schedule.
+const minCadenceSuccesses = 3
+
+// updateEstimates recomputes the run estimate (the median of the known
+// durations) and the cadence (the median interval between consecutive
+// successes of the window; for a source observed without data times, of
+// its probes), both nearest-rank p50.
+func (s *AssetState) updateEstimates() {
 	var buf [HistoryLen]int64
 	d := buf[:0]
 	for i := range s.successes {
@@ -373,10 +391,47 @@ func (s *AssetState) updateRunEstimate() {
 			d = append(d, v)
 		}
 	}
-	if len(d) == 0 {
-		s.runEstimate = 0
+	s.runEstimate = 0
+	if len(d) > 0 {
+		slices.Sort(d)
+		s.runEstimate = time.Duration(d[(len(d)-1)/2])
+	}
+	h := s.successes
+	if len(h) == 0 { // a source observed without data times
+		h = s.probes
+	}
+	s.cadence, s.nextArrival = 0, 0
+	if len(h) < minCadenceSuccesses {
 		return
 	}
+	d = buf[:0]
+	for i := 1; i < len(h); i++ {
+		d = append(d, h[i].at-h[i-1].at)
+	}
 	slices.Sort(d)
-	s.runEstimate = time.Duration(d[(len(d)-1)/2])
+	if c := d[(len(d)-1)/2]; c > 0 {
+		s.cadence, s.nextArrival = time.Duration(c), h[len(h)-1].at+c
+	}
 }
+
+// expectedArrival is the latest arrival a link could be expected at from
+// what it knows regardless of the clock: the end of its latest run in
+// flight, its next success at its cadence (MinInt64 if neither). An upper
+// bound for arrival's answer on the dates it does not clamp to now.
+func (s *AssetState) expectedArrival() int64 {
+	v := int64(math.MinInt64)
+	if s == nil {
+		return v
+	}
+	if n := len(s.running); n > 0 && s.runEstimate > 0 {
+		v = s.running[n-1].at + int64(s.runEstimate)
+	}
+	if s.nextArrival != 0 {
+		v = max(v, s.nextArrival)
+	}
+	return v
+}
+
+// Cadence is the median interval between the asset's recent successes,
+// zero when fewer than three are in memory.
+func (s *AssetState) Cadence() time.Duration { return s.cadence }

@@ -30,6 +30,10 @@ type Result struct {
 	// would land, from recent run durations.
 	PredictedCompletion *time.Time
 	EvaluatedAt         time.Time
+	// Base is the state before the AT_RISK prediction: PASS or WARN for an
+	// AT_RISK result, State otherwise. The monitor's hysteresis shows it
+	// while AT_RISK has not held long enough to be entered. Not in JSON.
+	Base State
 }
 
 // resultJSON is Result's wire form. Lag travels as seconds because JSON

@@ -11,8 +11,11 @@ package freshness
 //	policy <key> max_lag=2h [warn_after=1h]
 //	policy <key> cron="0 7 * * *" [tz=Europe/Paris] max_lag=1h
 //	materializable <key>...          the assets have a materialize command
-//	mat  <key> at=<time> [data_time=<time>] [upstream=a,b] [duration=<dur>] [id=<id>]
-//	fail <key> at=<time>             a materialization_failed event
+//	partitions <key> daily|hourly [start=<time>] | static values=a,b
+//	mat  <key> at=<time> [data_time=<time>] [upstream=a,b] [duration=<dur>] [id=<id>] [partition=<p>] [run=<run id>]
+//	fail <key> at=<time> [run=<run id>]  a materialization_failed event
+//	start <key> at=<time> run=<run id>   a run_started event: a run of the asset in flight
+//	end <key> at=<time> run=<run id> [status=succeeded|failed|canceled]  a run_<status> event
 //	obs  <key> at=<time> [data_time=<time>]
 //	seen <key> at=<time>             the loop first saw the asset (starts a never-materialized asset's grace)
 //	now <time>                       the clock for the expectations that follow
@@ -265,8 +268,10 @@ func (r *scriptRun) apply(l scriptLine) error {
 			}
 		}
 		return nil
-	case "mat", "fail", "obs":
+	case "mat", "fail", "obs", "start", "end":
 		return r.applyEvent(l.verb, l.args)
+	case "partitions":
+		return r.applyPartitions(l.args)
 	case "seen":
 		if len(l.args) != 2 || !strings.HasPrefix(l.args[1], "at=") {
 			return fmt.Errorf("want: seen <key> at=<time>")
@@ -387,9 +392,11 @@ func (r *scriptRun) applyEvent(verb string, args []string) error {
 		return err
 	}
 	allowed := map[string][]string{
-		"mat":  {"at", "data_time", "upstream", "duration", "id"},
-		"fail": {"at", "id"},
-		"obs":  {"at", "data_time", "id"},
+		"mat":   {"at", "data_time", "upstream", "duration", "id", "partition", "run"},
+		"fail":  {"at", "id", "run"},
+		"obs":   {"at", "data_time", "id"},
+		"start": {"at", "id", "run"},
+		"end":   {"at", "id", "run", "status"},
 	}[verb]
 	m, err := kv(args[1:], allowed...)
 	if err != nil {
@@ -397,7 +404,18 @@ func (r *scriptRun) applyEvent(verb string, args []string) error {
 	}
 	r.eventSeq++
 	e := asset.Event{ID: fmt.Sprintf("e%d", r.eventSeq), Asset: k}
-	e.Kind = map[string]asset.Kind{"mat": asset.KindMaterialization, "fail": asset.KindMaterializationFailed, "obs": asset.KindObservation}[verb]
+	e.Kind = map[string]asset.Kind{"mat": asset.KindMaterialization, "fail": asset.KindMaterializationFailed, "obs": asset.KindObservation,
+		"start": asset.KindRunStarted, "end": asset.KindRunSucceeded}[verb]
+	if st, ok := m["status"]; ok {
+		e.Kind = asset.Kind("run_" + st)
+		if e.Kind != asset.KindRunSucceeded && e.Kind != asset.KindRunFailed && e.Kind != asset.KindRunCanceled {
+			return fmt.Errorf("status %q: want succeeded, failed or canceled", st)
+		}
+	}
+	e.RunID, e.Partition = m["run"], m["partition"]
+	if (verb == "start" || verb == "end") && e.RunID == "" {
+		return fmt.Errorf("%s needs run=<run id>", verb)
+	}
 	if e.Time, err = parseScriptTime(m["at"]); err != nil {
 		return fmt.Errorf("at: %w", err)
 	}
@@ -428,7 +446,34 @@ func (r *scriptRun) applyEvent(verb string, args []string) error {
 		e.ID = v
 	}
 	r.log.add(e)
-	if r.tracker.Apply(e) {
+	for _, c := range r.tracker.ApplyTo(e, nil) {
+		r.touch(c)
+	}
+	return nil
+}
+
+func (r *scriptRun) applyPartitions(args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("want: partitions <key> daily|hourly [start=<time>] | static values=a,b")
+	}
+	k, err := asset.ParseKey(args[0])
+	if err != nil {
+		return err
+	}
+	m, err := kv(args[2:], "start", "values")
+	if err != nil {
+		return err
+	}
+	p := &asset.PartitionsSpec{Type: args[1]}
+	if v, ok := m["start"]; ok {
+		if p.Start, err = parseScriptTime(v); err != nil {
+			return err
+		}
+	}
+	if v, ok := m["values"]; ok {
+		p.Values = strings.Split(v, ",")
+	}
+	if r.tracker.SetPartitions(k, p) {
 		r.touch(k)
 	}
 	return nil

@@ -31,12 +31,13 @@ const DagsterLastUpdatedKey = "dagster/last_updated_timestamp"
 // applies events and evaluates from one goroutine.
 type Tracker struct {
 	states map[asset.Key]*AssetState
-	pins   map[asset.Key]bool // assets with pinned entries, for DropUnused
+	pins   map[asset.Key]bool     // assets with pinned entries, for DropUnused
+	runs   map[uint64][]asset.Key // run id hash -> assets with that run in flight
 }
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{states: make(map[asset.Key]*AssetState), pins: make(map[asset.Key]bool)}
+	return &Tracker{states: make(map[asset.Key]*AssetState), pins: make(map[asset.Key]bool), runs: make(map[uint64][]asset.Key)}
 }
 
 // State returns the asset's state, nil if nothing is known about it.
@@ -69,13 +70,18 @@ func (t *Tracker) SetMaterializable(k asset.Key, ok bool) bool {
 // changed, so the loop knows which assets to re-evaluate:
 //   - materialization: a success, with its data_time (else the
 //     DagsterLastUpdatedKey metadata), upstream list and DurationKey
-//     metadata when present;
+//     metadata when present; its partition, when set, is recorded (see
+//     SetPartitions); its run_id ends that run in flight;
 //   - observation: a success with its data_time (or DagsterLastUpdatedKey)
 //     when it reports one; without, a probe, which sets the data time of a
 //     source asset only (no dependencies, no materialize command);
 //   - materialization_failed: moves the last failure time forward; it does
 //     not touch the successes, so the data time still comes from the
-//     previous success;
+//     previous success; its run_id ends that run in flight;
+//   - run_started with a run_id: a run of the asset in flight, until a
+//     materialization or failure of the asset with that run_id, or a
+//     run_succeeded, run_failed or run_canceled with it (any asset: see
+//     ApplyTo, which reports every asset such an end changes);
 //   - every event moves the asset's first-seen time back (the start of an
 //     UNKNOWN asset's grace period);
 //   - an event without asset or time, a replayed event id, or a success
@@ -85,26 +91,48 @@ func (t *Tracker) SetMaterializable(k asset.Key, ok bool) bool {
 // A DurationKey value that is not a finite, non-negative number is ignored
 // rather than dropping the materialization (ingest validates metadata).
 func (t *Tracker) Apply(e asset.Event) bool {
+	var buf [1]asset.Key
+	return len(t.ApplyTo(e, buf[:0])) > 0
+}
+
+// ApplyTo is Apply reporting every asset whose inputs changed, appended to
+// changed: a run's end changes each asset the run had in flight.
+func (t *Tracker) ApplyTo(e asset.Event, changed []asset.Key) []asset.Key {
 	if e.Asset == "" || e.Time.IsZero() {
-		return false
+		return changed
 	}
 	s := t.get(e.Asset)
-	changed := s.seen(e.Time.UnixNano())
+	mark := func(ok bool) {
+		if ok {
+			changed = appendKey(changed, e.Asset)
+		}
+	}
+	mark(s.seen(e.Time.UnixNano()))
 	switch e.Kind {
 	case asset.KindMaterialization, asset.KindObservation:
+		if e.Kind == asset.KindMaterialization {
+			mark(t.endRunOf(e.Asset, s, e.RunID))
+			if e.Partition != "" {
+				mark(s.recordPartition(e.Partition, e.Time.UnixNano()))
+			}
+		}
 		if !s.insert(successOf(&e)) {
 			return changed
 		}
 		if e.Kind == asset.KindObservation && e.Time.After(s.lastObservation) {
 			s.lastObservation = e.Time.UTC()
 		}
-		return true
+		mark(true)
 	case asset.KindMaterializationFailed:
-		if !e.Time.After(s.lastFailure) {
-			return changed
+		mark(t.endRunOf(e.Asset, s, e.RunID))
+		if e.Time.After(s.lastFailure) {
+			s.lastFailure = e.Time.UTC()
+			mark(true)
 		}
-		s.lastFailure = e.Time.UTC()
-		return true
+	default:
+		if runKind(e.Kind) && e.RunID != "" {
+			changed = t.applyRun(&e, changed)
+		}
 	}
 	return changed
 }

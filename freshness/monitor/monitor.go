@@ -53,6 +53,11 @@ type Options struct {
 	// policy is set, an edge appears) Seed gives its history so far, and
 	// History the rest when a data time needs it.
 	Seed func(asset.Key) []asset.Event
+	// FirstSeen returns the time of an asset's first event (the catalog
+	// has it), zero if none: the start of an UNKNOWN asset's grace. Without
+	// it, the monitor asks History, one query per asset that becomes
+	// relevant.
+	FirstSeen func(asset.Key) time.Time
 	// History reads the event log (the store). When a data time needs a
 	// success older than the tracker's in-memory window holds (evicted,
 	// seeded, or before a restart), the monitor fetches it from here. Nil:
@@ -61,6 +66,14 @@ type Options struct {
 	// FetchRounds bounds the fetch-and-re-evaluate rounds of one pass
 	// (default 8); what is still open is fetched in the next pass.
 	FetchRounds int
+	// RiskHold is how long AT_RISK must hold before it is entered, and
+	// its absence before it is left (hysteresis; default 1m, negative:
+	// none). Leaving it because new data landed, and moving to FAIL or
+	// UNKNOWN, never wait.
+	RiskHold time.Duration
+	// RunLookback is how far back the first pass reads run events from
+	// History to find the runs in flight before a restart (default 24h).
+	RunLookback time.Duration
 }
 
 // EventReader pages through stored events (store.Store has it).
@@ -126,6 +139,7 @@ type Monitor struct {
 	api       map[asset.Key]asset.FreshnessPolicy
 	groups    map[asset.Key]string
 	matz      map[asset.Key]bool
+	parts     map[asset.Key]*asset.PartitionsSpec
 	version   uint64                        // bumped when policies or specs change
 	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
 	seen      map[asset.Key]bool            // assets with an event queued or loaded (for first-seen times)
@@ -143,6 +157,10 @@ type Monitor struct {
 	evalGraph *lineage.Graph
 	evalVer   uint64
 	results   map[asset.Key]freshness.Result
+	raw       map[asset.Key]freshness.Result // the latest evaluation, before hysteresis
+	holds     map[asset.Key]hold             // AT_RISK transitions waiting to hold
+	partsRead map[asset.Key]bool             // partitioned assets whose materializations were read from History
+	runsRead  bool                           // runs in flight restored from History
 }
 
 // New returns a monitor; call Load, then Run.
@@ -165,12 +183,20 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	if opts.FetchRounds <= 0 {
 		opts.FetchRounds = 8
 	}
+	if opts.RiskHold == 0 {
+		opts.RiskHold = time.Minute
+	}
+	if opts.RunLookback <= 0 {
+		opts.RunLookback = 24 * time.Hour
+	}
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
 		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
-		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{}}
+		parts:   map[asset.Key]*asset.PartitionsSpec{},
+		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
+		raw: map[asset.Key]freshness.Result{}, holds: map[asset.Key]hold{}, partsRead: map[asset.Key]bool{}}
 	m.snap.Store(&freshness.Snapshot{Results: map[asset.Key]freshness.Result{}})
 	return m
 }
@@ -184,19 +210,31 @@ func (m *Monitor) SetSpecs(specs []asset.Spec) {
 	clear(m.file)
 	clear(m.groups)
 	clear(m.matz)
+	clear(m.parts)
 	for _, s := range specs {
 		if s.Freshness != nil {
 			m.file[s.Key] = *s.Freshness
 		}
 		m.groups[s.Key] = s.Group
 		m.matz[s.Key] = s.Materialize != nil
+		if s.Partitions != nil {
+			m.parts[s.Key] = s.Clone().Partitions
+		}
 	}
 	m.version++
 	m.poke()
 }
 
+// RestartHistory is how many recent successes per asset Load expects
+// (store.RecentSuccesses): few, so that a restart reads and holds a few
+// events per asset rather than a full window of each, and memory after a
+// restart stays near the steady state. Data times that need older
+// successes fetch them from the store (Options.History), the same way as
+// after an eviction; in most graphs the latest two answer nearly all.
+const RestartHistory = 2
+
 // Load restores what the store knows: each asset's recent successes
-// (store.RecentSuccesses with freshness.HistoryLen per asset), latest
+// (store.RecentSuccesses with RestartHistory per asset), latest
 // failure and first event, the state last recorded, and the policies set
 // through the API. Call it before Run.
 //
@@ -217,7 +255,7 @@ func (m *Monitor) Load(sums []store.Summary, recent []asset.Event) error {
 		}
 	}
 	for k, n := range count {
-		if n >= freshness.HistoryLen {
+		if n >= RestartHistory {
 			m.tracker.Truncate(k, oldest[k].Add(time.Nanosecond))
 		}
 	}
@@ -259,7 +297,13 @@ func (m *Monitor) Observe(events []asset.Event) {
 	for i := range events {
 		e := &events[i]
 		switch e.Kind {
-		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed:
+		case asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled:
+			// A run's end ends its runs in flight on every asset.
+			if e.RunID != "" {
+				m.pending = append(m.pending, *e)
+				queued = true
+			}
+		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed, asset.KindRunStarted:
 			if m.relevant == nil || m.relevant[e.Asset] {
 				m.pending = append(m.pending, *e)
 				m.seen[e.Asset] = true
@@ -405,13 +449,14 @@ func (m *Monitor) SetPolicy(ctx context.Context, key asset.Key, p *asset.Freshne
 	return after, nil
 }
 
-// policies returns a copy of the effective policies and the version.
-func (m *Monitor) policies() (map[asset.Key]asset.FreshnessPolicy, map[asset.Key]bool, uint64) {
+// policies returns a copy of the effective policies, the specs' facts
+// and the version.
+func (m *Monitor) policies() (map[asset.Key]asset.FreshnessPolicy, map[asset.Key]bool, map[asset.Key]*asset.PartitionsSpec, uint64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := maps.Clone(m.file)
 	maps.Copy(out, m.api)
-	return out, maps.Clone(m.matz), m.version
+	return out, maps.Clone(m.matz), maps.Clone(m.parts), m.version
 }
 
 // Run evaluates until ctx ends: on events (coalesced) and every Interval.
@@ -451,13 +496,14 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 	m.mu.Unlock()
 
 	var changed []asset.Key
+	if !m.runsRead {
+		changed = m.restoreRuns(ctx, changed)
+	}
 	for i := range events {
-		if m.tracker.Apply(events[i]) {
-			changed = append(changed, events[i].Asset)
-		}
+		changed = m.tracker.ApplyTo(events[i], changed)
 	}
 	g := m.graphs.Current()
-	policies, matz, ver := m.policies()
+	policies, matz, parts, ver := m.policies()
 	if m.eval == nil || g != m.evalGraph || ver != m.evalVer {
 		ev, err := freshness.NewEvaluator(g, policies)
 		if err != nil {
@@ -478,6 +524,7 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 		for k, ok := range matz {
 			m.tracker.SetMaterializable(k, ok)
 		}
+		m.setPartitions(ctx, parts)
 		m.eval, m.evalGraph, m.evalVer = ev, g, ver
 		full = true
 		m.follow(ctx, g, policies)
@@ -496,7 +543,9 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 	case full:
 		results = m.eval.EvaluateAll(nil, now, m.tracker)
 		// Assets whose policy was removed drop out of the results.
-		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok })
+		gone := func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok }
+		maps.DeleteFunc(m.results, gone)
+		maps.DeleteFunc(m.raw, gone)
 	case len(changed) > 0:
 		results = m.eval.Reevaluate(nil, now, m.tracker, changed)
 	}
@@ -529,7 +578,7 @@ func (m *Monitor) settle(ctx context.Context, results []freshness.Result, now ti
 		}
 	}
 	results, _, open, err := m.eval.Settle(ctx, results, now, m.tracker, storeHistory{m.opts.History}, m.opts.FetchRounds)
-	if err != nil {
+	if err != nil && ctx.Err() == nil {
 		m.opts.Logger.Warn("could not read freshness history from the store; results held back", "misses", len(open), "err", err)
 	} else if len(open) > 0 {
 		m.opts.Logger.Info("freshness history still being fetched; continues next pass", "misses", len(open))
@@ -580,9 +629,16 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 		if !latest.IsZero() {
 			m.tracker.Truncate(k, latest.Add(time.Nanosecond))
 		}
-		if m.opts.History != nil {
+		switch {
+		case m.opts.FirstSeen != nil:
+			if at := m.opts.FirstSeen(k); !at.IsZero() {
+				m.tracker.Seen(k, at)
+			}
+		case m.opts.History != nil && ctx.Err() == nil:
 			if at, err := (storeHistory{m.opts.History}).firstEvent(ctx, k); err != nil {
-				m.opts.Logger.Warn("could not read an asset's first event", "asset", k, "err", err)
+				if ctx.Err() == nil {
+					m.opts.Logger.Warn("could not read an asset's first event", "asset", k, "err", err)
+				}
 			} else if !at.IsZero() {
 				m.tracker.Seen(k, at)
 			}
@@ -593,13 +649,15 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 	}
 }
 
-// record stores one freshness_changed event per asset whose state differs
-// from the last recorded one.
+// record applies the AT_RISK hysteresis to the pass's results, publishes
+// them and stores one freshness_changed event per asset whose state
+// differs from the last recorded one.
 func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness.Result) {
 	var events []asset.Event
 	var states []freshness.Result
 	m.mu.Lock()
-	for _, r := range results {
+	for _, raw := range results {
+		r := m.hysteresis(now, raw)
 		m.results[r.Key] = r
 		prev, known := m.last[r.Key]
 		if known && prev == r.State {
@@ -643,4 +701,86 @@ func (m *Monitor) publish(now time.Time) {
 	m.mu.Unlock()
 	m.snap.Store(snap)
 	close(done)
+}
+
+// runKinds are the run lifecycle events the tracker follows.
+var runKinds = []asset.Kind{asset.KindRunStarted, asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled}
+
+// restoreRuns reads the run events of the last RunLookback from History
+// (once, in the first pass), so that runs in flight before a restart are
+// known after it. Their materializations were loaded before (Load), and
+// the tracker remembers recently ended runs, so a run that ended is not
+// started again. On a read error it retries in the next pass.
+func (m *Monitor) restoreRuns(ctx context.Context, changed []asset.Key) []asset.Key {
+	if m.opts.History == nil {
+		m.runsRead = true
+		return changed
+	}
+	q := store.EventQuery{Kinds: runKinds, Since: m.opts.Now().Add(-m.opts.RunLookback), Ascending: true, Limit: store.MaxLimit}
+	for {
+		page, err := m.opts.History.Events(ctx, q)
+		if err != nil {
+			m.opts.Logger.Warn("could not read runs in flight from the store; will retry", "err", err)
+			return changed
+		}
+		for _, e := range page.Events {
+			if e.Kind == asset.KindRunStarted && m.isRelevant(e.Asset) || e.Kind != asset.KindRunStarted {
+				changed = m.tracker.ApplyTo(e, changed)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	m.runsRead = true
+	return changed
+}
+
+func (m *Monitor) isRelevant(k asset.Key) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.relevant == nil || m.relevant[k]
+}
+
+// setPartitions tells the tracker each asset's partitions, and reads the
+// materializations of a partitioned asset it has not read yet from
+// History: a partitioned asset's data time depends on every partition
+// ever materialized, which the in-memory window does not hold (after a
+// restart, or when the asset is seeded). On a read error it retries when
+// the evaluator is next rebuilt, and the asset's data time may be older
+// than the truth meanwhile (never newer: partitions only fill).
+func (m *Monitor) setPartitions(ctx context.Context, parts map[asset.Key]*asset.PartitionsSpec) {
+	for k, ok := range m.partsRead {
+		if ok && parts[k] == nil {
+			m.tracker.SetPartitions(k, nil)
+			delete(m.partsRead, k)
+		}
+	}
+	for k, p := range parts {
+		m.tracker.SetPartitions(k, p)
+		if m.partsRead[k] || m.opts.History == nil {
+			continue
+		}
+		q := store.EventQuery{Asset: k, Kinds: []asset.Kind{asset.KindMaterialization}, Ascending: true, Limit: store.MaxLimit}
+		ok := true
+		for {
+			page, err := m.opts.History.Events(ctx, q)
+			if err != nil {
+				m.opts.Logger.Warn("could not read a partitioned asset's materializations", "asset", k, "err", err)
+				ok = false
+				break
+			}
+			for _, e := range page.Events {
+				if e.Partition != "" {
+					m.tracker.ApplyTo(e, nil)
+				}
+			}
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+		m.partsRead[k] = ok
+	}
 }

@@ -155,8 +155,11 @@ func TestIssue7Scenarios(t *testing.T) {
 		world sworld
 		// run drives the monitor (submits, sets SLAs, passes) and returns
 		// the clock for the checks.
-		run  func(t *testing.T, r *rig) time.Time
-		want []expectation
+		run func(t *testing.T, r *rig) time.Time
+		// afterRestart, when set, drives the reopened monitor before the
+		// checks (its first pass at the returned clock has run).
+		afterRestart func(t *testing.T, r *rig)
+		want         []expectation
 	}{
 		{
 			name: "history eviction: a daily mart over an hourly staging table over a stopped raw table",
@@ -252,6 +255,59 @@ func TestIssue7Scenarios(t *testing.T) {
 				{"b", freshness.Fail, "raw", t0.Add(-4 * h)}, {"y", freshness.Fail, "raw2", t0.Add(-4 * h)},
 			},
 		},
+		{
+			// Issue 7 (5): a run in flight whose expected end (start + p50)
+			// is before the deadline is not at risk; one that will land
+			// late is, with its predicted completion. Runs in flight are
+			// read back from the store after a restart: without them,
+			// "a rebuild started now" would put ok at risk a minute later.
+			name: "runs in flight: in time is not at risk, late is, across a restart",
+			world: sworld{specs: []asset.Spec{
+				{Key: "ok", Freshness: maxLag(h), Materialize: &asset.MaterializeSpec{Argv: []string{"true"}}},
+				{Key: "late", Freshness: maxLag(h), Materialize: &asset.MaterializeSpec{Argv: []string{"true"}}}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				// Both landed 55 minutes ago (deadline t0+5m) and take 10 minutes.
+				r.submit(t, matRun("ok1", "ok", t0.Add(-55*time.Minute), "run-ok1", 600), matRun("late1", "late", t0.Add(-55*time.Minute), "run-late1", 600),
+					runEvent("s-ok2", asset.KindRunStarted, "ok", t0.Add(-6*time.Minute), "run-ok2"),
+					runEvent("s-late2", asset.KindRunStarted, "late", t0.Add(-2*time.Minute), "run-late2"))
+				drain(t, r)
+				r.m.pass(context.Background(), true)
+				r.clock.now = t0.Add(time.Minute) // AT_RISK holds a minute before it is entered
+				r.m.pass(context.Background(), true)
+				late := r.m.Snapshot().Results["late"]
+				if late.PredictedCompletion == nil || !late.PredictedCompletion.Equal(t0.Add(8*time.Minute)) {
+					t.Errorf("late predicted %v, want %v (%s)", late.PredictedCompletion, t0.Add(8*time.Minute), late.Reason)
+				}
+				return t0.Add(time.Minute)
+			},
+			afterRestart: func(t *testing.T, r *rig) {
+				r.clock.now = t0.Add(2 * time.Minute)
+				r.m.pass(context.Background(), true)
+			},
+			want: []expectation{
+				{"ok", freshness.Pass, "", t0.Add(-55 * time.Minute)},
+				{"late", freshness.AtRisk, "late", t0.Add(-55 * time.Minute)},
+			},
+		},
+		{
+			// Issue 7 (6): backfilling an old partition of a daily asset
+			// does not make it PASS while recent partitions are missing.
+			// More partitions than the in-memory window: after a restart
+			// the monitor reads them all back from the store.
+			name: "partition backfill: the data time is the end of the contiguous partitions",
+			world: sworld{specs: []asset.Spec{{Key: "events", Freshness: maxLag(h),
+				Partitions: &asset.PartitionsSpec{Type: "daily", Start: day(-30)}}}},
+			run: func(t *testing.T, r *rig) time.Time {
+				for d := -30; d <= -4; d++ { // every day until four days ago, built an hour after it ended
+					r.submit(t, matPart(fmt.Sprintf("p%d", d), "events", day(d+1).Add(h), day(d)))
+				}
+				r.submit(t, matPart("backfill", "events", t0.Add(-10*time.Minute), day(-8)))
+				drain(t, r)
+				r.m.pass(context.Background(), true)
+				return t0
+			},
+			want: []expectation{{"events", freshness.Fail, "events", day(-3)}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,7 +322,27 @@ func TestIssue7Scenarios(t *testing.T) {
 			r = newWorldRig(t, dir, tt.world, now)
 			defer r.stop()
 			r.m.pass(context.Background(), true)
+			if tt.afterRestart != nil {
+				tt.afterRestart(t, r)
+			}
 			r.check(t, "after restart", tt.want)
 		})
 	}
+}
+
+// day is the start (UTC midnight) of the day d days from t0's.
+func day(d int) time.Time { return t0.Truncate(24*time.Hour).AddDate(0, 0, d) }
+
+func matRun(id string, key asset.Key, at time.Time, run string, seconds float64) asset.Event {
+	return asset.Event{ID: id, Kind: asset.KindMaterialization, Asset: key, Time: at, RunID: run,
+		Metadata: asset.Metadata{freshness.DurationKey: asset.Float(seconds)}}
+}
+
+func matPart(id string, key asset.Key, at, partition time.Time) asset.Event {
+	return asset.Event{ID: id, Kind: asset.KindMaterialization, Asset: key, Time: at,
+		Partition: partition.Format(freshness.DailyPartitionLayout)}
+}
+
+func runEvent(id string, kind asset.Kind, key asset.Key, at time.Time, run string) asset.Event {
+	return asset.Event{ID: id, Kind: kind, Asset: key, Time: at, RunID: run}
 }
