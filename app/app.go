@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -149,6 +150,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("restore freshness state: %w", err)
 	}
 	a.sums = nil
+	// The rebuild's decoded summaries and history are garbage now: give the
+	// memory back to the system rather than keep the start-up peak.
+	defer debug.FreeOSMemory()
 	// Acknowledged before a crash but not yet stored: show it now, the
 	// writer stores it shortly. The catalog counts it as pending until
 	// the store says whether it was new (it may have been stored before
@@ -294,12 +298,11 @@ func (a *App) selectPolicies(keys []asset.Key) {
 			if _, ok := a.selected[k]; ok {
 				continue
 			}
-			c, ok := a.catalog.Get(k)
+			spec, _, ok := a.catalog.Spec(k)
 			if !ok {
 				continue
 			}
-			if p := a.defs.SelectPolicy(c.Spec); p != nil {
-				spec := c.Spec
+			if p := a.defs.SelectPolicy(spec); p != nil {
 				spec.Freshness = p
 				a.selected[k] = spec
 				added = true
@@ -329,10 +332,8 @@ func (a *App) declare(ctx context.Context, key asset.Key) error {
 
 // firstSeen is the time of an asset's first event, from the catalog.
 func (a *App) firstSeen(k asset.Key) time.Time {
-	if c, ok := a.catalog.Get(k); ok && c.FirstTime != nil {
-		return *c.FirstTime
-	}
-	return time.Time{}
+	_, first, _ := a.catalog.Spec(k)
+	return first
 }
 
 // latestEvents is what the catalog knows of an asset's recent history:

@@ -288,6 +288,18 @@ func (c *Catalog) Get(k asset.Key) (Asset, bool) {
 	return e.view(), true
 }
 
+// Spec returns one asset's spec (a copy) and when its first event
+// happened (zero if none): cheaper than Get when that is all one needs.
+func (c *Catalog) Spec(k asset.Key) (spec asset.Spec, firstTime time.Time, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[k]
+	if !ok {
+		return asset.Spec{}, time.Time{}, false
+	}
+	return e.spec.Clone(), e.firstTime, true
+}
+
 // Len returns the number of assets.
 func (c *Catalog) Len() int {
 	c.mu.RLock()

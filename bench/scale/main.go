@@ -47,15 +47,16 @@ func main() {
 		assets = flag.Int("assets", 100_000, "assets in the graph")
 		events = flag.Int("events", 2_000_000, "materializations in the history")
 		pages  = flag.Int("pages", 15, "requests per page measurement (the median is printed)")
+		logLvl = flag.String("log-level", "warn", "the servers' --log-level")
 	)
 	flag.Parse()
-	if err := run(*bin, *assets, *events, *pages); err != nil {
+	if err := run(*bin, *assets, *events, *pages, *logLvl); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, nAssets, nEvents, pages int) error {
+func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
 	ctx := context.Background()
 	inst, err := chtest.Start(ctx)
 	if err != nil {
@@ -75,7 +76,7 @@ func run(bin string, nAssets, nEvents, pages int) error {
 	fmt.Printf("graph: %d assets, history: %d events; ClickHouse store\n", nAssets, nEvents)
 
 	// (a) steady state.
-	srv, err := start(bin, cfg, dsn, filepath.Join(dir, "data"))
+	srv, err := start(bin, cfg, dsn, filepath.Join(dir, "data"), logLevel)
 	if err != nil {
 		return err
 	}
@@ -89,7 +90,13 @@ func run(bin string, nAssets, nEvents, pages int) error {
 		return err
 	}
 	fmt.Printf("ingested and stored in %s\n", time.Since(t0).Round(100*time.Millisecond))
-	if err := srv.waitSnapshot(5 * time.Minute); err != nil {
+	if err := srv.waitSnapshot(fmt.Sprintf("s%%2F%07d", nAssets-1), 5*time.Minute); err != nil {
+		srv.stop()
+		return err
+	}
+	// Let the monitor record the states of that pass: a restart should
+	// find them, as it would in production.
+	if err := srv.waitMetric("freshet_wal_unconfirmed_records", 0, 5*time.Minute); err != nil {
 		srv.stop()
 		return err
 	}
@@ -106,13 +113,13 @@ func run(bin string, nAssets, nEvents, pages int) error {
 
 	// (b) restart on the same data.
 	t1 := time.Now()
-	srv, err = start(bin, cfg, dsn, filepath.Join(dir, "data"))
+	srv, err = start(bin, cfg, dsn, filepath.Join(dir, "data"), "info") // its start-up log says what took how long
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	ready := time.Since(t1)
-	if err := srv.waitSnapshot(5 * time.Minute); err != nil {
+	if err := srv.waitSnapshot(fmt.Sprintf("s%%2F%07d", nAssets-1), 5*time.Minute); err != nil {
 		return err
 	}
 	evaluated := time.Since(t1)
@@ -127,12 +134,12 @@ type server struct {
 	base string
 }
 
-func start(bin, cfg, dsn, dataDir string) (*server, error) {
+func start(bin, cfg, dsn, dataDir, logLevel string) (*server, error) {
 	addr, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--store", dsn, "--data-dir", dataDir, "--addr", addr, "--log-level", "warn")
+	cmd := exec.Command(bin, "serve", "--config", cfg, "--store", dsn, "--data-dir", dataDir, "--addr", addr, "--log-level", logLevel)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -245,15 +252,15 @@ func (s *server) waitMetric(name string, want float64, timeout time.Duration) er
 }
 
 // waitSnapshot waits until the freshness monitor has published a state
-// for the last asset (its first pass after a start is done).
-func (s *server) waitSnapshot(timeout time.Duration) error {
+// for the asset (escaped for a path), the last one ingested.
+func (s *server) waitSnapshot(escapedKey string, timeout time.Duration) error {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		var body struct {
 			Result *struct {
 				State string `json:"state"`
 			} `json:"result"`
 		}
-		if _, err := s.get("/api/v1/assets/s%2F0000001/freshness", &body); err == nil && body.Result != nil {
+		if _, err := s.get("/api/v1/assets/"+escapedKey+"/freshness", &body); err == nil && body.Result != nil {
 			return nil
 		}
 	}

@@ -143,6 +143,7 @@ type Monitor struct {
 	version   uint64                        // bumped when policies or specs change
 	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
 	seen      map[asset.Key]bool            // assets with an event queued or loaded (for first-seen times)
+	whole     map[asset.Key]bool            // assets followed from their first event, not yet known to be relevant
 	last      map[asset.Key]freshness.State // last recorded state per asset
 	stateAt   map[asset.Key]eventPos        // the freshness_changed event last applied
 	policyAt  map[asset.Key]eventPos        // the freshness_policy_changed event last applied
@@ -192,7 +193,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
-		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{},
+		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{}, whole: map[asset.Key]bool{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		parts:   map[asset.Key]*asset.PartitionsSpec{},
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
@@ -304,7 +305,14 @@ func (m *Monitor) Observe(events []asset.Event) {
 				queued = true
 			}
 		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed, asset.KindRunStarted:
-			if m.relevant == nil || m.relevant[e.Asset] {
+			// An asset never seen before is followed from its first event,
+			// before any policy is known to depend on it: a selection
+			// policy reaches it a moment later, and its history is then
+			// whole, with nothing to seed or fetch.
+			if !m.seen[e.Asset] {
+				m.whole[e.Asset] = true
+			}
+			if m.relevant == nil || m.relevant[e.Asset] || m.whole[e.Asset] {
 				m.pending = append(m.pending, *e)
 				m.seen[e.Asset] = true
 				queued = true
@@ -529,6 +537,16 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 		full = true
 		m.follow(ctx, g, policies)
 	}
+	// New assets that no policy reached by now are not followed further.
+	m.mu.Lock()
+	if m.relevant != nil {
+		for k := range m.whole {
+			if !m.relevant[k] {
+				delete(m.whole, k)
+			}
+		}
+	}
+	m.mu.Unlock()
 	now := m.opts.Now()
 	// An asset with a policy and no event yet is first seen now: the
 	// state recorded below is its first stored event, so a restart finds
@@ -619,6 +637,13 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 		if old == nil || old[k] {
 			continue
 		}
+		m.mu.Lock()
+		whole := m.whole[k]
+		delete(m.whole, k) // followed now as a relevant asset
+		m.mu.Unlock()
+		if whole {
+			continue // every event since its first is in the tracker
+		}
 		var latest time.Time
 		for _, e := range m.opts.Seed(k) {
 			m.tracker.Apply(e)
@@ -671,8 +696,11 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 		return
 	}
 	if err := m.rec.Submit(ctx, events); err != nil {
-		// Not recorded: leave m.last as it was, so the next pass tries again.
-		m.opts.Logger.Warn("could not record freshness changes; will retry", "changes", len(events), "err", err)
+		// Not recorded: leave m.last as it was, so the next pass (or the
+		// next start) tries again.
+		if ctx.Err() == nil {
+			m.opts.Logger.Warn("could not record freshness changes; will retry", "changes", len(events), "err", err)
+		}
 		return
 	}
 	m.mu.Lock()

@@ -311,14 +311,19 @@ func TestSetPolicy(t *testing.T) {
 }
 
 // TestUnfollowedAssetIsSeeded: events of an asset no policy depends on are
-// not tracked; when it gets a policy, its history so far is seeded, so it
-// is evaluated on its real data rather than reported as never built.
+// not tracked (once a pass knows it); when it gets a policy, its history so
+// far is seeded, so it is evaluated on its real data rather than reported
+// as never built.
 func TestUnfollowedAssetIsSeeded(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, t.TempDir())
 	defer r.stop()
 	ctx := context.Background()
 	r.m.pass(ctx, true) // follows raw/a and marts/b only
+	// A new asset is followed from its first event until a pass finds
+	// that no policy needs it; then its events are dropped.
+	r.submit(t, mat("c0", "raw/c", t0.Add(-5*time.Hour)))
+	r.m.pass(ctx, true)
 	r.submit(t, mat("c1", "raw/c", t0.Add(-3*time.Hour)))
 	r.changes(t, "raw/c") // drain to the store
 	r.m.mu.Lock()
