@@ -101,7 +101,8 @@ func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
 		return err
 	}
 	steady := srv.settledRSS()
-	fmt.Printf("(a) steady state RSS: %d MiB\n", steady>>20)
+	heap, _ := srv.metric("go_memstats_heap_inuse_bytes")
+	fmt.Printf("(a) steady state RSS: %d MiB (Go heap in use %d MiB)\n", steady>>20, int64(heap)>>20)
 	first, later, page, err := srv.pageTimes(pages)
 	if err != nil {
 		srv.stop()
@@ -124,8 +125,10 @@ func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
 	}
 	evaluated := time.Since(t1)
 	rss := srv.settledRSS()
-	fmt.Printf("(b) restart: /readyz after %s, first freshness snapshot after %s, RSS %d MiB = %.2fx steady state\n",
-		ready.Round(10*time.Millisecond), evaluated.Round(10*time.Millisecond), rss>>20, float64(rss)/float64(steady))
+	heapAfter, _ := srv.metric("go_memstats_heap_inuse_bytes")
+	fmt.Printf("(b) restart: /readyz after %s, first freshness snapshot after %s, RSS %d MiB = %.2fx steady state (Go heap in use %d MiB = %.2fx)\n",
+		ready.Round(10*time.Millisecond), evaluated.Round(10*time.Millisecond), rss>>20, float64(rss)/float64(steady),
+		int64(heapAfter)>>20, heapAfter/max(heap, 1))
 	return nil
 }
 
