@@ -225,7 +225,8 @@ func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, e
 			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 		}
 	}
-	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDs)
+	lo, hi := slices.Min(ids), slices.Max(ids)
+	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDs, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
