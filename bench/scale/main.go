@@ -48,15 +48,17 @@ func main() {
 		events = flag.Int("events", 2_000_000, "materializations in the history")
 		pages  = flag.Int("pages", 15, "requests per page measurement (the median is printed)")
 		logLvl = flag.String("log-level", "warn", "the servers' --log-level")
+		pprofA = flag.String("pprof-addr", "", "pass --pprof-addr to the steady-state server and hold it -hold after measuring, to take profiles")
+		hold   = flag.Duration("hold", 0, "with -pprof-addr: how long to keep the steady-state server up after measuring")
 	)
 	flag.Parse()
-	if err := run(*bin, *assets, *events, *pages, *logLvl); err != nil {
+	if err := run(*bin, *assets, *events, *pages, *logLvl, *pprofA, *hold); err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
+func run(bin string, nAssets, nEvents, pages int, logLevel, pprofAddr string, hold time.Duration) error {
 	ctx := context.Background()
 	inst, err := chtest.Start(ctx)
 	if err != nil {
@@ -76,7 +78,7 @@ func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
 	fmt.Printf("graph: %d assets, history: %d events; ClickHouse store\n", nAssets, nEvents)
 
 	// (a) steady state.
-	srv, err := start(bin, cfg, dsn, filepath.Join(dir, "data"), logLevel)
+	srv, err := start(bin, cfg, dsn, filepath.Join(dir, "data"), logLevel, pprofAddr)
 	if err != nil {
 		return err
 	}
@@ -103,6 +105,10 @@ func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
 	steady := srv.settledRSS()
 	heap, _ := srv.metric("go_memstats_heap_inuse_bytes")
 	fmt.Printf("(a) steady state RSS: %d MiB (Go heap in use %d MiB)\n", steady>>20, int64(heap)>>20)
+	if pprofAddr != "" && hold > 0 {
+		fmt.Printf("holding the steady-state server for %s: go tool pprof http://%s/debug/pprof/heap\n", hold, pprofAddr)
+		time.Sleep(hold)
+	}
 	first, later, page, err := srv.pageTimes(pages)
 	if err != nil {
 		srv.stop()
@@ -114,7 +120,7 @@ func run(bin string, nAssets, nEvents, pages int, logLevel string) error {
 
 	// (b) restart on the same data.
 	t1 := time.Now()
-	srv, err = start(bin, cfg, dsn, filepath.Join(dir, "data"), "info") // its start-up log says what took how long
+	srv, err = start(bin, cfg, dsn, filepath.Join(dir, "data"), "info", "") // its start-up log says what took how long
 	if err != nil {
 		return err
 	}
@@ -137,12 +143,16 @@ type server struct {
 	base string
 }
 
-func start(bin, cfg, dsn, dataDir, logLevel string) (*server, error) {
+func start(bin, cfg, dsn, dataDir, logLevel, pprofAddr string) (*server, error) {
 	addr, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfg, "--store", dsn, "--data-dir", dataDir, "--addr", addr, "--log-level", logLevel)
+	args := []string{"serve", "--config", cfg, "--store", dsn, "--data-dir", dataDir, "--addr", addr, "--log-level", logLevel}
+	if pprofAddr != "" {
+		args = append(args, "--pprof-addr", pprofAddr)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -26,6 +28,7 @@ type serverFlags struct {
 	walMaxBytes int64
 	batchSize   int
 	batchDelay  time.Duration
+	pprofAddr   string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -38,6 +41,32 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
 	cmd.Flags().IntVar(&f.batchSize, "batch-size", 50000, "most events written to the store in one batch")
 	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill")
+	cmd.Flags().StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; off by default, keep it on loopback)")
+}
+
+// servePprof serves Go's runtime profiles on their own listener, apart
+// from the API, so diagnosing memory or CPU in production needs no rebuild.
+func (f *serverFlags) servePprof(ctx context.Context, log *slog.Logger) error {
+	if f.pprofAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", f.pprofAddr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go srv.Serve(ln)
+	log.Info("pprof serving", "addr", ln.Addr().String())
+	return nil
 }
 
 // appConfig is what every server command passes to app.Open.
@@ -86,6 +115,9 @@ their dependencies; assets first seen in events are added as "discovered".`,
 				return err
 			}
 			defer a.Close()
+			if err := f.servePprof(cmd.Context(), log); err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", f.addr)
 			if err != nil {
 				return fmt.Errorf("listen on %s: %w", f.addr, err)

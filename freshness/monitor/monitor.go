@@ -313,7 +313,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 				m.whole[e.Asset] = true
 			}
 			if m.relevant == nil || m.relevant[e.Asset] || m.whole[e.Asset] {
-				m.pending = append(m.pending, *e)
+				m.pending = append(m.pending, slim(e))
 				m.seen[e.Asset] = true
 				queued = true
 			}
@@ -338,6 +338,23 @@ func (m *Monitor) Observe(events []asset.Event) {
 	if queued {
 		m.poke()
 	}
+}
+
+// slim copies e with only the metadata freshness reads (a run's duration,
+// Dagster's data time): queued events wait for the next pass, and under
+// heavy ingest a backlog of them must not hold every event's metadata.
+func slim(e *asset.Event) asset.Event {
+	out := *e
+	out.Metadata = nil
+	for _, k := range [...]string{freshness.DurationKey, freshness.DagsterLastUpdatedKey} {
+		if v, ok := e.Metadata[k]; ok {
+			if out.Metadata == nil {
+				out.Metadata = asset.Metadata{}
+			}
+			out.Metadata[k] = v
+		}
+	}
+	return out
 }
 
 // newer reports whether e comes after the event at prev in (time, id)
@@ -507,8 +524,21 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 	if !m.runsRead {
 		changed = m.restoreRuns(ctx, changed)
 	}
+	// Each event reports the few assets it changed; a set collects them,
+	// as a pass under heavy ingest applies hundreds of thousands.
+	isChanged := make(map[asset.Key]bool, len(changed))
+	for _, k := range changed {
+		isChanged[k] = true
+	}
+	var buf []asset.Key
 	for i := range events {
-		changed = m.tracker.ApplyTo(events[i], changed)
+		buf = m.tracker.ApplyTo(events[i], buf[:0])
+		for _, k := range buf {
+			if !isChanged[k] {
+				isChanged[k] = true
+				changed = append(changed, k)
+			}
+		}
 	}
 	g := m.graphs.Current()
 	policies, matz, parts, ver := m.policies()
