@@ -171,6 +171,9 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
 		return err
 	}
 	defer a.Close()
+	if err := f.servePprof(ctx, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", f.addr, err)
