@@ -220,6 +220,36 @@ func TestIssue7Scenarios(t *testing.T) {
 			},
 		},
 		{
+			// 2026-03-13 is a Friday; 09:00 New York is 13:00Z (EDT).
+			name: "cron without max_lag: each tick needs data from after the previous tick",
+			world: sworld{specs: []asset.Spec{
+				{Key: "report", Freshness: &asset.FreshnessPolicy{Cron: "0 9 * * 1-5", Timezone: "America/New_York"}},
+				{Key: "early", Freshness: &asset.FreshnessPolicy{Cron: "0 9 * * 1-5", Timezone: "America/New_York"}},
+			}},
+			run: func(t *testing.T, r *rig) time.Time {
+				friday := time.Date(2026, 3, 13, 13, 30, 0, 0, time.UTC) // after Friday's tick
+				r.submit(t, mat("rep1", "report", friday), mat("early1", "early", friday.Add(-time.Hour)))
+				drain(t, r)
+				monday := time.Date(2026, 3, 16, 13, 0, 0, 0, time.UTC)
+				r.clock.now = monday
+				r.m.pass(context.Background(), true)
+				snap := r.m.Snapshot().Results
+				if rep := snap["report"]; rep.State != freshness.Pass || !rep.Deadline.Equal(monday.Add(24*h)) {
+					t.Errorf("Monday 09:00: report %s deadline %v (%s); want PASS until Tuesday's tick", rep.State, rep.Deadline, rep.Reason)
+				}
+				tuesday := monday.Add(24 * h)
+				r.clock.now = tuesday
+				r.m.pass(context.Background(), true)
+				return tuesday
+			},
+			want: []expectation{
+				// Tuesday's tick needs data from after Monday's: Friday's fails it.
+				{"report", freshness.Fail, "report", time.Date(2026, 3, 13, 13, 30, 0, 0, time.UTC)},
+				// Data from before Friday's tick already failed Monday's.
+				{"early", freshness.Fail, "early", time.Date(2026, 3, 13, 12, 30, 0, 0, time.UTC)},
+			},
+		},
+		{
 			name: "a dependency that never materialized: UNKNOWN, then FAIL after the grace period",
 			world: sworld{edges: [][2]asset.Key{{"a", "b"}, {"x", "b"}, {"p", "q"}},
 				specs: []asset.Spec{{Key: "b", Freshness: maxLag(2 * h)}, {Key: "q", Freshness: maxLag(2 * h)}}},
