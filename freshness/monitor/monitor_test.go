@@ -18,10 +18,8 @@ import (
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
 	"github.com/freshet-dev/freshet/ingest"
-	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
-	"github.com/freshet-dev/freshet/store/embedded"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -51,63 +49,13 @@ func specs() []asset.Spec {
 	}
 }
 
-// newRig starts the rig's pipeline (not the monitor's Run); tune adjusts
-// the monitor's options.
+// newRig starts the rig's pipeline (not the monitor's Run) on the graph
+// raw/a -> marts/b (and raw/c, known without an edge); tune adjusts the
+// monitor's options.
 func newRig(t *testing.T, dir string, tune ...func(*Options)) *rig {
 	t.Helper()
-	st, err := embedded.Open(context.Background(), dir+"/store")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := wal.Open(dir+"/wal", wal.Options{}, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{st: st, clock: &clock{now: t0}, idx: lineage.NewIndex()}
-	r.idx.Reset([]asset.Key{"raw/a", "marts/b", "raw/c"}, []asset.Edge{{Upstream: "raw/a", Downstream: "marts/b"}}, nil)
-	var m *Monitor
-	r.p = ingest.NewPipeline(log, st, ingest.Options{Logger: quiet, BatchDelay: time.Millisecond},
-		func(ev []asset.Event) { m.Observe(ev) })
-	opts := Options{Now: r.clock.Now, Logger: quiet, History: st, Seed: func(k asset.Key) []asset.Event {
-		// The app seeds from the catalog; the store's summaries hold the same.
-		sums, err := st.Summaries(context.Background())
-		if err != nil {
-			t.Error(err)
-		}
-		for _, s := range sums {
-			if s.Asset == k && s.LastMaterialization != nil {
-				return []asset.Event{*s.LastMaterialization}
-			}
-		}
-		return nil
-	}}
-	for _, f := range tune {
-		f(&opts)
-	}
-	m = New(r.idx, r.p, opts)
-	r.m = m
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.p.Run(ctx); close(done) }()
-	r.stop = func() {
-		cancel()
-		<-done
-		log.Close()
-		st.Close()
-	}
-	m.SetSpecs(specs())
-	sums, err := st.Summaries(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	recent, err := st.RecentSuccesses(context.Background(), freshness.HistoryLen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Load(sums, recent); err != nil {
-		t.Fatal(err)
-	}
-	return r
+	w := sworld{edges: [][2]asset.Key{{"raw/a", "marts/b"}}, specs: append(specs(), asset.Spec{Key: "raw/c"})}
+	return newWorldRig(t, dir, w, t0, tune...)
 }
 
 func (r *rig) submit(t *testing.T, events ...asset.Event) {

@@ -25,9 +25,10 @@ type sworld struct {
 	specs []asset.Spec
 }
 
-// newWorldRig is newRig for any graph: the seeding and the history fetch
-// wired as the app wires them.
-func newWorldRig(t *testing.T, dir string, w sworld, now time.Time) *rig {
+// newWorldRig starts a rig's pipeline (not the monitor's Run) on any
+// graph, with the seeding, the history fetch and the restart history
+// wired as the app wires them; tune adjusts the monitor's options.
+func newWorldRig(t *testing.T, dir string, w sworld, now time.Time, tune ...func(*Options)) *rig {
 	t.Helper()
 	st, err := embedded.Open(context.Background(), dir+"/store")
 	if err != nil {
@@ -77,6 +78,9 @@ func newWorldRig(t *testing.T, dir string, w sworld, now time.Time) *rig {
 		}
 		return out
 	}}
+	for _, f := range tune {
+		f(&opts)
+	}
 	m = New(r.idx, r.p, opts)
 	r.m = m
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,7 +97,7 @@ func newWorldRig(t *testing.T, dir string, w sworld, now time.Time) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recent, err := st.RecentSuccesses(context.Background(), freshness.HistoryLen)
+	recent, err := st.RecentSuccesses(context.Background(), RestartHistory)
 	if err != nil {
 		t.Fatal(err)
 	}
