@@ -166,7 +166,18 @@ func successOf(e *asset.Event) Success {
 
 // dagsterDataTime reads DagsterLastUpdatedKey as Unix nanoseconds.
 func dagsterDataTime(m asset.Metadata) (int64, bool) {
-	v, ok := m[DagsterLastUpdatedKey]
+	// Within Unix nanoseconds' range (1678 to 2262), and after 1970.
+	secs, ok := positiveSeconds(m, DagsterLastUpdatedKey, 9e9)
+	if !ok {
+		return 0, false
+	}
+	return int64(secs * 1e9), true
+}
+
+// positiveSeconds reads a metadata number of seconds: a finite value in
+// (0, max], whether written as an int or a float.
+func positiveSeconds(m asset.Metadata, key string, max float64) (float64, bool) {
+	v, ok := m[key]
 	if !ok {
 		return 0, false
 	}
@@ -179,11 +190,10 @@ func dagsterDataTime(m asset.Metadata) (int64, bool) {
 	default:
 		return 0, false
 	}
-	// Within Unix nanoseconds' range (1678 to 2262), and after 1970.
-	if math.IsNaN(secs) || secs <= 0 || secs > 9e9 {
+	if math.IsNaN(secs) || secs <= 0 || secs > max {
 		return 0, false
 	}
-	return int64(secs * 1e9), true
+	return secs, true
 }
 
 // Seen moves the asset's first-seen time back to at: the loop calls it for
@@ -251,21 +261,9 @@ func (t *Tracker) DropUnused() {
 
 // runDuration reads DurationKey, zero when absent or unusable.
 func runDuration(m asset.Metadata) time.Duration {
-	v, ok := m[DurationKey]
-	if !ok {
-		return 0
-	}
-	var secs float64
-	switch v.Type {
-	case asset.MetaFloat:
-		secs = v.Float
-	case asset.MetaInt:
-		secs = float64(v.Int)
-	default:
-		return 0
-	}
 	// A year bounds any real run and keeps the conversion far from overflow.
-	if math.IsNaN(secs) || secs <= 0 || secs > 366*24*3600 {
+	secs, ok := positiveSeconds(m, DurationKey, 366*24*3600)
+	if !ok {
 		return 0
 	}
 	return time.Duration(secs * float64(time.Second))
