@@ -69,6 +69,7 @@ func newTestDatadog(t testing.TB, addr string, log *slog.Logger) *Datadog {
 func TestPagerDutyConformance(t *testing.T) {
 	t.Parallel()
 	receivertest.Run(t, receivertest.Harness{
+		Answers: true,
 		New: func(t *testing.T) receivertest.Target {
 			f := fakePagerDuty(t)
 			return receivertest.Target{Receiver: newTestPagerDuty(t, f.srv.URL, quiet()), Received: pdDeliveries(f), Fail: f.fail}
@@ -80,6 +81,7 @@ func TestPagerDutyConformance(t *testing.T) {
 func TestAlertmanagerConformance(t *testing.T) {
 	t.Parallel()
 	receivertest.Run(t, receivertest.Harness{
+		Answers: true,
 		New: func(t *testing.T) receivertest.Target {
 			f := fakeAlertmanager(t)
 			return receivertest.Target{Receiver: newTestAlertmanager(t, quiet(), f.srv.URL), Received: amDeliveries(f), Fail: f.fail}
@@ -91,6 +93,7 @@ func TestAlertmanagerConformance(t *testing.T) {
 func TestWebhookConformance(t *testing.T) {
 	t.Parallel()
 	receivertest.Run(t, receivertest.Harness{
+		Answers: true,
 		New: func(t *testing.T) receivertest.Target {
 			f := fakeWebhook(t, testWebhookKey)
 			return receivertest.Target{Receiver: newTestWebhook(t, f.srv.URL+"/hooks/freshet", quiet()), Received: webhookDeliveries(f), Fail: f.fail}
