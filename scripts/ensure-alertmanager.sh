@@ -5,18 +5,10 @@
 # no-op when already installed; safe to run on every `make test`. Only the
 # binary is used: the packaged service is not started.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
-if command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; then
-  exit 0
-fi
-
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
-fi
-
-echo "ensure-alertmanager: installing prometheus-alertmanager" >&2
-$sudo apt-get update -qq
-# policy-rc.d may refuse to start the service in containers; that is fine.
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-alertmanager >/dev/null
+{ command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; } && exit 0
+apt_install ensure-alertmanager prometheus-alertmanager
+# policy-rc.d may refuse to start the packaged service in containers; only
+# the binary is used.
 command -v prometheus-alertmanager >/dev/null

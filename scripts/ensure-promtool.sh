@@ -3,16 +3,7 @@
 # `make test` can check and unit-test deploy/prometheus/freshet-rules.yml.
 # Quiet and a no-op when already installed.
 set -euo pipefail
+. "$(dirname "$0")/lib/apt.sh"
 
-if command -v promtool >/dev/null 2>&1; then
-  exit 0
-fi
-
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
-fi
-
-echo "ensure-promtool: installing prometheus (for promtool)" >&2
-$sudo apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+command -v promtool >/dev/null 2>&1 && exit 0
+apt_install ensure-promtool --no-install-recommends prometheus
