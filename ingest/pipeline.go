@@ -356,11 +356,11 @@ func (p *Pipeline) write(ctx context.Context, batch []asset.Event, half bool) ([
 					"events", len(batch), "err", err)
 				break
 			}
-			if derr := p.setAside(batch[0], err); derr == nil {
+			derr := p.setAside(batch[0], err)
+			if derr == nil {
 				return nil, nil
-			} else {
-				p.opts.Logger.Error("could not set an event aside; retrying", "id", batch[0].ID, "err", derr)
 			}
+			p.opts.Logger.Error("could not set an event aside; retrying", "id", batch[0].ID, "err", derr)
 		}
 		p.opts.Logger.Warn("event store write failed; retrying", "events", len(batch), "attempt", attempt,
 			"retry_in", backoff, "err", err)
