@@ -344,3 +344,26 @@ func TestRestartKeepsHistory(t *testing.T) {
 			before.State, before.DataTime, after.State, after.DataTime)
 	}
 }
+
+// TestNewAssetFollowedFromItsFirstEvent: an asset first seen in events is
+// followed from its first event, before any policy needs it, so when a
+// policy (a selection reaching it, here an SLA) arrives its history is
+// whole: y's data time comes from x's older run, with no store to ask.
+func TestNewAssetFollowedFromItsFirstEvent(t *testing.T) {
+	t.Parallel()
+	w := sworld{edges: [][2]asset.Key{{"x", "y"}}}
+	r := newWorldRig(t, t.TempDir(), w, t0, func(o *Options) { o.History = nil })
+	defer r.stop()
+	ctx := context.Background()
+	r.m.pass(ctx, true) // no policy yet: nothing is relevant
+	r.submit(t, mat("x1", "x", t0.Add(-5*time.Hour)), mat("y1", "y", t0.Add(-30*time.Minute)), mat("x2", "x", t0.Add(-5*time.Minute)))
+	drain(t, r)
+	if _, err := r.m.SetPolicy(ctx, "y", &asset.FreshnessPolicy{MaxLag: 2 * time.Hour}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	r.m.pass(ctx, false)
+	got, ok := r.m.Snapshot().Results["y"]
+	if !ok || got.State != freshness.Fail || !got.DataTime.Equal(t0.Add(-5*time.Hour)) {
+		t.Errorf("y = %+v (present %v), want FAIL with x1's data time, from a whole history", got, ok)
+	}
+}
