@@ -74,6 +74,11 @@ type FreshnessPolicy struct {
 	WarnAfter time.Duration `json:"warn_after,omitempty"`
 	Cron      string        `json:"cron,omitempty"`
 	Timezone  string        `json:"timezone,omitempty"`
+	// Grace is how long an asset may stay UNKNOWN (never materialized, or
+	// built from a dependency that never was) before it FAILs; 0 means the
+	// default, max_lag (for a cron policy without one: until the first
+	// tick after it became unknown).
+	Grace time.Duration `json:"grace,omitempty"`
 }
 
 // CheckSpec declares a data quality check reported against the asset.
@@ -100,6 +105,7 @@ type policyJSON struct {
 	WarnAfter json.RawMessage `json:"warn_after,omitempty"`
 	Cron      string          `json:"cron,omitempty"`
 	Timezone  string          `json:"timezone,omitempty"`
+	Grace     json.RawMessage `json:"grace,omitempty"`
 }
 
 // MarshalJSON writes durations as strings.
@@ -109,8 +115,12 @@ func (p FreshnessPolicy) MarshalJSON() ([]byte, error) {
 		WarnAfter string `json:"warn_after,omitempty"`
 		Cron      string `json:"cron,omitempty"`
 		Timezone  string `json:"timezone,omitempty"`
+		Grace     string `json:"grace,omitempty"`
 	}
 	o := out{Cron: p.Cron, Timezone: p.Timezone}
+	if p.Grace != 0 {
+		o.Grace = FormatDuration(p.Grace)
+	}
 	if p.MaxLag != 0 || p.Cron == "" {
 		o.MaxLag = FormatDuration(p.MaxLag)
 	}
@@ -132,7 +142,10 @@ func (p *FreshnessPolicy) UnmarshalJSON(b []byte) error {
 	if p.MaxLag, err = jsonDuration("max_lag", w.MaxLag); err != nil {
 		return err
 	}
-	p.WarnAfter, err = jsonDuration("warn_after", w.WarnAfter)
+	if p.WarnAfter, err = jsonDuration("warn_after", w.WarnAfter); err != nil {
+		return err
+	}
+	p.Grace, err = jsonDuration("grace", w.Grace)
 	return err
 }
 

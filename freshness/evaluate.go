@@ -401,9 +401,7 @@ func unknown(res *Result, why *reason, p *Policy, now time.Time, self Status) {
 		why.str("data time unknown: built before ").str(string(self.UnknownBecause)).str(" had any success; a rebuild would catch up")
 	}
 	if !self.Since.IsZero() {
-		// The grace period is max_lag: for a cron policy without one, until
-		// the first tick after Since (as for data as of Since).
-		if end := p.horizon(nil, self.Since); end.After(self.Since) {
+		if end := p.graceEnd(self.Since); end.After(self.Since) {
 			res.Deadline = end
 			if now.After(end) {
 				res.State = Fail

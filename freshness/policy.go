@@ -31,10 +31,14 @@ const MinCronLag = time.Minute
 //     a loadable timezone (default UTC) and either no max_lag (the default:
 //     at each tick, data from after the previous tick) or max_lag >= 1m;
 //     warn_after does not apply to it (its early warning is AT_RISK);
-//   - timezone without cron is an error rather than silently ignored.
+//   - timezone without cron is an error rather than silently ignored;
+//   - grace, if set, is positive (0 means the default, max_lag).
 func CompilePolicy(p asset.FreshnessPolicy) (*Policy, error) {
 	if p.MaxLag < 0 {
 		return nil, fmt.Errorf("%w: max_lag %s is negative", ErrInvalidPolicy, p.MaxLag)
+	}
+	if p.Grace < 0 {
+		return nil, fmt.Errorf("%w: grace %s is negative", ErrInvalidPolicy, p.Grace)
 	}
 	if p.WarnAfter < 0 {
 		return nil, fmt.Errorf("%w: warn_after %s is negative", ErrInvalidPolicy, p.WarnAfter)
@@ -106,6 +110,16 @@ func (p *Policy) horizon(tc *tickCache, dataTime time.Time) time.Time {
 	return dataTime
 }
 
+// graceEnd is when an asset UNKNOWN since since turns FAIL: grace after
+// it, by default max_lag (for a cron policy without one, the first tick
+// after since, as for data as of since).
+func (p *Policy) graceEnd(since time.Time) time.Time {
+	if p.spec.Grace > 0 {
+		return since.Add(p.spec.Grace)
+	}
+	return p.horizon(nil, since)
+}
+
 // lagString is how reasons quote a cron policy's max_lag.
 func (p *Policy) lagString() string {
 	if p.spec.MaxLag > 0 {
@@ -116,6 +130,13 @@ func (p *Policy) lagString() string {
 
 // String describes the policy the way reasons quote it.
 func (p *Policy) String() string {
+	if p.spec.Grace > 0 {
+		return p.describe() + ", grace " + fmtDuration(p.spec.Grace)
+	}
+	return p.describe()
+}
+
+func (p *Policy) describe() string {
 	if p.sched != nil {
 		return fmt.Sprintf("%s, %s", p.sched, p.lagString())
 	}
