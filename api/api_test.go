@@ -483,6 +483,8 @@ func TestFreshnessAPI(t *testing.T) {
 		{"bad zone", `{"max_lag":"1h","cron":"0 7 * * *","timezone":"Mars/Base"}`, "invalid_value", "timezone", 400},
 		{"bad cron", `{"max_lag":"1h","cron":"every day"}`, "invalid_value", "cron", 400},
 		{"missing max_lag", `{"warn_after":"1h"}`, "missing_field", "max_lag", 400},
+		{"bad grace", `{"max_lag":"1h","grace":"soon"}`, "invalid_value", "grace", 400},
+		{"negative grace", `{"max_lag":"1h","grace":"-1h"}`, "invalid_value", "grace", 400},
 		{"unknown field", `{"max_lag":"1h","maxlag":"2h"}`, "unknown_field", "maxlag", 400},
 		{"not json", `max_lag=1h`, "invalid_json", "", 400},
 	}
@@ -504,7 +506,7 @@ func TestFreshnessAPI(t *testing.T) {
 	if r := get(t, base+"/api/v1/assets/later%2Ftable"); r.status != 404 {
 		t.Errorf("a refused SLA declared the asset: %d", r.status)
 	}
-	if r := do(t, http.MethodPut, base+"/api/v1/assets/later%2Ftable/freshness/policy", "application/json", `{"max_lag":"1h"}`); r.status != 200 {
+	if r := do(t, http.MethodPut, base+"/api/v1/assets/later%2Ftable/freshness/policy", "application/json", `{"max_lag":"1h","grace":"2d"}`); r.status != 200 || !bytes.Contains(r.body, []byte(`"grace":"2d"`)) {
 		t.Errorf("SLA on a new key: %d %s", r.status, r.body)
 	}
 	if a := get(t, base+"/api/v1/assets/later%2Ftable").json(t); a["spec"].(map[string]any)["origin"] != "api" {

@@ -210,7 +210,7 @@ func (s *Server) putPolicy(c echo.Context) error {
 	}
 	for name, v := range raw {
 		switch name {
-		case "max_lag", "warn_after", "cron", "timezone", "actor":
+		case "max_lag", "warn_after", "cron", "timezone", "grace", "actor":
 			// All members are strings: durations are written "2h", never
 			// as numbers (which would be read as nanoseconds).
 			if len(v) == 0 || v[0] != '"' {
@@ -218,14 +218,16 @@ func (s *Server) putPolicy(c echo.Context) error {
 			}
 		default:
 			return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: name,
-				Message: "unknown field " + name + " (known: max_lag, warn_after, cron, timezone, actor)"}
+				Message: "unknown field " + name + " (known: max_lag, warn_after, cron, timezone, grace, actor)"}
 		}
 	}
 	var policy asset.FreshnessPolicy
 	if err := json.Unmarshal(body, &policy); err != nil {
 		field := "max_lag"
-		if strings.HasPrefix(err.Error(), "warn_after") {
-			field = "warn_after"
+		for _, f := range []string{"warn_after", "grace"} {
+			if strings.HasPrefix(err.Error(), f) {
+				field = f
+			}
 		}
 		return badRequest(field, "%v", err)
 	}
@@ -283,7 +285,7 @@ func (s *Server) deletePolicy(c echo.Context) error {
 }
 
 var policyExample = map[string]string{
-	"max_lag": `"2h"`, "warn_after": `"90m"`, "cron": `"0 7 * * *"`, "timezone": `"Europe/Paris"`, "actor": `"alice"`,
+	"max_lag": `"2h"`, "warn_after": `"90m"`, "cron": `"0 7 * * *"`, "timezone": `"Europe/Paris"`, "grace": `"6h"`, "actor": `"alice"`,
 }
 
 func validActor(a string) bool {
@@ -342,7 +344,7 @@ func policyError(err error) error {
 	// ("max_lag 30s is too small for a cron deadline"); schedule errors
 	// name theirs somewhere inside.
 	detail := strings.TrimPrefix(msg, freshness.ErrInvalidPolicy.Error()+": ")
-	fields := []string{"max_lag", "warn_after", "timezone", "cron"}
+	fields := []string{"max_lag", "warn_after", "grace", "timezone", "cron"}
 	for _, f := range fields {
 		if strings.HasPrefix(detail, f) {
 			return badRequest(f, "%s", msg)

@@ -23,7 +23,7 @@ type declared struct {
 
 var (
 	assetFields       = []string{"key", "description", "group", "owners", "tags", "kinds", "deps", "code_version", "partitions", "freshness", "checks", "materialize"}
-	freshnessFields   = []string{"max_lag", "warn_after", "cron", "timezone"}
+	freshnessFields   = []string{"max_lag", "warn_after", "cron", "timezone", "grace"}
 	partitionFields   = []string{"type", "start", "values"}
 	checkFields       = []string{"name", "description", "severity"}
 	materializeFields = []string{"argv", "env", "dir", "timeout", "retries", "pool"}
@@ -127,6 +127,9 @@ func (d *decoder) policy(n *yaml.Node, fs map[string]field, path string) (asset.
 	}
 	if f, ok := fs["warn_after"]; ok {
 		p.WarnAfter, _ = d.duration(f.val, join(path, "warn_after"))
+	}
+	if f, ok := fs["grace"]; ok {
+		p.Grace, _ = d.duration(f.val, join(path, "grace"))
 	}
 	if f, ok := fs["cron"]; ok {
 		p.Cron, _ = d.str(f.val, join(path, "cron"))
@@ -363,7 +366,7 @@ type selection struct {
 }
 
 var (
-	selectionFields = []string{"select", "max_lag", "warn_after", "cron", "timezone"}
+	selectionFields = []string{"select", "max_lag", "warn_after", "cron", "timezone", "grace"}
 	selectorFields  = []string{"group", "owner", "tag", "kind", "key_prefix"}
 )
 

@@ -82,6 +82,7 @@ func TestBadInput(t *testing.T) {
 		{"max_lag negative", "assets:\n  - key: a\n    freshness: {max_lag: -2h}\n", 3, "assets[0].freshness.max_lag", "negative"},
 		{"max_lag is a list", "assets:\n  - key: a\n    freshness: {max_lag: [2h]}\n", 3, "assets[0].freshness.max_lag", "expected a duration"},
 		{"warn_after not below max_lag", "assets:\n  - key: a\n    freshness: {max_lag: 1h, warn_after: 2h}\n", 3, "assets[0].freshness", "warn_after 2h must be less than max_lag 1h"},
+		{"bad grace", "assets:\n  - key: a\n    freshness: {max_lag: 1h, grace: soon}\n", 3, "assets[0].freshness.grace", "soon"},
 		{"freshness without max_lag", "assets:\n  - key: a\n    freshness:\n      warn_after: 2h\n", 4, "assets[0].freshness", "max_lag is required"},
 		{"timezone without cron", "assets:\n  - key: a\n    freshness: {max_lag: 1h, timezone: Europe/Paris}\n", 3, "assets[0].freshness", "timezone \"Europe/Paris\" is set but cron is not"},
 		{"bad cron", "assets:\n  - key: a\n    freshness: {cron: 'not a cron', max_lag: 1h}\n", 3, "assets[0].freshness", "invalid freshness policy"},

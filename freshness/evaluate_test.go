@@ -15,6 +15,7 @@ func TestEvaluatePure(t *testing.T) {
 	now := utc("2026-03-01T06:00:00Z")
 	hoursAgo := func(h float64) time.Time { return now.Add(-time.Duration(h * float64(time.Hour))) }
 	maxLag2h := MustCompilePolicy(asset.FreshnessPolicy{MaxLag: 2 * time.Hour})
+	grace2d := MustCompilePolicy(asset.FreshnessPolicy{MaxLag: 2 * time.Hour, Grace: 48 * time.Hour})
 	daily := MustCompilePolicy(asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Europe/Paris", MaxLag: 2 * time.Hour})
 	link := func(k asset.Key, h float64, materializable bool, est time.Duration) Status {
 		return Status{Key: k, HasData: true, DataTime: hoursAgo(h), LastSuccess: hoursAgo(h), Materializable: materializable, RunEstimate: est}
@@ -33,6 +34,26 @@ func TestEvaluatePure(t *testing.T) {
 			name:   "no data",
 			policy: maxLag2h, self: Status{Key: "m"},
 			state: Unknown, root: "m", reason: "never materialized",
+		},
+		{
+			name:   "unknown past max_lag: FAIL by default",
+			policy: maxLag2h, self: Status{Key: "m", Since: hoursAgo(3)},
+			state: Fail, root: "m", reason: "never materialized; over the grace period: unknown since",
+		},
+		{
+			name:   "unknown past max_lag, within its grace",
+			policy: grace2d, self: Status{Key: "m", Since: hoursAgo(30)},
+			state: Unknown, root: "m", reason: "never materialized",
+		},
+		{
+			name:   "unknown past its grace",
+			policy: grace2d, self: Status{Key: "m", Since: hoursAgo(49)},
+			state: Fail, root: "m", reason: "over the grace period",
+		},
+		{
+			name:   "grace does not change a known data time",
+			policy: grace2d, self: link("m", 3, false, 0),
+			state: Fail, root: "m", reason: "data is 3h old, over max_lag 2h",
 		},
 		{
 			name:   "nil chain",

@@ -111,6 +111,8 @@ func TestCompilePolicy(t *testing.T) {
 		{"cron", asset.FreshnessPolicy{Cron: "0 7 * * *", Timezone: "Europe/Paris", MaxLag: 8 * time.Hour}, ""},
 		{"cron with zero max_lag", asset.FreshnessPolicy{Cron: "@hourly"}, ""},
 		{"empty", asset.FreshnessPolicy{}, "max_lag is required"},
+		{"grace", asset.FreshnessPolicy{MaxLag: time.Hour, Grace: 48 * time.Hour}, ""},
+		{"negative grace", asset.FreshnessPolicy{MaxLag: time.Hour, Grace: -time.Hour}, "grace -1h0m0s is negative"},
 		{"negative max_lag", asset.FreshnessPolicy{MaxLag: -time.Hour}, "negative"},
 		{"negative warn_after", asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: -time.Minute}, "negative"},
 		{"warn_after at max_lag", asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: time.Hour}, "warn_after 1h must be less than max_lag 1h"},

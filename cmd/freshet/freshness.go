@@ -192,8 +192,8 @@ by selection) until it is removed; every change is recorded with who made it
 and what was in force before (see 'freshet sla show').`,
 	}
 	var (
-		maxLag, warnAfter, cronExpr, tz string
-		actor                           string
+		maxLag, warnAfter, cronExpr, tz, grace string
+		actor                                  string
 	)
 	set := &cobra.Command{
 		Use:   "set KEY",
@@ -202,17 +202,20 @@ and what was in force before (see 'freshet sla show').`,
 earlier --warn-after), or a cron deadline: at each tick of --cron (in
 --timezone, default UTC) the data must be at most --max-lag old; without
 --max-lag, each tick needs data from after the previous tick. With a cron,
---max-lag is at least 1m.`,
+--max-lag is at least 1m. An asset that never materialized (or is built
+from one that never did) is UNKNOWN, and FAIL once --grace is over
+(default: --max-lag).`,
 		Example: `  freshet sla set marts/orders_enriched --max-lag 4h --warn-after 3h
   freshet sla set marts/revenue_daily --cron "0 7 * * *" --timezone Europe/Paris --max-lag 8h
-  freshet sla set marts/weekly_report --cron "0 9 * * 1"   # data from after last Monday 09:00`,
+  freshet sla set marts/weekly_report --cron "0 9 * * 1"   # data from after last Monday 09:00
+  freshet sla set raw/new_feed --max-lag 1h --grace 2d      # a new feed: 2 days to start reporting`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if maxLag == "" && cronExpr == "" {
 				return fmt.Errorf("--max-lag is required without --cron, e.g. --max-lag 2h")
 			}
 			body := map[string]string{"actor": actor}
-			for k, v := range map[string]string{"max_lag": maxLag, "warn_after": warnAfter, "cron": cronExpr, "timezone": tz} {
+			for k, v := range map[string]string{"max_lag": maxLag, "warn_after": warnAfter, "cron": cronExpr, "timezone": tz, "grace": grace} {
 				if v != "" {
 					body[k] = v
 				}
@@ -234,6 +237,7 @@ earlier --warn-after), or a cron deadline: at each tick of --cron (in
 	set.Flags().StringVar(&warnAfter, "warn-after", "", "WARN once the data is this old (below --max-lag)")
 	set.Flags().StringVar(&cronExpr, "cron", "", `deadline schedule, e.g. "0 7 * * *"`)
 	set.Flags().StringVar(&tz, "timezone", "", "time zone of --cron, e.g. Europe/Paris (default UTC)")
+	set.Flags().StringVar(&grace, "grace", "", "how long it may stay UNKNOWN (never materialized) before FAIL (default --max-lag)")
 	set.Flags().StringVar(&actor, "actor", defaultActor(), "who is making the change (recorded)")
 
 	rm := &cobra.Command{
@@ -309,6 +313,13 @@ func defaultActor() string {
 }
 
 func describePolicy(p asset.FreshnessPolicy) string {
+	if p.Grace > 0 {
+		return describeDeadline(p) + ", grace " + asset.FormatDuration(p.Grace)
+	}
+	return describeDeadline(p)
+}
+
+func describeDeadline(p asset.FreshnessPolicy) string {
 	if p.Cron != "" {
 		tz := p.Timezone
 		if tz == "" {
