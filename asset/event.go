@@ -47,6 +47,9 @@ const (
 	KindFreshnessChanged      Kind = "freshness_changed"
 	KindPolicyChanged         Kind = "freshness_policy_changed" // an SLA set or removed through the API: the audit trail
 	KindAlertSent             Kind = "alert_sent"
+	// KindAutomationDecision records what the automation decided for an
+	// asset (requested a run, waiting, declined) and why.
+	KindAutomationDecision Kind = "automation_decision"
 )
 
 // ClientKinds are the kinds a client may send to the events API.

@@ -383,39 +383,8 @@ func (d *decoder) selection(n *yaml.Node, path string) (selection, bool) {
 	selPath := join(path, "select")
 	if f, ok := fs["select"]; !ok {
 		d.addf(n.Line, selPath, "select is required: one or more of %s", strings.Join(selectorFields, ", "))
-	} else if sel, ok := d.fields(f.val, selPath, selectorFields); ok {
-		if len(sel) == 0 && len(d.problems) == before {
-			// An empty select would match every asset; that is almost
-			// always a forgotten selector, and hides missing policies.
-			d.addf(f.key.Line, selPath, "select is empty; give at least one of group, owner, tag, kind, key_prefix")
-		}
-		for name, f := range sel {
-			p := join(selPath, name)
-			v, ok := d.str(f.val, p)
-			if !ok {
-				continue
-			}
-			if v == "" {
-				d.addf(f.val.Line, p, "must not be empty")
-				continue
-			}
-			switch name {
-			case "group":
-				s.group = v
-			case "owner":
-				s.owner = v
-			case "tag":
-				s.tag = v
-			case "kind":
-				s.kind = v
-			case "key_prefix":
-				k, err := asset.ParseKey(v)
-				if err != nil {
-					d.addf(f.val.Line, p, "%v", err)
-				}
-				s.prefix = k
-			}
-		}
+	} else {
+		s, _ = d.selector(f, selPath)
 	}
 	p, ok := d.policy(n, fs, path)
 	if !ok || len(d.problems) > before {
@@ -423,6 +392,49 @@ func (d *decoder) selection(n *yaml.Node, path string) (selection, bool) {
 	}
 	s.policy = p
 	return s, true
+}
+
+// selector decodes a select mapping (group, owner, tag, kind,
+// key_prefix) at f; an empty one is an error: it would match every asset,
+// which is almost always a forgotten selector.
+func (d *decoder) selector(f field, selPath string) (selection, bool) {
+	var s selection
+	before := len(d.problems)
+	sel, ok := d.fields(f.val, selPath, selectorFields)
+	if !ok {
+		return s, false
+	}
+	if len(sel) == 0 && len(d.problems) == before {
+		d.addf(f.key.Line, selPath, "select is empty; give at least one of group, owner, tag, kind, key_prefix")
+	}
+	for name, f := range sel {
+		p := join(selPath, name)
+		v, ok := d.str(f.val, p)
+		if !ok {
+			continue
+		}
+		if v == "" {
+			d.addf(f.val.Line, p, "must not be empty")
+			continue
+		}
+		switch name {
+		case "group":
+			s.group = v
+		case "owner":
+			s.owner = v
+		case "tag":
+			s.tag = v
+		case "kind":
+			s.kind = v
+		case "key_prefix":
+			k, err := asset.ParseKey(v)
+			if err != nil {
+				d.addf(f.val.Line, p, "%v", err)
+			}
+			s.prefix = k
+		}
+	}
+	return s, len(d.problems) == before
 }
 
 func (s *selection) matches(a *asset.Spec) bool {

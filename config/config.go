@@ -26,6 +26,9 @@ type File struct {
 	MaxConcurrent int
 	// Pools are the named concurrency limits (pools:), nil when none.
 	Pools map[string]Pool
+	// Automation says whether stale assets are rebuilt automatically
+	// (off unless the file turns it on).
+	Automation Automation
 
 	sels []selection
 }
@@ -79,7 +82,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation"}
 
 // top decodes the top-level mapping; the executor limits go straight to f.
 func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
@@ -96,6 +99,9 @@ func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []sel
 	}
 	if v, ok := fs["pools"]; ok {
 		f.Pools, d.poolNames = d.pools(v.val, "pools")
+	}
+	if v, ok := fs["automation"]; ok {
+		f.Automation = d.automation(v.val, "automation")
 	}
 	var (
 		assets []asset.Spec
