@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/freshet-dev/freshet/asset"
@@ -18,17 +20,24 @@ import (
 // STARTED, SUCCESS, FAILURE, CANCELING, CANCELED for runs; QUEUED,
 // STARTED, UP_FOR_RETRY, SUCCESS, FAILURE, SKIPPED, CANCELED for steps);
 // the store treats them as opaque strings except for Status filters.
+//
+// Every record needs its key (see CheckRuns, CheckSteps, CheckRunLogs): a
+// batch holding one without is rejected whole, and nothing of it stored.
 type RunStore interface {
 	// PutRuns upserts runs by ID.
 	PutRuns(ctx context.Context, runs []RunRecord) error
 	// PutSteps upserts steps by (RunID, Asset).
 	PutSteps(ctx context.Context, steps []StepRecord) error
-	// Run returns a run and its steps in Index order, or ErrRunNotFound.
+	// Run returns a run and its steps in Index order (ties by Asset), or
+	// ErrRunNotFound when the run itself was never put, even if steps of
+	// it were.
 	Run(ctx context.Context, id string) (RunRecord, []StepRecord, error)
 	// Runs pages through runs, newest Created first, ties by ID descending.
 	Runs(ctx context.Context, q RunQuery) (RunPage, error)
 	// AppendRunLogs stores output lines. A line is identified by (RunID,
-	// Seq): appending the same line again changes nothing.
+	// Seq): appending the same line again changes nothing. The executor
+	// never gives one Seq to two different lines; if that happens, which
+	// of them a store keeps is undefined.
 	AppendRunLogs(ctx context.Context, lines []RunLogLine) error
 	// RunLogs returns a run's lines with Seq > q.AfterSeq in Seq order, at
 	// most q.Limit (0: DefaultLimit, capped at MaxLogLimit).
@@ -127,4 +136,56 @@ func (q RunLogQuery) EffectiveLimit() int {
 	default:
 		return q.Limit
 	}
+}
+
+// CheckRuns returns an error naming the first run without a usable ID:
+// empty, or holding a control character (stores use 0x00 as a key
+// separator, as for asset keys).
+func CheckRuns(runs []RunRecord) error {
+	for i := range runs {
+		if why := badRunID(runs[i].ID); why != "" {
+			return fmt.Errorf("run %d (id %q): %s", i, runs[i].ID, why)
+		}
+	}
+	return nil
+}
+
+// CheckSteps returns an error naming the first step without a usable
+// RunID or without an Asset.
+func CheckSteps(steps []StepRecord) error {
+	for i := range steps {
+		s := &steps[i]
+		if why := badRunID(s.RunID); why != "" {
+			return fmt.Errorf("step %d (run %q, asset %q): run id %s", i, s.RunID, s.Asset, why)
+		}
+		if s.Asset == "" {
+			return fmt.Errorf("step %d (run %q): missing asset", i, s.RunID)
+		}
+	}
+	return nil
+}
+
+// CheckRunLogs returns an error naming the first line without a usable
+// RunID or with Seq 0 (sequences start at 1, so AfterSeq 0 reads all).
+func CheckRunLogs(lines []RunLogLine) error {
+	for i := range lines {
+		l := &lines[i]
+		if why := badRunID(l.RunID); why != "" {
+			return fmt.Errorf("log line %d (run %q, seq %d): run id %s", i, l.RunID, l.Seq, why)
+		}
+		if l.Seq == 0 {
+			return fmt.Errorf("log line %d (run %q): missing seq (it starts at 1)", i, l.RunID)
+		}
+	}
+	return nil
+}
+
+func badRunID(id string) string {
+	switch {
+	case id == "":
+		return "missing"
+	case strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "contains a control character"
+	}
+	return ""
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	chdb "github.com/chdb-io/chdb-go/chdb"
+
+	"github.com/freshet-dev/freshet/store"
 )
 
 func TestChDBRunsEveryStatement(t *testing.T) {
@@ -41,6 +43,7 @@ func TestChDBRunsEveryStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stmts = append(stmts, runStatements("freshet_chdb")...)
 	// Run everything twice: DDL must be idempotent, and the second pass
 	// reads the rows of the first.
 	for pass := 1; pass <= 2; pass++ {
@@ -77,6 +80,56 @@ func TestChDBRunsEveryStatement(t *testing.T) {
 	// sample id, and only that one.
 	if got := query(bind(t, strings.Replace(q.knownIDs, " IN "+idsTable, " IN ('01JSAMPLE', 'never-stored')", 1), []any{"0", "z"})); got != "01JSAMPLE" {
 		t.Errorf("known ids = %q, want 01JSAMPLE from the materialized view", got)
+	}
+	checkRunsCurrentState(t, query, "freshet_chdb")
+}
+
+// checkRunsCurrentState checks, on current ClickHouse, what the runs
+// conformance suite checks on 18.16 through the store: FINAL picks the
+// newest version (the last inserted of equal ones), filters see current
+// states only, and copies of a record never show twice. The database holds
+// runStatements' inserts, made twice.
+func checkRunsCurrentState(t *testing.T, query func(string) string, db string) {
+	t.Helper()
+	s := schema{db: db}
+	ns := func(sql string, args ...any) string {
+		t.Helper()
+		return query(bind(t, sql, args))
+	}
+	if got := query("SELECT count() FROM " + s.table("run_records")); got != "4" {
+		t.Fatalf("run_records has %s rows, want 4 (two versions, twice)", got)
+	}
+	if got := ns(runSQL(s), "run-1"); !strings.HasPrefix(got, "run-1\tFAILURE\t") || strings.Contains(got, "\n") {
+		t.Errorf("run = %q, want its newest version once", got)
+	}
+	if got := ns(stepsSQL(s), "run-1"); strings.Count(got, "\n") != 0 || !strings.HasPrefix(got, "run-1\twarehouse/orders\t0\tFAILURE") {
+		t.Errorf("steps = %q, want the step once", got)
+	}
+	for _, c := range []struct {
+		q    store.RunQuery
+		want string
+	}{
+		{store.RunQuery{}, "run-1 FAILURE"},
+		{store.RunQuery{Statuses: []string{"FAILURE"}}, "run-1 FAILURE"},
+		{store.RunQuery{Statuses: []string{"SUCCESS"}}, ""}, // the old version must not match
+		{store.RunQuery{Asset: "warehouse/orders"}, "run-1 FAILURE"},
+		{store.RunQuery{Asset: "warehouse"}, ""},
+	} {
+		sql, args := runsQuery(s, c.q, nil, 100)
+		var got []string
+		for _, line := range strings.Split(ns(sql, args...), "\n") {
+			if f := strings.Split(line, "\t"); len(f) > 1 {
+				got = append(got, f[0]+" "+f[1])
+			}
+		}
+		if strings.Join(got, ", ") != c.want {
+			t.Errorf("Runs(%+v) = %q, want %q", c.q, got, c.want)
+		}
+	}
+	// Log lines are not deduplicated by the query: the copies arrive
+	// adjacent, for the reader to skip.
+	if got := ns(logsSQL(s), "run-1", uint64(0), 10); got != "run-1\t1\twarehouse/orders\t1\tstderr\t1795429800123456789\tboom\t1\nrun-1\t1\twarehouse/orders\t1\tstderr\t1795429800123456789\tboom\t1" {
+		t.Errorf("log lines = %q", got)
 	}
 }
 

@@ -20,3 +20,20 @@ func TestConformance(t *testing.T) {
 		return st // the suite closes it
 	})
 }
+
+// TestRunsConformance runs the shared runs suite (store.RunStore), each
+// subtest on a fresh database of the test server.
+func TestRunsConformance(t *testing.T) {
+	storetest.RunRuns(t, func(t *testing.T) store.RunStore {
+		st, err := Open(context.Background(), chtest.Server(t), WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := st.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return st
+	})
+}

@@ -65,6 +65,7 @@ func migrations() []migration {
 	return []migration{
 		{version: 1, name: "initial tables", stmts: initialTables},
 		{version: 2, name: "event id index", stmts: eventIDIndex},
+		{version: 3, name: "runs, steps and run logs", stmts: runTables},
 	}
 }
 
@@ -190,6 +191,73 @@ ORDER BY id`,
 		"CREATE MATERIALIZED VIEW IF NOT EXISTS " + s.table("event_ids_mv") + s.onCluster() +
 			" TO " + s.table("event_ids") + " AS SELECT id FROM " + s.table("events"),
 		"INSERT INTO " + s.table("event_ids") + " (id) SELECT DISTINCT id FROM " + s.table("events"),
+	}
+}
+
+// runTables is migration 3: the executor's runs table (store.RunStore).
+// Records are upserts by version, so run_records and run_steps are
+// ReplacingMergeTree(updated_ns) keyed by the record's identity: merges
+// keep the newest version (the last inserted of equal ones) and reads use
+// FINAL, which applies the same rule to unmerged parts. Neither is
+// partitioned: FINAL and merges only replace within a partition, and no
+// column of a record stays fixed across its versions except the key.
+// run_log_lines is keyed by (run_id, seq) and partitioned by the month of
+// the line, for retention; a re-appended line is a copy merges remove and
+// reads skip (copies sort adjacent).
+//
+// Migration 1's runs and run_logs tables were placeholders no release
+// wrote to: runs holds one row per run, so no steps, and run_logs lacks the
+// asset, attempt and truncation of a line. They are dropped rather than
+// altered, so that one name means one thing.
+func runTables(s schema) []string {
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + s.table("run_records") + s.onCluster() + ` (
+    run_id String,
+    status String,
+    trigger String,
+    selection String,
+    ` + "`partition`" + ` String,
+    parent String,
+    reason String,
+    owner String,
+    created_ns Int64,
+    started_ns Int64,
+    ended_ns Int64,
+    updated_ns Int64
+) ENGINE = ` + s.engine("ReplacingMergeTree", "run_records", "updated_ns") + `
+ORDER BY run_id`,
+
+		"CREATE TABLE IF NOT EXISTS " + s.table("run_steps") + s.onCluster() + ` (
+    run_id String,
+    asset String,
+    step_index Int64,
+    status String,
+    attempts Int64,
+    reason String,
+    started_ns Int64,
+    ended_ns Int64,
+    pid Int64,
+    pid_start UInt64,
+    updated_ns Int64
+) ENGINE = ` + s.engine("ReplacingMergeTree", "run_steps", "updated_ns") + `
+ORDER BY (run_id, asset)`,
+
+		"CREATE TABLE IF NOT EXISTS " + s.table("run_log_lines") + s.onCluster() + ` (
+    run_id String,
+    seq UInt64,
+    asset String,
+    attempt Int64,
+    stream String,
+    time DateTime,
+    time_ns Int64,
+    text String,
+    truncated UInt8
+) ENGINE = ` + s.engine("ReplacingMergeTree", "run_log_lines") + `
+PARTITION BY toYYYYMM(time)
+ORDER BY (run_id, seq)`,
+
+		"DROP TABLE IF EXISTS " + s.table("runs") + s.onCluster(),
+		"DROP TABLE IF EXISTS " + s.table("run_logs") + s.onCluster(),
 	}
 }
 

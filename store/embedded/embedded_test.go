@@ -23,6 +23,22 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+func TestRunsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunRuns(t, func(t *testing.T) store.RunStore {
+		s, err := embedded.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
 // TestReopen: what was stored survives closing and reopening the file,
 // and a replay after the reopen is still recognised (ids are durable too).
 func TestReopen(t *testing.T) {
