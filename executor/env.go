@@ -8,10 +8,13 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/executor/pipes"
 )
 
 // Variables the executor sets for every step (they win over the
-// materialize env).
+// materialize env). With Pipes (the default) it also sets
+// pipes.EnvContext and pipes.EnvMessages (DAGSTER_PIPES_CONTEXT and
+// DAGSTER_PIPES_MESSAGES).
 const (
 	EnvRunID       = "FRESHET_RUN_ID"
 	EnvAsset       = "FRESHET_ASSET"
@@ -19,16 +22,23 @@ const (
 	EnvTraceParent = "TRACEPARENT"
 )
 
-// stepEnv builds a step attempt's environment: the materialize env with
-// ${NAME} expanded through lookup, then the FRESHET_* variables and
-// TRACEPARENT. Names are sorted so the result is deterministic. An unset
-// variable names the env entry and the variable, never a value.
-func stepEnv(m *asset.MaterializeSpec, lookup func(string) (string, bool), runID string, key asset.Key, partition, traceparent string) ([]string, error) {
-	env := make([]string, 0, len(m.Env)+4)
+// stepEnv builds the part of a step's environment that is the same for
+// all its attempts: the materialize env with ${NAME} expanded through
+// lookup, then FRESHET_RUN_ID, FRESHET_ASSET and FRESHET_PARTITION. Each
+// attempt adds TRACEPARENT and, with Pipes, the DAGSTER_PIPES_* variables;
+// all of these win over the materialize env. Names are sorted so the
+// result is deterministic. An unset variable names the env entry and the
+// variable, never a value.
+func stepEnv(m *asset.MaterializeSpec, lookup func(string) (string, bool), runID string, key asset.Key, partition string, withPipes bool) ([]string, error) {
+	env := make([]string, 0, len(m.Env)+6)
 	for _, name := range slices.Sorted(maps.Keys(m.Env)) {
 		switch name {
 		case EnvRunID, EnvAsset, EnvPartition, EnvTraceParent:
-			continue // set below
+			continue // set by the executor
+		case pipes.EnvContext, pipes.EnvMessages:
+			if withPipes {
+				continue
+			}
 		}
 		v, err := config.ExpandEnv(m.Env[name], lookup)
 		if err != nil {
@@ -40,7 +50,6 @@ func stepEnv(m *asset.MaterializeSpec, lookup func(string) (string, bool), runID
 		EnvRunID+"="+runID,
 		EnvAsset+"="+string(key),
 		EnvPartition+"="+partition,
-		EnvTraceParent+"="+traceparent,
 	), nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/executor/pipes"
 )
 
 // Limits bound how many steps run at once, across every run of an Executor.
@@ -41,6 +42,9 @@ type Options struct {
 	// os.LookupEnv (the server's environment).
 	LookupEnv func(string) (string, bool)
 
+	// Pipes configures each attempt's Dagster Pipes session.
+	Pipes PipesOptions
+
 	Recorder Recorder
 	Observer Observer
 	Logs     LogSink
@@ -53,12 +57,48 @@ type Options struct {
 // DefaultMaxLogBytes is the per-step output cap when Options.MaxLogBytes is 0.
 const DefaultMaxLogBytes = 10 << 20
 
+// PipesOptions configure the Dagster Pipes session the executor opens for
+// every attempt (docs/executor.md, "Reporting back"). The zero value is
+// Dagster's subprocess default: the context in a file, messages appended
+// to a file, both in a private directory under os.TempDir().
+type PipesOptions struct {
+	// Disabled sets no DAGSTER_PIPES_* variables and reads no messages.
+	Disabled bool
+	// Context is pipes.ContextFile ({"path": ...}, the default) or
+	// pipes.ContextEnv (the context inline in DAGSTER_PIPES_CONTEXT).
+	Context pipes.ContextMode
+	// Messages is pipes.ChannelFile (the default; the child must share
+	// this machine's filesystem, as the local launcher's children do),
+	// pipes.ChannelStderr or pipes.ChannelStdout (messages among the
+	// child's output lines, for launchers that run it elsewhere).
+	Messages pipes.Channel
+	// Dir is where each attempt's session directory is made; "" means
+	// os.TempDir().
+	Dir string
+	// Extras is the context's extras ({} when nil): anything the
+	// children should know that is not in the context.
+	Extras map[string]any
+}
+
+// PipesStats count the Dagster Pipes messages an Executor has read, across
+// all its runs.
+type PipesStats struct {
+	Messages  uint64 // handled
+	Malformed uint64 // ignored: not JSON, unknown method, bad params or metadata, wrong asset
+}
+
 // Executor runs plans. Its limits are shared by all the runs it starts.
 type Executor struct {
 	launcher Launcher
 	limits   *limiter
 	opts     Options
 	log      *slog.Logger
+	pipes    pipesCounters
+}
+
+// PipesStats returns the Pipes message counts so far.
+func (e *Executor) PipesStats() PipesStats {
+	return PipesStats{Messages: e.pipes.messages.Load(), Malformed: e.pipes.malformed.Load()}
 }
 
 // New returns an Executor that runs steps with l.

@@ -34,6 +34,20 @@ type Job struct {
 	Env     []string
 	Dir     string
 	Timeout time.Duration // 0: none
+
+	// OnStart, when set, is called once the attempt runs (before Launch
+	// returns; never for a command that could not start), with the
+	// process's identity on this machine, or a zero Process for a launcher
+	// that runs it elsewhere. The executor's STARTED update carries it.
+	OnStart func(Process)
+}
+
+// Process identifies a running process on this machine across pid reuse:
+// the pid and the time it started, in clock ticks since boot (field 22 of
+// /proc/PID/stat). Start is 0 where the platform does not tell it.
+type Process struct {
+	PID   int
+	Start uint64
 }
 
 // Stream names an output stream of a step.
@@ -42,6 +56,11 @@ type Stream string
 const (
 	Stdout Stream = "stdout"
 	Stderr Stream = "stderr"
+	// PipesStream is the stream of what the child reported over Dagster
+	// Pipes: its log messages ("[info] text"), custom messages, the
+	// exception it closed with, and warnings about messages that were
+	// ignored.
+	PipesStream Stream = "pipes"
 )
 
 // LineFunc receives a step's output one line at a time (without its line

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/freshet-dev/freshet/executor/pipes"
 )
 
 // maxLineBytes splits longer lines: one line never holds more memory than
@@ -22,8 +24,8 @@ func readLines(r io.Reader, stream Stream, out LineFunc, tail *tailBuffer) {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			text := string(bytes.TrimRight(line, "\r\n"))
-			if tail != nil {
-				tail.add(text)
+			if tail != nil && !pipes.LooksLikeMessage(text) {
+				tail.add(text) // a Pipes message is no reason for a failure
 			}
 			if out != nil {
 				out(stream, time.Now(), text)

@@ -85,6 +85,14 @@ func (l *LocalLauncher) Launch(ctx context.Context, job Job, out LineFunc) Outco
 		return Outcome{Err: &StartError{Err: startErr}}
 	}
 
+	if job.OnStart != nil {
+		p := Process{PID: cmd.Process.Pid}
+		// The process is not reaped before Launch returns, so its pid is
+		// still its own.
+		p.Start, _ = procStartTime(p.PID)
+		job.OnStart(p)
+	}
+
 	var (
 		readers sync.WaitGroup
 		tail    tailBuffer

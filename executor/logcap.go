@@ -25,20 +25,25 @@ type stepLogs struct {
 
 func (l *stepLogs) forAttempt(attempt int) LineFunc {
 	return func(stream Stream, at time.Time, text string) {
-		line := LogLine{RunID: l.runID, Asset: l.key, Attempt: attempt, Stream: stream, Time: at, Text: text}
-		// Held across the sink call so the marker is always the last line.
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		if l.truncated {
-			return
-		}
-		if n := int64(len(text)) + 1; l.written+n > l.maxBytes {
-			l.truncated = true
-			line.Text = fmt.Sprintf("[freshet] output truncated: the step wrote more than %d bytes; the rest is discarded", l.maxBytes)
-			line.Truncated = true
-		} else {
-			l.written += n
-		}
-		l.sink.StepLog(line)
+		l.add(attempt, stream, at, text)
 	}
+}
+
+// add passes one line of an attempt to the sink, under the cap.
+func (l *stepLogs) add(attempt int, stream Stream, at time.Time, text string) {
+	line := LogLine{RunID: l.runID, Asset: l.key, Attempt: attempt, Stream: stream, Time: at, Text: text}
+	// Held across the sink call so the marker is always the last line.
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.truncated {
+		return
+	}
+	if n := int64(len(text)) + 1; l.written+n > l.maxBytes {
+		l.truncated = true
+		line.Text = fmt.Sprintf("[freshet] output truncated: the step wrote more than %d bytes; the rest is discarded", l.maxBytes)
+		line.Truncated = true
+	} else {
+		l.written += n
+	}
+	l.sink.StepLog(line)
 }

@@ -8,7 +8,9 @@ import (
 )
 
 // Recorder takes the events the executor produces: one materialization or
-// materialization_failed per step outcome. The store will implement it.
+// materialization_failed per step outcome, after the check_result events
+// the step's child reported over Dagster Pipes. It is called from the
+// run's goroutine. The store will implement it.
 type Recorder interface {
 	Record(ctx context.Context, events []asset.Event) error
 }
@@ -42,6 +44,13 @@ type StepUpdate struct {
 	Time    time.Time
 	Reason  string        // for FAILURE, UP_FOR_RETRY, SKIPPED, CANCELED
 	RetryIn time.Duration // for UP_FOR_RETRY: the backoff before the next attempt
+	// PID and PIDStart identify the attempt's process, on STARTED: its pid
+	// and its start time in clock ticks since boot (/proc/PID/stat field
+	// 22), which StopOrphan checks so that a reused pid is left alone.
+	// Zero when the launcher runs the step elsewhere, when the command
+	// could not start, and (PIDStart) on systems other than Linux.
+	PID      int
+	PIDStart uint64
 }
 
 // LogLine is one line of a step's output.
@@ -60,6 +69,9 @@ const (
 	MetaDuration = "duration_s" // float seconds of the last attempt (freshness.DurationKey)
 	MetaAttempts = "attempts"   // int
 	MetaError    = "error"      // text, on materialization_failed
+	// MetaDataVersion is the data version a child reported with its
+	// materialization over Pipes (text).
+	MetaDataVersion = "data_version"
 )
 
 type nopObserver struct{}

@@ -27,6 +27,10 @@ type Step struct {
 	// nearest steps upstream in the asset graph, directly or through assets
 	// that are not steps of this plan.
 	Upstream []asset.Key
+	// CodeVersion and Partitions are the asset's, for the child's Pipes
+	// context (code_version_by_asset_key, partition_time_window).
+	CodeVersion string
+	Partitions  *asset.PartitionsSpec
 }
 
 // NotStep is a selected asset the plan does not run.
@@ -102,7 +106,10 @@ func NewPlan(specs []asset.Spec, selection []string) (*Plan, error) {
 		return nil, fmt.Errorf("nothing to materialize: %s selects %s, and none has a materialize command", strings.Join(selection, " "), strings.Join(keys, ", "))
 	}
 	for _, v := range topoOrder(g, upstream) {
-		s := Step{Key: specs[v].Key, Materialize: cloneMaterialize(specs[v].Materialize)}
+		s := Step{Key: specs[v].Key, Materialize: cloneMaterialize(specs[v].Materialize), CodeVersion: specs[v].CodeVersion}
+		if p := specs[v].Partitions; p != nil {
+			s.Partitions = asset.Spec{Partitions: p}.Clone().Partitions
+		}
 		for _, u := range upstream[v] {
 			s.Upstream = append(s.Upstream, specs[u].Key)
 		}

@@ -1,8 +1,13 @@
 package executor
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -33,4 +38,50 @@ func waitExitedNoReap(pid int) error {
 		return errno
 	}
 	return nil
+}
+
+// procStat is what Freshet reads of /proc/PID/stat.
+type procStat struct {
+	state byte   // R, S, D, Z, ...
+	pgrp  int    // field 5
+	start uint64 // field 22: start time in clock ticks since boot
+}
+
+// readProcStat reads /proc/PID/stat. A missing process is an error that
+// wraps fs.ErrNotExist.
+func readProcStat(pid int) (procStat, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseProcStat(b)
+}
+
+// parseProcStat reads "PID (COMM) STATE PPID PGRP ... STARTTIME ...". COMM
+// may hold spaces and parentheses: the fields start after the last ')'.
+func parseProcStat(b []byte) (procStat, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return procStat{}, fmt.Errorf("proc stat: no ')' in %q", b)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state), so field n is f[n-3].
+	if len(f) < 20 || len(f[0]) != 1 {
+		return procStat{}, fmt.Errorf("proc stat: %d fields after the command", len(f))
+	}
+	pgrp, err := strconv.Atoi(f[5-3])
+	if err != nil {
+		return procStat{}, fmt.Errorf("proc stat: pgrp: %w", err)
+	}
+	start, err := strconv.ParseUint(f[22-3], 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("proc stat: starttime: %w", err)
+	}
+	return procStat{state: f[0][0], pgrp: pgrp, start: start}, nil
+}
+
+// procStartTime is pid's start time in clock ticks since boot.
+func procStartTime(pid int) (uint64, error) {
+	st, err := readProcStat(pid)
+	return st.start, err
 }

@@ -13,3 +13,6 @@ func watchExit(cmd *exec.Cmd) (exited <-chan struct{}, reap func() error) {
 	go func() { err = cmd.Wait(); close(ch) }()
 	return ch, func() error { <-ch; return err }
 }
+
+// procStartTime is not known here: a Process's Start stays 0.
+func procStartTime(int) (uint64, error) { return 0, nil }

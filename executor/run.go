@@ -110,25 +110,38 @@ func (r *Run) setStep(i int, s StepStatus, reason string, retryIn time.Duration)
 // attemptDone is an attempt's end, sent from its goroutine to the loop.
 type attemptDone struct {
 	step    int
+	attempt int
 	outcome Outcome
+	proc    Process     // zero if the launcher never reported a start
+	pipes   pipesReport // what the child reported
+}
+
+// attemptStarted is a launcher's start report, sent to the loop.
+type attemptStarted struct {
+	step, attempt int
+	proc          Process
 }
 
 // scheduler is the loop's state; only the loop goroutine touches it.
 type scheduler struct {
-	r        *Run
-	ctx      context.Context
-	pending  []int       // upstream steps not yet succeeded
-	down     [][]int     // step -> downstream steps
-	height   []int       // longest chain of steps from here to a last step
-	ready    []int       // runnable steps, best first
-	env      [][]string  // expanded env, per step, once expanded
-	logs     []*stepLogs // per step
-	retries  map[int]*time.Timer
-	running  int
-	started  bool // the run has reached STARTED
-	canceled bool
-	doneCh   chan attemptDone
-	retryCh  chan int
+	r       *Run
+	ctx     context.Context
+	pending []int       // upstream steps not yet succeeded
+	down    [][]int     // step -> downstream steps
+	height  []int       // longest chain of steps from here to a last step
+	ready   []int       // runnable steps, best first
+	env     [][]string  // expanded env, per step, once expanded
+	logs    []*stepLogs // per step
+	retries map[int]*time.Timer
+	// announced is, per step, the last attempt whose STARTED observers
+	// have heard.
+	announced []int
+	running   int
+	started   bool // the run has reached STARTED
+	canceled  bool
+	doneCh    chan attemptDone
+	retryCh   chan int
+	startCh   chan attemptStarted
 }
 
 func (r *Run) loop(ctx context.Context) {
@@ -155,6 +168,8 @@ func (r *Run) loop(ctx context.Context) {
 		select {
 		case d := <-s.doneCh:
 			s.finished(d)
+		case a := <-s.startCh:
+			s.announceStarted(a.step, a.attempt, a.proc)
 		case i := <-s.retryCh:
 			if _, ok := s.retries[i]; ok {
 				delete(s.retries, i)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -13,16 +14,18 @@ import (
 func (r *Run) newScheduler(ctx context.Context) *scheduler {
 	n := len(r.plan.Steps)
 	s := &scheduler{
-		r:       r,
-		ctx:     ctx,
-		pending: make([]int, n),
-		down:    make([][]int, n),
-		height:  make([]int, n),
-		env:     make([][]string, n),
-		logs:    make([]*stepLogs, n),
-		retries: make(map[int]*time.Timer),
-		doneCh:  make(chan attemptDone, n),
-		retryCh: make(chan int, n),
+		r:         r,
+		ctx:       ctx,
+		pending:   make([]int, n),
+		down:      make([][]int, n),
+		height:    make([]int, n),
+		env:       make([][]string, n),
+		logs:      make([]*stepLogs, n),
+		retries:   make(map[int]*time.Timer),
+		announced: make([]int, n),
+		doneCh:    make(chan attemptDone, n),
+		retryCh:   make(chan int, n),
+		startCh:   make(chan attemptStarted, n),
 	}
 	index := make(map[asset.Key]int, n)
 	for i, st := range r.plan.Steps {
@@ -74,7 +77,7 @@ func (s *scheduler) dispatch() {
 		if s.env[i] == nil {
 			if err := s.prepare(i); err != nil {
 				s.ready = slices.Delete(s.ready, k, k+1)
-				s.fail(i, Outcome{Ended: time.Now(), Err: err})
+				s.fail(i, Outcome{Ended: time.Now(), Err: err}, nil)
 				continue
 			}
 		}
@@ -95,7 +98,7 @@ func (s *scheduler) dispatch() {
 func (s *scheduler) prepare(i int) error {
 	r := s.r
 	st := &r.plan.Steps[i]
-	env, err := stepEnv(&st.Materialize, r.e.opts.LookupEnv, r.ID, st.Key, r.req.Partition, "")
+	env, err := stepEnv(&st.Materialize, r.e.opts.LookupEnv, r.ID, st.Key, r.req.Partition, !r.e.opts.Pipes.Disabled)
 	if err != nil {
 		return &StartError{Err: err}
 	}
@@ -110,24 +113,34 @@ func (s *scheduler) launch(i int) {
 		s.started = true
 		r.setStatus(RunStarted, "")
 	}
+	// The step is STARTED from now on (nothing skips or cancels it as
+	// queued); observers hear it once the process runs, with its pid
+	// (announceStarted), or at the attempt's end if it never ran.
 	r.mu.Lock()
 	r.steps[i].Attempts++
+	r.steps[i].Status, r.steps[i].Reason = StepStarted, ""
 	attempt := r.steps[i].Attempts
 	r.mu.Unlock()
-	env := slices.Clone(s.env[i])
-	env[len(env)-1] = EnvTraceParent + "=" + r.trace.child().String() // stepEnv puts it last
+	env := append(slices.Clone(s.env[i]), EnvTraceParent+"="+r.trace.child().String())
 	job := Job{
 		RunID: r.ID, Asset: st.Key, Partition: r.req.Partition, Attempt: attempt,
 		Argv: st.Materialize.Argv, Env: env, Dir: st.Materialize.Dir, Timeout: st.Materialize.Timeout,
 	}
 	r.e.log.Info("launch step", "run_id", r.ID, "asset", string(st.Key), "attempt", attempt, "argv", job.Argv, "env", envNames(env))
 	s.running++
-	r.setStep(i, StepStarted, "", 0)
 	out := s.logs[i].forAttempt(attempt)
-	go func() {
-		o := r.e.launcher.Launch(s.ctx, job, out)
-		s.doneCh <- attemptDone{step: i, outcome: o}
-	}()
+	go func() { s.doneCh <- s.runAttempt(i, attempt, job, out) }()
+}
+
+// announceStarted announces an attempt's STARTED with its process, unless the
+// attempt was already announced (it may have ended first).
+func (s *scheduler) announceStarted(i, attempt int, p Process) {
+	if s.announced[i] >= attempt {
+		return
+	}
+	s.announced[i] = attempt
+	r := s.r
+	r.e.opts.Observer.StepChanged(StepUpdate{RunID: r.ID, Asset: r.plan.Steps[i].Key, Status: StepStarted, Attempt: attempt, Time: time.Now(), PID: p.PID, PIDStart: p.Start})
 }
 
 // finished handles the end of an attempt.
@@ -142,11 +155,16 @@ func (s *scheduler) finished(d attemptDone) {
 	attempts := r.steps[i].Attempts
 	r.mu.Unlock()
 
+	s.announceStarted(i, d.attempt, d.proc)
 	err := d.outcome.Err
+	if err != nil && d.pipes.exception != "" {
+		err = fmt.Errorf("%w; exception: %s", err, d.pipes.exception)
+		d.outcome.Err = err
+	}
 	switch {
 	case err == nil:
 		r.setStep(i, StepSuccess, "", 0)
-		s.record(i, d.outcome)
+		s.record(i, d.outcome, &d.pipes, true)
 		for _, w := range s.down[i] {
 			if s.pending[w]--; s.pending[w] == 0 && !s.canceled && s.status(w) == StepQueued {
 				s.push(w)
@@ -154,13 +172,15 @@ func (s *scheduler) finished(d attemptDone) {
 		}
 	case errors.Is(err, context.Canceled):
 		r.setStep(i, StepCanceled, err.Error(), 0)
+		s.record(i, d.outcome, &d.pipes, false)
 	case attempts <= st.Materialize.Retries && retryable(err) && !s.canceled:
 		delay := r.e.opts.Backoff.Delay(attempts, r.e.opts.Rand())
 		r.e.log.Info("step failed; will retry", "run_id", r.ID, "asset", string(st.Key), "attempt", attempts, "retry_in", delay, "error", err)
 		r.setStep(i, StepUpForRetry, err.Error(), delay)
+		s.record(i, d.outcome, &d.pipes, false)
 		s.retries[i] = time.AfterFunc(delay, func() { s.retryCh <- i })
 	default:
-		s.fail(i, d.outcome)
+		s.fail(i, d.outcome, &d.pipes)
 	}
 }
 
@@ -170,13 +190,13 @@ func retryable(err error) bool {
 	return !errors.As(err, &se)
 }
 
-// fail marks step i failed with o.Err, records it, and skips its
-// downstream steps.
-func (s *scheduler) fail(i int, o Outcome) {
+// fail marks step i failed with o.Err, records it (after the checks its
+// child reported, if any), and skips its downstream steps.
+func (s *scheduler) fail(i int, o Outcome, rep *pipesReport) {
 	r := s.r
 	r.e.log.Warn("step failed", "run_id", r.ID, "asset", string(r.plan.Steps[i].Key), "error", o.Err)
 	r.setStep(i, StepFailure, o.Err.Error(), 0)
-	s.record(i, o)
+	s.record(i, o, rep, true)
 	reason := fmt.Sprintf("upstream step %s failed", r.plan.Steps[i].Key)
 	stack := slices.Clone(s.down[i])
 	for len(stack) > 0 {
@@ -220,31 +240,50 @@ func (s *scheduler) status(i int) StepStatus {
 	return s.r.steps[i].Status
 }
 
-// record hands the step's outcome event to the Recorder: a
-// materialization, or a materialization_failed when o.Err is set.
-func (s *scheduler) record(i int, o Outcome) {
+// record hands the Recorder the check results the attempt's child
+// reported (rep, which may be nil) and, when outcome is set, the step's
+// outcome event: a materialization, or a materialization_failed when o.Err
+// is set. The child's own materialization report, on success, gives the
+// materialization its metadata and data version; duration_s and attempts
+// are the executor's.
+func (s *scheduler) record(i int, o Outcome, rep *pipesReport, outcome bool) {
 	r := s.r
 	r.mu.Lock()
 	st := r.steps[i]
 	r.mu.Unlock()
-	e := asset.Event{
-		ID:        asset.NewEventID(),
-		Kind:      asset.KindMaterialization,
-		Asset:     st.Asset,
-		Time:      o.Ended.UTC(),
-		RunID:     r.ID,
-		Partition: r.req.Partition,
-		Metadata: asset.Metadata{
-			MetaDuration: asset.Float(o.Duration().Seconds()),
-			MetaAttempts: asset.Int(int64(st.Attempts)),
-		},
+	var events []asset.Event
+	if rep != nil {
+		events = append(events, rep.checks...)
 	}
-	if o.Err != nil {
-		e.Kind = asset.KindMaterializationFailed
-		e.Metadata[MetaError] = asset.Text(o.Err.Error())
+	if outcome {
+		e := asset.Event{
+			ID:        asset.NewEventID(),
+			Kind:      asset.KindMaterialization,
+			Asset:     st.Asset,
+			Time:      o.Ended.UTC(),
+			RunID:     r.ID,
+			Partition: r.req.Partition,
+			Metadata:  make(asset.Metadata, 2),
+		}
+		if o.Err == nil && rep != nil && rep.materialized {
+			maps.Copy(e.Metadata, rep.metadata)
+			if rep.dataVersion != "" {
+				e.Metadata[MetaDataVersion] = asset.Text(rep.dataVersion)
+			}
+		}
+		e.Metadata[MetaDuration] = asset.Float(o.Duration().Seconds())
+		e.Metadata[MetaAttempts] = asset.Int(int64(st.Attempts))
+		if o.Err != nil {
+			e.Kind = asset.KindMaterializationFailed
+			e.Metadata[MetaError] = asset.Text(o.Err.Error())
+		}
+		events = append(events, e)
 	}
-	if err := r.e.opts.Recorder.Record(context.WithoutCancel(s.ctx), []asset.Event{e}); err != nil {
-		r.e.log.Error("record step outcome", "run_id", r.ID, "asset", string(st.Asset), "kind", string(e.Kind), "error", err)
+	if len(events) == 0 {
+		return
+	}
+	if err := r.e.opts.Recorder.Record(context.WithoutCancel(s.ctx), events); err != nil {
+		r.e.log.Error("record step outcome", "run_id", r.ID, "asset", string(st.Asset), "events", len(events), "error", err)
 	}
 }
 

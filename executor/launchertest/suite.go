@@ -37,6 +37,7 @@ func Run(t *testing.T, newLauncher func(t *testing.T) executor.Launcher) {
 		{"Timeout", testTimeout},
 		{"Cancel", testCancel},
 		{"NoOutputAfterReturn", testNoOutputAfterReturn},
+		{"OnStart", testOnStart},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -240,5 +241,40 @@ func testNoOutputAfterReturn(t *testing.T, l executor.Launcher) {
 	defer lines.mu.Unlock()
 	if lines.late > 0 {
 		t.Errorf("%d lines delivered after Launch returned", lines.late)
+	}
+}
+
+// testOnStart: Job.OnStart is called exactly once, before Launch returns,
+// for a command that runs; never for one that cannot start.
+func testOnStart(t *testing.T, l executor.Launcher) {
+	var (
+		mu    sync.Mutex
+		calls []executor.Process
+	)
+	j := job("echo hi")
+	j.OnStart = func(p executor.Process) {
+		mu.Lock()
+		calls = append(calls, p)
+		mu.Unlock()
+	}
+	o, _ := launch(t, l, t.Context(), j)
+	if o.Err != nil {
+		t.Fatal(o.Err)
+	}
+	mu.Lock()
+	if len(calls) != 1 || calls[0].PID < 0 {
+		t.Errorf("OnStart calls %+v, want one", calls)
+	}
+	calls = nil
+	mu.Unlock()
+
+	j.Argv = []string{"freshet-no-such-program-xyz"}
+	if o, _ := launch(t, l, t.Context(), j); o.Err == nil {
+		t.Fatal("a missing program started")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(calls) != 0 {
+		t.Errorf("OnStart called for a command that did not start: %+v", calls)
 	}
 }

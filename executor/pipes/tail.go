@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"time"
 )
@@ -21,8 +22,8 @@ const (
 // Tail reads the file at path as a writer appends lines to it and calls fn
 // with each line (without its newline; the slice is only valid during the
 // call), in order, from Tail's goroutine. When done is closed (the writer
-// has exited) it reads what is left, delivers a last line even without its
-// newline, and returns nil. Canceling ctx returns at once with ctx's error.
+// has exited) it reads what the file holds at that moment, delivers a last
+// line even without its newline, and returns nil. Canceling ctx returns at once with ctx's error.
 //
 // A line longer than MaxLineBytes is delivered cut to MaxLineBytes, once;
 // the rest of it is skipped. A file that shrinks (truncated by the writer)
@@ -35,29 +36,43 @@ func Tail(ctx context.Context, path string, done <-chan struct{}, fn func(line [
 	defer f.Close()
 	t := tailer{fn: fn}
 	buf := make([]byte, 64<<10)
-	draining := false
+	var (
+		off   int64 // read so far
+		limit int64 = -1
+		timer *time.Timer
+	)
 	wait := minPoll
-	var timer *time.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
 	for {
-		n, err := f.Read(buf)
+		b := buf
+		if limit >= 0 {
+			// Draining: what the file held when done was closed, and no
+			// more (a process that escaped the step may still write).
+			b = buf[:min(int64(len(buf)), max(limit-off, 0))]
+		}
+		n, err := 0, error(nil)
+		if len(b) > 0 {
+			n, err = f.Read(b)
+		}
 		if n > 0 {
-			t.feed(buf[:n])
+			off += int64(n)
+			t.feed(b[:n])
 			wait = minPoll
 			continue
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
-		if draining {
+		if limit >= 0 {
 			t.flush()
 			return nil
 		}
 		if shrunk(f) {
+			off = 0
 			t.reset()
 			continue
 		}
@@ -70,7 +85,10 @@ func Tail(ctx context.Context, path string, done <-chan struct{}, fn func(line [
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-done:
-			draining = true
+			limit = math.MaxInt64
+			if fi, err := f.Stat(); err == nil {
+				limit = fi.Size()
+			}
 		case <-timer.C:
 			wait = min(2*wait, maxPoll)
 		}

@@ -10,6 +10,7 @@
 //	pipeschild silent     no message at all, exit 0
 //	pipeschild malformed  broken lines among good ones, exit 0
 //	pipeschild fail       a log, stderr output, closed with an exception, exit 1
+//	pipeschild checkfail  a check result and a materialization, then exit 2
 //	pipeschild logs N     N log messages
 //	pipeschild stdout N   N lines on stdout and no message
 package main
@@ -60,6 +61,10 @@ func main() {
 			"context": nil,
 		}})
 		os.Exit(1)
+	case "checkfail":
+		ch.send("report_asset_check", map[string]any{"asset_key": nil, "check_name": "c", "passed": false, "severity": "ERROR", "metadata": nil})
+		ch.send("report_asset_materialization", map[string]any{"asset_key": nil, "data_version": nil, "metadata": map[string]any{"rows": map[string]any{"type": "int", "raw_value": 1}}})
+		os.Exit(2)
 	case "logs":
 		n := count()
 		ch.send("opened", map[string]any{"extras": map[string]any{}})
