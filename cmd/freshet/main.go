@@ -85,6 +85,7 @@ Then, from any shell:
 		newServeCmd(), newDevCmd(), newCheckConfigCmd(),
 		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g),
 		newStatusCmd(g), newSLACmd(g),
+		newReportCmd(),
 		newVersionCmd(),
 	)
 	return root
