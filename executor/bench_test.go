@@ -6,10 +6,12 @@ import (
 	"os/exec"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/executor/pipes"
 )
 
 // BenchmarkLaunchOverhead compares, in the same loop, a raw os/exec start
@@ -190,4 +192,61 @@ func rawPool(b *testing.B, n, m int, argv ...string) time.Duration {
 	}
 	wg.Wait()
 	return time.Since(t0)
+}
+
+// countLogs counts the lines a LogSink gets.
+type countLogs struct{ n atomic.Int64 }
+
+func (c *countLogs) StepLog(LogLine) { c.n.Add(1) }
+
+// BenchmarkPipesLogs: a step whose child sends 1,000 Pipes log messages
+// (one JSON line each, the messages file reopened for every line as the
+// Python writer does), on the file channel and on stderr, against the same
+// child writing 1,000 plain lines to stdout, in the same loop, each a
+// one-step run through the executor. file_vs_stdout and stderr_vs_stdout
+// are the ratios of the per-step times.
+func BenchmarkPipesLogs(b *testing.B) {
+	const lines = 1000
+	child := buildPipesChild(b)
+	run := func(e *Executor, logs *countLogs, arg string) time.Duration {
+		p, err := NewPlan([]asset.Spec{{Key: "a", Materialize: &asset.MaterializeSpec{Argv: []string{child, arg, fmt.Sprint(lines)}}}}, []string{"a"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		logs.n.Store(0)
+		t0 := time.Now()
+		r, err := e.Start(b.Context(), p, RunRequest{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-r.Done()
+		d := time.Since(t0)
+		if res := r.Result(); res.Status != RunSuccess {
+			b.Fatalf("run %s: %s", res.Status, res.Reason)
+		}
+		if n := logs.n.Load(); n != lines {
+			b.Fatalf("%s: %d log lines, want %d", arg, n, lines)
+		}
+		return d
+	}
+	newE := func(po PipesOptions) (*Executor, *countLogs) {
+		c := &countLogs{}
+		po.Dir = b.TempDir()
+		return New(&LocalLauncher{Log: quietLog()}, Options{Logs: c, Log: quietLog(), Pipes: po}), c
+	}
+	fileE, fileLogs := newE(PipesOptions{})
+	errE, errLogs := newE(PipesOptions{Messages: pipes.ChannelStderr})
+	var stdout, file, stderr time.Duration
+	for b.Loop() {
+		stdout += run(fileE, fileLogs, "stdout")
+		file += run(fileE, fileLogs, "logs")
+		stderr += run(errE, errLogs, "logs")
+	}
+	n := float64(b.N)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / n }
+	b.ReportMetric(ms(stdout), "stdout_ms/op")
+	b.ReportMetric(ms(file), "pipes_file_ms/op")
+	b.ReportMetric(ms(stderr), "pipes_stderr_ms/op")
+	b.ReportMetric(file.Seconds()/stdout.Seconds(), "file_vs_stdout")
+	b.ReportMetric(stderr.Seconds()/stdout.Seconds(), "stderr_vs_stdout")
 }

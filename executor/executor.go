@@ -58,21 +58,23 @@ type Options struct {
 const DefaultMaxLogBytes = 10 << 20
 
 // PipesOptions configure the Dagster Pipes session the executor opens for
-// every attempt (docs/executor.md, "Reporting back"). The zero value is
-// Dagster's subprocess default: the context in a file, messages appended
-// to a file, both in a private directory under os.TempDir().
+// every attempt (docs/executor.md, "Reporting back"). The zero value puts
+// the context inline in DAGSTER_PIPES_CONTEXT and has the child append its
+// messages to a private file under os.TempDir().
 type PipesOptions struct {
 	// Disabled sets no DAGSTER_PIPES_* variables and reads no messages.
 	Disabled bool
-	// Context is pipes.ContextFile ({"path": ...}, the default) or
-	// pipes.ContextEnv (the context inline in DAGSTER_PIPES_CONTEXT).
+	// Context is pipes.ContextAuto (the default: inline, {"data": ...},
+	// unless its encoding is over 32 KiB), pipes.ContextEnv (always
+	// inline) or pipes.ContextFile ({"path": ...}, a file, as Dagster's
+	// subprocess client does).
 	Context pipes.ContextMode
 	// Messages is pipes.ChannelFile (the default; the child must share
 	// this machine's filesystem, as the local launcher's children do),
 	// pipes.ChannelStderr or pipes.ChannelStdout (messages among the
 	// child's output lines, for launchers that run it elsewhere).
 	Messages pipes.Channel
-	// Dir is where each attempt's session directory is made; "" means
+	// Dir is where each attempt's session files are made; "" means
 	// os.TempDir().
 	Dir string
 	// Extras is the context's extras ({} when nil): anything the

@@ -32,9 +32,9 @@ var pipesModes = []struct {
 	opts PipesOptions
 	form string // how the child finds its context
 }{
-	{"file-file", PipesOptions{}, "path"},
-	{"env-file", PipesOptions{Context: pipes.ContextEnv}, "data"},
-	{"file-stderr", PipesOptions{Messages: pipes.ChannelStderr}, "path"},
+	{"default", PipesOptions{}, "data"},
+	{"file-file", PipesOptions{Context: pipes.ContextFile}, "path"},
+	{"file-stderr", PipesOptions{Context: pipes.ContextFile, Messages: pipes.ChannelStderr}, "path"},
 	{"env-stdout", PipesOptions{Context: pipes.ContextEnv, Messages: pipes.ChannelStdout}, "data"},
 }
 
@@ -258,7 +258,7 @@ func TestPipesFailure(t *testing.T) {
 	}
 }
 
-// TestPipesDisabled: no variables, no session directory, output untouched.
+// TestPipesDisabled: no variables, no session files, output untouched.
 func TestPipesDisabled(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

@@ -50,11 +50,20 @@ type procStat struct {
 // readProcStat reads /proc/PID/stat. A missing process is an error that
 // wraps fs.ErrNotExist.
 func readProcStat(pid int) (procStat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return procStat{}, err
 	}
-	return parseProcStat(b)
+	defer f.Close()
+	// One read: the kernel writes the whole line at once, well under 1 KiB
+	// but for a command name of 64 KiB of parentheses, which it cuts to 15
+	// bytes anyway.
+	var buf [1024]byte
+	n, err := f.Read(buf[:])
+	if err != nil {
+		return procStat{}, err
+	}
+	return parseProcStat(buf[:n])
 }
 
 // parseProcStat reads "PID (COMM) STATE PPID PGRP ... STARTTIME ...". COMM

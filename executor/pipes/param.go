@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // The bootstrap environment variables.
@@ -29,13 +30,24 @@ func EncodeParam(v any) (string, error) {
 		return "", fmt.Errorf("encode pipes param: %w", err)
 	}
 	var buf bytes.Buffer
-	zw := zlib.NewWriter(&buf)
+	zw := zlibWriters.Get().(*zlib.Writer)
+	defer zlibWriters.Put(zw)
+	zw.Reset(&buf)
 	_, _ = zw.Write(raw) // a bytes.Buffer does not fail
 	if err := zw.Close(); err != nil {
 		return "", fmt.Errorf("encode pipes param: %w", err)
 	}
 	return base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }
+
+// zlibWriters are reused, at the fastest level: a new writer allocates
+// about a megabyte of compressor state, and resetting one at the default
+// level clears most of it, which for two small parameters per step attempt
+// cost more than starting the step's process. Any level decodes the same.
+var zlibWriters = sync.Pool{New: func() any {
+	w, _ := zlib.NewWriterLevel(io.Discard, zlib.BestSpeed) // a valid level: no error
+	return w
+}}
 
 // DecodeParam reverses EncodeParam into v. Surrounding white space is
 // ignored, and so is missing base64 padding.

@@ -2,7 +2,9 @@ package pipes
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -11,21 +13,27 @@ import (
 type ContextMode string
 
 const (
-	// ContextFile writes the context to a file in the session's
-	// directory: {"path": FILE}. Dagster's subprocess client does the
-	// same.
+	// ContextAuto, the default, is ContextEnv, or ContextFile for a
+	// context whose encoding is over MaxInlineContext.
+	ContextAuto ContextMode = ""
+	// ContextFile writes the context to a file: {"path": FILE}. Dagster's
+	// subprocess client does the same.
 	ContextFile ContextMode = "file"
 	// ContextEnv puts the context in the variable itself: {"data": ...}.
-	// Nothing touches the disk; the variable grows with the extras.
+	// Nothing touches the disk.
 	ContextEnv ContextMode = "env"
 )
+
+// MaxInlineContext bounds an inline context's encoding under ContextAuto,
+// well below Linux's limit on one environment string (128 KiB).
+const MaxInlineContext = 32 << 10
 
 // Channel is where the child writes its messages.
 type Channel string
 
 const (
-	// ChannelFile: a file in the session's directory, which the
-	// orchestrator tails. The child must see this machine's filesystem.
+	// ChannelFile, the default: a file the orchestrator tails. The child
+	// must see this machine's filesystem.
 	ChannelFile Channel = "file"
 	// ChannelStderr and ChannelStdout: lines of the child's stream; lines
 	// that are not messages stay output. For children elsewhere (a
@@ -34,19 +42,19 @@ const (
 	ChannelStdout Channel = "stdout"
 )
 
-// SessionOptions configure a session. The zero value is a context file and
-// a messages file in a new directory under os.TempDir().
+// SessionOptions configure a session. The zero value is the context
+// inline (ContextAuto) and messages in a file under os.TempDir().
 type SessionOptions struct {
-	Dir      string // parent of the session's directory; "" means os.TempDir()
+	Dir      string // where the session's files go; "" means os.TempDir()
 	Context  ContextMode
 	Messages Channel
 }
 
 // Session is the orchestrator's side of one child's Pipes session: the
-// bootstrap variables and, when a file is used, a private directory
-// (0700) holding "context.json" and "messages". Close removes it.
+// bootstrap variables and the files it made, each new (O_EXCL), private
+// (0600) and named freshet-pipes-*. Close removes them.
 type Session struct {
-	dir      string
+	files    []string
 	messages string
 	channel  Channel
 	env      []string
@@ -54,29 +62,13 @@ type Session struct {
 
 // OpenSession prepares a session for a child with context data.
 func OpenSession(data ContextData, opts SessionOptions) (*Session, error) {
-	if opts.Context == "" {
-		opts.Context = ContextFile
-	}
 	if opts.Messages == "" {
 		opts.Messages = ChannelFile
 	}
-	s := &Session{channel: opts.Messages}
-	needDir := opts.Context == ContextFile || opts.Messages == ChannelFile
-	if needDir {
-		parent := opts.Dir
-		if parent == "" {
-			parent = os.TempDir()
-		}
-		dir, err := os.MkdirTemp(parent, "freshet-pipes-")
-		if err != nil {
-			return nil, fmt.Errorf("pipes session: %w", err)
-		}
-		if dir, err = filepath.Abs(dir); err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, fmt.Errorf("pipes session: %w", err)
-		}
-		s.dir = dir
+	if opts.Dir == "" {
+		opts.Dir = os.TempDir()
 	}
+	s := &Session{channel: opts.Messages}
 	if err := s.setup(data, opts); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("pipes session: %w", err)
@@ -88,42 +80,45 @@ func (s *Session) setup(data ContextData, opts SessionOptions) error {
 	if data.Extras == nil {
 		data.Extras = map[string]any{} // Python clients index it
 	}
-	var cp ContextParams
+	var ce string
 	switch opts.Context {
+	case ContextAuto, ContextEnv:
+		enc, err := EncodeParam(ContextParams{Data: &data})
+		if err != nil {
+			return err
+		}
+		if opts.Context == ContextEnv || len(enc) <= MaxInlineContext {
+			ce = enc
+			break
+		}
+		fallthrough
 	case ContextFile:
 		raw, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}
-		cp.Path = filepath.Join(s.dir, "context.json")
-		if err := os.WriteFile(cp.Path, raw, 0o600); err != nil {
+		path, err := s.create(opts.Dir, "*.context.json", raw)
+		if err != nil {
 			return err
 		}
-	case ContextEnv:
-		cp.Data = &data
+		if ce, err = EncodeParam(ContextParams{Path: path}); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("unknown context mode %q (want file or env)", opts.Context)
 	}
 	var mp MessagesParams
 	switch opts.Messages {
 	case ChannelFile:
-		mp.Path = filepath.Join(s.dir, "messages")
-		f, err := os.OpenFile(mp.Path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		path, err := s.create(opts.Dir, "*.messages", nil)
 		if err != nil {
 			return err
 		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		s.messages = mp.Path
+		mp.Path, s.messages = path, path
 	case ChannelStderr, ChannelStdout:
 		mp.Stdio = string(opts.Messages)
 	default:
 		return fmt.Errorf("unknown messages channel %q (want file, stderr or stdout)", opts.Messages)
-	}
-	ce, err := EncodeParam(cp)
-	if err != nil {
-		return err
 	}
 	me, err := EncodeParam(mp)
 	if err != nil {
@@ -131,6 +126,25 @@ func (s *Session) setup(data ContextData, opts SessionOptions) error {
 	}
 	s.env = []string{EnvContext + "=" + ce, EnvMessages + "=" + me}
 	return nil
+}
+
+// create makes a new file in dir holding content and returns its absolute
+// path.
+func (s *Session) create(dir, pattern string, content []byte) (string, error) {
+	f, err := os.CreateTemp(dir, "freshet-pipes-"+pattern)
+	if err != nil {
+		return "", err
+	}
+	path := f.Name()
+	s.files = append(s.files, path)
+	if _, err := f.Write(content); err != nil {
+		_ = f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return filepath.Abs(path)
 }
 
 // Env returns the bootstrap variables, NAME=value.
@@ -142,13 +156,15 @@ func (s *Session) Channel() Channel { return s.channel }
 // MessagesPath is the file to Tail on the file channel, "" otherwise.
 func (s *Session) MessagesPath() string { return s.messages }
 
-// Close removes the session's directory. Call it after the messages have
-// been read.
+// Close removes the session's files. Call it after the messages have been
+// read.
 func (s *Session) Close() error {
-	if s.dir == "" {
-		return nil
+	var errs []error
+	for _, f := range s.files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
 	}
-	err := os.RemoveAll(s.dir)
-	s.dir = ""
-	return err
+	s.files = nil
+	return errors.Join(errs...)
 }

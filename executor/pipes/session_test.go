@@ -2,6 +2,7 @@ package pipes
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,12 +34,13 @@ func TestSessionWithChild(t *testing.T) {
 		ch   Channel
 		form string
 	}{
+		{ContextAuto, ChannelFile, "data"},
 		{ContextFile, ChannelFile, "path"},
 		{ContextEnv, ChannelFile, "data"},
 		{ContextFile, ChannelStderr, "path"},
 		{ContextEnv, ChannelStdout, "data"},
 	} {
-		t.Run(string(c.ctx)+"-"+string(c.ch), func(t *testing.T) {
+		t.Run(string(c.ctx)+"-"+string(c.ch)+"-"+c.form, func(t *testing.T) {
 			t.Parallel()
 			parent := t.TempDir()
 			s, err := OpenSession(data, SessionOptions{Dir: parent, Context: c.ctx, Messages: c.ch})
@@ -118,8 +120,37 @@ func TestSessionOptions(t *testing.T) {
 	if _, err := OpenSession(ContextData{}, SessionOptions{Dir: "/nonexistent/dir"}); err == nil {
 		t.Errorf("missing parent directory accepted")
 	}
+	// A large context goes to a file unless asked to stay inline.
+	rng := rand.New(rand.NewPCG(1, 2))
+	blob := make([]byte, 2*MaxInlineContext)
+	for i := range blob {
+		blob[i] = 'a' + byte(rng.IntN(26))
+	}
+	big := ContextData{Extras: map[string]any{"blob": string(blob)}}
+	dir := t.TempDir()
+	s, err := OpenSession(big, SessionOptions{Dir: dir, Messages: ChannelStderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 || !strings.HasSuffix(ents[0].Name(), ".context.json") {
+		t.Errorf("files for a large context: %v", ents)
+	}
+	if c, err := ReadContext(strings.TrimPrefix(s.Env()[0], EnvContext+"=")); err != nil || c.Extras["blob"] != string(blob) {
+		t.Errorf("large context read back: %v", err)
+	}
+	_ = s.Close()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("Close left %v", ents)
+	}
+	if s, err = OpenSession(big, SessionOptions{Dir: dir, Context: ContextEnv, Messages: ChannelStderr}); err != nil || s.Env()[0] == "" {
+		t.Errorf("forced inline: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("forced inline wrote %v", ents)
+	}
+
 	// Inline context on a stdio channel needs no directory at all.
-	s, err := OpenSession(ContextData{RunID: "r"}, SessionOptions{Dir: "/nonexistent/dir", Context: ContextEnv, Messages: ChannelStderr})
+	s, err = OpenSession(ContextData{RunID: "r"}, SessionOptions{Dir: "/nonexistent/dir", Messages: ChannelStderr})
 	if err != nil || s.MessagesPath() != "" || s.Channel() != ChannelStderr || len(s.Env()) != 2 {
 		t.Fatalf("env+stderr session: %+v, %v", s, err)
 	}
