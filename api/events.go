@@ -135,7 +135,7 @@ func knownKind(k asset.Kind) bool {
 	switch k {
 	case asset.KindMaterialization, asset.KindMaterializationFailed, asset.KindObservation, asset.KindCheckResult,
 		asset.KindRunStarted, asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled,
-		asset.KindFreshnessChanged, asset.KindPolicyChanged, asset.KindAlertSent:
+		asset.KindFreshnessChanged, asset.KindPolicyChanged, asset.KindAlertSent, asset.KindAutomationDecision:
 		return true
 	}
 	return false

@@ -62,6 +62,10 @@ type Deps struct {
 	DeadLetters DeadLetters
 	// Metrics serves the Prometheus exposition at /metrics (nil: 404).
 	Metrics http.Handler
+	// Runs launches and reads executor runs (nil: the runs routes are 404).
+	Runs Runs
+	// Automation reads and switches the freshness automation (nil: 404).
+	Automation Automation
 }
 
 // Options tune the server.
@@ -141,6 +145,14 @@ func (s *Server) routes() {
 	v1.DELETE("/assets/:key/freshness/policy", s.deletePolicy)
 	v1.GET("/dead-letters", s.listDeadLetters)
 	v1.POST("/dead-letters/replay", s.replayDeadLetters)
+	v1.POST("/runs", s.launchRun)
+	v1.GET("/runs", s.listRuns)
+	v1.GET("/runs/:id", s.getRun)
+	v1.POST("/runs/:id/cancel", s.cancelRun)
+	v1.POST("/runs/:id/reexecute", s.reexecuteRun)
+	v1.GET("/runs/:id/logs", s.runLogs)
+	v1.GET("/automation", s.getAutomation)
+	v1.PUT("/automation", s.putAutomation)
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -24,12 +25,15 @@ import (
 
 	"github.com/freshet-dev/freshet/api"
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/automation"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/executor"
 	"github.com/freshet-dev/freshet/freshness/monitor"
 	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/clickhouse"
 	"github.com/freshet-dev/freshet/store/embedded"
@@ -59,6 +63,12 @@ type Config struct {
 	BatchDelay time.Duration
 	// Freshness tunes the freshness monitor.
 	Freshness monitor.Options
+	// Launcher runs materialize commands (default: child processes of
+	// this server, executor.LocalLauncher).
+	Launcher executor.Launcher
+	// Instance names this server in the runs it starts (default
+	// hostname:pid).
+	Instance string
 }
 
 // App is a running Freshet instance.
@@ -71,7 +81,12 @@ type App struct {
 	pipeline *ingest.Pipeline
 	monitor  *monitor.Monitor
 	api      *api.Server
+	runs     *runs.Service
+	auto     *automation.Automation
 	declared []asset.Spec
+
+	stopRuns context.CancelFunc
+	autoDone chan struct{}
 
 	stopWriter  context.CancelFunc
 	writerDone  chan error
@@ -163,6 +178,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("read write-ahead log: %w", err)
 	}
 
+	if err := a.openRuns(cfg); err != nil {
+		a.wal.Close()
+		st.Close()
+		return nil, err
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
@@ -175,6 +196,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
 		Declare:     a.declare,
+		Runs:        a.runs,
+		Automation:  a.auto,
 		// Not ready once the log has failed: it no longer acknowledges,
 		// and a load balancer should send traffic elsewhere.
 		Ready:   func(context.Context) error { return a.wal.Err() },
@@ -375,7 +398,67 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 func (a *App) startMonitor() {
 	a.monitorOnce.Do(func() {
 		go func() { a.monitor.Run(a.monitorCtx); close(a.monitorDone) }()
+		ctx, cancel := context.WithCancel(context.WithoutCancel(a.monitorCtx))
+		a.stopRuns = cancel
+		a.runs.Start(ctx)
+		go a.automate(ctx)
 	})
+}
+
+// openRuns sets up the executor's runs and the automation. Commands come
+// from the definitions file only: API-declared specs never carry one.
+func (a *App) openRuns(cfg Config) error {
+	rs, ok := a.store.(store.RunStore)
+	if !ok {
+		return fmt.Errorf("the %T store keeps no runs", a.store)
+	}
+	defs := cfg.Definitions
+	if defs == nil {
+		defs = &config.File{}
+	}
+	launcher := cfg.Launcher
+	if launcher == nil {
+		launcher = &executor.LocalLauncher{Log: cfg.Logger}
+	}
+	instance := cfg.Instance
+	if instance == "" {
+		host, _ := os.Hostname()
+		instance = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
+		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger})
+	a.runs.SetSpecs(defs.Assets)
+	a.auto = automation.New(a.runs, automation.Options{
+		Enabled: defs.Automation.Enabled, Cooldown: defs.Automation.Cooldown, MaxBackoff: defs.Automation.MaxBackoff,
+		Allowed: func(k asset.Key) bool {
+			spec, _, _ := a.catalog.Spec(k)
+			return !defs.Automation.Excluded(spec)
+		},
+		Events: a.pipeline, Log: cfg.Logger,
+	})
+	a.autoDone = make(chan struct{})
+	return nil
+}
+
+// automate reconciles the runs a previous process left, then acts on each
+// freshness pass until ctx ends.
+func (a *App) automate(ctx context.Context) {
+	defer close(a.autoDone)
+	if r, err := a.runs.Reconcile(ctx); err != nil {
+		a.log.Error("reconciling interrupted runs failed", "err", err)
+	} else if r.Runs > 0 || len(r.Failures) > 0 {
+		a.log.Warn("runs interrupted by the previous stop reconciled", "runs", r.Runs,
+			"processes_stopped", r.Stopped, "recovery_runs", r.Retried, "problems", r.Failures)
+	}
+	for {
+		pass := a.monitor.Evaluated()
+		select {
+		case <-ctx.Done():
+			return
+		case <-pass:
+		}
+		a.auto.Evaluate(ctx, a.monitor.Snapshot(), a.lineage.Current())
+	}
 }
 
 // Close stops the store writer (after one last attempt to store what is
@@ -383,7 +466,14 @@ func (a *App) startMonitor() {
 // then closes the log and the store.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
-		a.monitorOnce.Do(func() { close(a.monitorDone) }) // never started
+		started := true
+		a.monitorOnce.Do(func() { started = false; close(a.monitorDone) }) // never started
+		if started {
+			// Runs first: their last events go through the writer.
+			a.stopRuns()
+			<-a.autoDone
+			<-a.runs.Done()
+		}
 		a.stopWriter()
 		<-a.monitorDone
 		if err := <-a.writerDone; err != nil && !errors.Is(err, context.Canceled) {

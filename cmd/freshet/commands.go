@@ -114,7 +114,26 @@ func newAssetCmd(g *globals) *cobra.Command {
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0]), nil, &a); printed || err != nil {
 				return err
 			}
-			printAsset(cmd.OutOrStdout(), a.wireAsset, a.Upstream, a.Downstream)
+			out := cmd.OutOrStdout()
+			printAsset(out, a.wireAsset, a.Upstream, a.Downstream)
+			// The automation's latest decision, when the server has one.
+			var au struct {
+				Decisions []struct {
+					Time   time.Time `json:"time"`
+					Action string    `json:"action"`
+					Reason string    `json:"reason"`
+					RunID  string    `json:"run_id"`
+				} `json:"decisions"`
+			}
+			if c, err := newClient(g.server); err == nil &&
+				c.get(cmd.Context(), "/api/v1/automation", url.Values{"asset": {args[0]}}, &au) == nil && len(au.Decisions) > 0 {
+				d := au.Decisions[len(au.Decisions)-1]
+				line := fmt.Sprintf("%s %s: %s", d.Action, ago(time.Now(), d.Time), d.Reason)
+				if d.RunID != "" {
+					line += " (run " + d.RunID + ")"
+				}
+				fmt.Fprintf(out, "%-19s %s\n", "Automation:", line)
+			}
 			return nil
 		},
 	}

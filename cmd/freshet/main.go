@@ -70,6 +70,7 @@ Then, from any shell:
   freshet lineage raw/shop/orders --downstream
   freshet status                      # what is stale, and why
   freshet sla set marts/revenue --max-lag 2h --warn-after 90m
+  freshet materialize +marts/revenue --wait   # run the commands in freshet.yaml
   freshet send events.ndjson`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -85,6 +86,7 @@ Then, from any shell:
 		newServeCmd(), newDevCmd(), newCheckConfigCmd(),
 		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g),
 		newStatusCmd(g), newSLACmd(g),
+		newMaterializeCmd(g), newRunsCmd(g), newRunCmd(g), newLogsCmd(g), newCancelCmd(g),
 		newReportCmd(),
 		newVersionCmd(),
 	)
