@@ -130,7 +130,9 @@ func idealSchedule(p *Plan, d time.Duration, m int) (lower, listSched time.Durat
 // the same iteration: 8 goroutines running the same 500 commands with raw
 // os/exec and no dependencies at all; raw_ratio is its wall time over the
 // same bound (what starting `sleep` costs on this machine), vs_raw the
-// executor's wall time over it.
+// executor's wall time over it. pipes_cost is the executor's wall time
+// over that of the same run with Pipes disabled, also in the same
+// iteration: what a Pipes session per step costs.
 func BenchmarkRandomDAG500(b *testing.B) {
 	const (
 		steps = 500
@@ -147,19 +149,25 @@ func BenchmarkRandomDAG500(b *testing.B) {
 	}
 	lower, listSched := idealSchedule(p, step, slots)
 	e := New(&LocalLauncher{Log: quietLog()}, Options{Limits: Limits{MaxConcurrent: slots}, Log: quietLog()})
-	var wall, raw time.Duration
-	for b.Loop() {
-		raw += rawPool(b, steps, slots, "sleep", "0.02")
+	noPipes := New(&LocalLauncher{Log: quietLog()}, Options{Limits: Limits{MaxConcurrent: slots}, Log: quietLog(), Pipes: PipesOptions{Disabled: true}})
+	run := func(e *Executor) time.Duration {
 		t0 := time.Now()
 		r, err := e.Start(b.Context(), p, RunRequest{})
 		if err != nil {
 			b.Fatal(err)
 		}
 		<-r.Done()
-		wall += time.Since(t0)
+		d := time.Since(t0)
 		if res := r.Result(); res.Status != RunSuccess {
 			b.Fatalf("run %s: %s", res.Status, res.Reason)
 		}
+		return d
+	}
+	var wall, raw, off time.Duration
+	for b.Loop() {
+		raw += rawPool(b, steps, slots, "sleep", "0.02")
+		wall += run(e)
+		off += run(noPipes)
 	}
 	mean := wall / time.Duration(b.N)
 	b.ReportMetric(mean.Seconds(), "wall_s")
@@ -169,6 +177,7 @@ func BenchmarkRandomDAG500(b *testing.B) {
 	rawMean := raw / time.Duration(b.N)
 	b.ReportMetric(rawMean.Seconds()/lower.Seconds(), "raw_ratio")
 	b.ReportMetric(mean.Seconds()/rawMean.Seconds(), "vs_raw")
+	b.ReportMetric(wall.Seconds()/off.Seconds(), "pipes_cost")
 }
 
 // rawPool runs argv n times on m goroutines with os/exec and returns the
