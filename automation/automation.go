@@ -9,7 +9,8 @@
 //     asset by the definitions file);
 //   - the root cause must have a materialize command: rebuilding an asset
 //     over a stale source nobody here can rebuild would not refresh it;
-//   - never while a run for one of the assets is queued or in flight;
+//   - never while a run for one of the assets, or for an asset upstream
+//     of it, is queued or in flight;
 //   - after a request, the asset waits a cooldown, doubled after each
 //     failed automated run in a row (capped), reset by a success.
 package automation
@@ -210,6 +211,10 @@ func (a *Automation) decide(ctx context.Context, r freshness.Result, g *lineage.
 			d.Action, d.Reason, d.RunID = Waiting, fmt.Sprintf("run %s for %s is queued or in flight", id, busy), id
 			break
 		}
+		if id, up := a.upstreamBusy(r.Key, g); up != "" {
+			d.Action, d.Reason, d.RunID = Waiting, fmt.Sprintf("upstream %s is being rebuilt by run %s", up, id), id
+			break
+		}
 		if until := a.cooldownEnd(r.Key); now.Before(until) {
 			d.Action, d.Reason = Waiting, "cooling down until "+until.Format(time.RFC3339)+a.failureNote(r.Key)
 			break
@@ -273,6 +278,27 @@ func (a *Automation) busy(keys []asset.Key) (run string, key asset.Key) {
 	for _, k := range keys {
 		if id, ok := a.run.InFlight(k); ok {
 			return id, k
+		}
+	}
+	return "", ""
+}
+
+// upstreamBusy returns a run queued or in flight for an asset upstream of
+// key: its result will change key's data time, so key waits for it.
+func (a *Automation) upstreamBusy(key asset.Key, g *lineage.Graph) (run string, up asset.Key) {
+	if g == nil {
+		return "", ""
+	}
+	sub, err := g.Upstream(key, 0)
+	if err != nil {
+		return "", ""
+	}
+	for _, n := range sub.Nodes {
+		if n.Key == key {
+			continue
+		}
+		if id, ok := a.run.InFlight(n.Key); ok {
+			return id, n.Key
 		}
 	}
 	return "", ""

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/examples"
+	"github.com/freshet-dev/freshet/executor"
 )
 
 type serverFlags struct {
@@ -73,7 +75,20 @@ func (f *serverFlags) servePprof(ctx context.Context, log *slog.Logger) error {
 func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) app.Config {
 	return app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
-		BatchSize: f.batchSize, BatchDelay: f.batchDelay}
+		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log)}
+}
+
+// stepLauncher runs materialize commands as children of this process,
+// with FRESHET_BIN naming this binary, so a step's script can call
+// "$FRESHET_BIN" report ... whatever its PATH.
+func stepLauncher(log *slog.Logger) *executor.LocalLauncher {
+	exe, err := os.Executable()
+	if err != nil {
+		return &executor.LocalLauncher{Log: log}
+	}
+	return &executor.LocalLauncher{Log: log, Environ: func() []string {
+		return append(os.Environ(), "FRESHET_BIN="+exe)
+	}}
 }
 
 func (f *serverFlags) logger(cmd *cobra.Command) (*slog.Logger, error) {
@@ -191,8 +206,10 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
   CLI:      freshet assets --server %s
             freshet lineage raw/shop/orders --downstream --server %s
             freshet status --server %s     (raw/crm/accounts is broken on purpose: find what it makes stale)
+  Runs:     freshet runs --server %s       (Freshet rebuilds raw/fx/rates and staging/fx_rates when they go stale)
+            freshet logs RUN_ID --server %s
 Press Ctrl+C to stop.
-`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url, url, url)
+`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url, url, url, url, url)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.Serve(ctx, ln) })
 	if every > 0 {
