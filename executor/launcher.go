@@ -29,8 +29,10 @@ type Job struct {
 
 	Argv []string
 	// Env is the step's own environment, already expanded, NAME=value:
-	// the materialize env plus FRESHET_* and TRACEPARENT. A launcher adds
-	// its base environment (the local one: the server's) underneath.
+	// the materialize env plus FRESHET_*, TRACEPARENT and (unless Pipes
+	// is disabled) DAGSTER_PIPES_CONTEXT and DAGSTER_PIPES_MESSAGES. A
+	// launcher adds its base environment (the local one: the server's)
+	// underneath.
 	Env     []string
 	Dir     string
 	Timeout time.Duration // 0: none

@@ -383,7 +383,7 @@ func exceptionLine(e *pipes.Exception) string {
 	}
 	msg = strings.Join(parts, " | ")
 	if len(msg) > maxExceptionBytes {
-		msg = msg[:maxExceptionBytes] + "..."
+		msg = strings.ToValidUTF8(msg[:maxExceptionBytes], "") + "..."
 	}
 	return msg
 }
