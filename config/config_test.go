@@ -203,8 +203,8 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/freshet.yaml has problems:\n%v", lines(asProblems(err)))
 	}
-	if len(f.Assets) != 21 {
-		t.Fatalf("got %d assets, want 21", len(f.Assets))
+	if len(f.Assets) != 23 {
+		t.Fatalf("got %d assets, want 23", len(f.Assets))
 	}
 	byKey := make(map[asset.Key]asset.Spec)
 	for _, a := range f.Assets {
@@ -213,8 +213,11 @@ func TestExampleFile(t *testing.T) {
 		}
 		byKey[a.Key] = a
 	}
-	if f.Assets[0].Key != "raw/shop/orders" || f.Assets[20].Key != "dashboards/churn_risk" {
-		t.Errorf("assets not in file order: first %s, last %s", f.Assets[0].Key, f.Assets[20].Key)
+	if !f.Automation.Enabled || !f.Automation.Excluded(byKey["marts/revenue_daily"]) || f.Automation.Excluded(byKey["raw/fx/rates"]) {
+		t.Errorf("the demo's automation should be on for the fx assets and off for the dbt models: %+v", f.Automation)
+	}
+	if f.Assets[0].Key != "raw/shop/orders" || f.Assets[len(f.Assets)-1].Key != "dashboards/churn_risk" {
+		t.Errorf("assets not in file order: first %s, last %s", f.Assets[0].Key, f.Assets[len(f.Assets)-1].Key)
 	}
 
 	enriched := byKey["marts/orders_enriched"]
