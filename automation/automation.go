@@ -242,6 +242,10 @@ func (a *Automation) decide(ctx context.Context, r freshness.Result, g *lineage.
 	if had && prev.Action == d.Action && prev.Reason == d.Reason && prev.RunID == d.RunID {
 		return d, false
 	}
+	// Waiting for the run it requested itself says nothing new.
+	if had && prev.Action == Requested && d.Action == Waiting && d.RunID == prev.RunID {
+		return d, false
+	}
 	return d, true
 }
 
