@@ -29,6 +29,8 @@ type File struct {
 	// Automation says whether stale assets are rebuilt automatically
 	// (off unless the file turns it on).
 	Automation Automation
+	// Alerts are the alert receivers and rules (empty: nothing is sent).
+	Alerts Alerting
 
 	sels []selection
 }
