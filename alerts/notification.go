@@ -47,37 +47,37 @@ func (s Severity) Valid() bool {
 // (PagerDuty dedup_key, Datadog aggregation key, an Alertmanager label).
 // Fields other than Key, Status, Severity and Summary are optional.
 type Notification struct {
-	Key      string
-	Status   Status
-	Severity Severity
+	Key      string   `json:"key"`
+	Status   Status   `json:"status"`
+	Severity Severity `json:"severity"`
 	// Summary is one line a person reads first (PagerDuty caps it at 1024 bytes).
-	Summary string
+	Summary string `json:"summary"`
 
 	// RootCause is the most upstream stale asset; Asset is the asset the
 	// rule matched (often the same). Impacted lists the downstream assets
 	// that are stale because of RootCause.
-	RootCause asset.Key
-	Asset     asset.Key
-	Impacted  []asset.Key
+	RootCause asset.Key   `json:"root_cause,omitempty"`
+	Asset     asset.Key   `json:"asset,omitempty"`
+	Impacted  []asset.Key `json:"impacted,omitempty"`
 
-	Group  string   // the asset group, if any
-	Rule   string   // the name of the rule that fired
-	Owners []string // owners of the asset, e.g. "team:data-eng" or an email
+	Group  string   `json:"group,omitempty"`  // the asset group, if any
+	Rule   string   `json:"rule,omitempty"`   // the name of the rule that fired
+	Owners []string `json:"owners,omitempty"` // owners of the asset, e.g. "team:data-eng" or an email
 
-	Lag      time.Duration // now - data time of the latest success; 0 if unknown
-	Deadline time.Time     // when data was due, if a deadline policy applies
+	Lag      time.Duration `json:"lag_ns,omitempty"`  // now - data time of the latest success; 0 if unknown
+	Deadline time.Time     `json:"deadline,omitzero"` // when data was due, if a deadline policy applies
 
 	// Links are named URLs: "asset" (the asset's page in Freshet),
 	// "runbook", "dashboard", ...
-	Links map[string]string
+	Links map[string]string `json:"links,omitempty"`
 
 	// StartsAt is when the incident began; EndsAt when it resolved (zero
 	// while firing; receivers use the send time when a resolve has none).
-	StartsAt time.Time
-	EndsAt   time.Time
+	StartsAt time.Time `json:"starts_at,omitzero"`
+	EndsAt   time.Time `json:"ends_at,omitzero"`
 
 	// Details are extra facts (policy, reason, run id, ...), shown as is.
-	Details map[string]string
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // ErrInvalid is wrapped by Validate's errors.
