@@ -84,7 +84,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts"}
 
 // top decodes the top-level mapping; the executor limits go straight to f.
 func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
@@ -104,6 +104,9 @@ func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []sel
 	}
 	if v, ok := fs["automation"]; ok {
 		f.Automation = d.automation(v.val, "automation")
+	}
+	if v, ok := fs["alerts"]; ok {
+		f.Alerts = d.alerting(v.val, "alerts")
 	}
 	var (
 		assets []asset.Spec
