@@ -17,6 +17,7 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
+	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -66,6 +67,10 @@ type Deps struct {
 	Runs Runs
 	// Automation reads and switches the freshness automation (nil: 404).
 	Automation Automation
+	// Alerts, Deliveries and AlertRules serve the alerting (nil: 404).
+	Alerts     Alerting
+	Deliveries Deliveries
+	AlertRules config.Alerting
 }
 
 // Options tune the server.
@@ -153,6 +158,13 @@ func (s *Server) routes() {
 	v1.GET("/runs/:id/logs", s.runLogs)
 	v1.GET("/automation", s.getAutomation)
 	v1.PUT("/automation", s.putAutomation)
+	v1.GET("/alerts", s.listAlerts)
+	v1.GET("/alerts/rules", s.listRules)
+	v1.GET("/alerts/deliveries", s.listDeliveries)
+	v1.POST("/alerts/test", s.testReceiver)
+	v1.GET("/silences", s.listSilences)
+	v1.POST("/silences", s.addSilence)
+	v1.DELETE("/silences/:id", s.expireSilence)
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).

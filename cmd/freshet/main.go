@@ -87,6 +87,7 @@ Then, from any shell:
 		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g),
 		newStatusCmd(g), newSLACmd(g),
 		newMaterializeCmd(g), newRunsCmd(g), newRunCmd(g), newLogsCmd(g), newCancelCmd(g),
+		newAlertsCmd(g), newSilenceCmd(g),
 		newReportCmd(),
 		newVersionCmd(),
 	)

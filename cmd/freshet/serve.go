@@ -31,6 +31,7 @@ type serverFlags struct {
 	batchSize   int
 	batchDelay  time.Duration
 	pprofAddr   string
+	publicURL   string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -43,6 +44,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
 	cmd.Flags().IntVar(&f.batchSize, "batch-size", 50000, "most events written to the store in one batch")
 	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill")
+	cmd.Flags().StringVar(&f.publicURL, "public-url", "", "how people reach this server, for the links in alerts (default http://ADDR)")
 	cmd.Flags().StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; off by default, keep it on loopback)")
 }
 
@@ -75,7 +77,14 @@ func (f *serverFlags) servePprof(ctx context.Context, log *slog.Logger) error {
 func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) app.Config {
 	return app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
-		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log)}
+		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL()}
+}
+
+func (f *serverFlags) serverURL() string {
+	if f.publicURL != "" {
+		return f.publicURL
+	}
+	return "http://" + f.addr
 }
 
 // stepLauncher runs materialize commands as children of this process,
