@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -12,7 +13,13 @@ import (
 // Both stores implement it; storetest.RunAlerts is its conformance suite.
 //
 // As for runs, records are upserts by version: a record replaces the
-// stored one with the same key only if its Updated is not older.
+// stored one with the same key only if its Updated is not older, so
+// writers may retry and flush out of order; of several records with one
+// key in a batch, the newest wins, and of equal ones the later.
+//
+// Every record needs its key, and a delivery a known state (see
+// CheckDeliveries, CheckIncidents, CheckSilences): a batch holding one
+// without is rejected whole, and nothing of it stored.
 type AlertStore interface {
 	// PutDeliveries upserts deliveries by ID.
 	PutDeliveries(ctx context.Context, ds []Delivery) error
@@ -20,18 +27,19 @@ type AlertStore interface {
 	// ID descending), filtered by q.
 	Deliveries(ctx context.Context, q DeliveryQuery) (DeliveryPage, error)
 	// DueDeliveries returns the deliveries in state DeliveryPending whose
-	// NextAttempt is at or before now, oldest NextAttempt first, at most
-	// limit: the outbox's work list, also after a restart.
+	// NextAttempt is at or before now, oldest NextAttempt first (ties by
+	// ID ascending), at most limit (0 or less means DefaultLimit; capped
+	// at MaxLimit): the outbox's work list, also after a restart.
 	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
 	// PutIncidents upserts incidents by Key.
 	PutIncidents(ctx context.Context, in []Incident) error
-	// Incidents returns incidents, newest StartsAt first; with open only
-	// those not resolved (EndsAt zero).
+	// Incidents returns incidents, newest StartsAt first (ties by Key
+	// descending); with open only those not resolved (EndsAt zero).
 	Incidents(ctx context.Context, open bool) ([]Incident, error)
 	// PutSilences upserts silences by ID.
 	PutSilences(ctx context.Context, ss []Silence) error
 	// Silences returns every silence (expired ones included), newest
-	// Created first.
+	// Created first (ties by ID descending).
 	Silences(ctx context.Context) ([]Silence, error)
 }
 
@@ -109,4 +117,47 @@ type Silence struct {
 	EndsAt    time.Time
 	Created   time.Time
 	Updated   time.Time // version
+}
+
+// DueLimit applies DueDeliveries' default and cap to its limit.
+func DueLimit(limit int) int { return EventQuery{Limit: limit}.EffectiveLimit() }
+
+// CheckDeliveries returns an error naming the first delivery without a
+// usable ID (empty, or holding a control character, as for run ids) or
+// whose State is not one of the Delivery* states.
+func CheckDeliveries(ds []Delivery) error {
+	for i := range ds {
+		d := &ds[i]
+		if why := badRunID(d.ID); why != "" {
+			return fmt.Errorf("delivery %d (id %q): id %s", i, d.ID, why)
+		}
+		switch d.State {
+		case DeliveryPending, DeliveryDelivered, DeliveryRejected, DeliveryDropped, DeliverySilenced:
+		default:
+			return fmt.Errorf("delivery %d (id %q): unknown state %q", i, d.ID, d.State)
+		}
+	}
+	return nil
+}
+
+// CheckIncidents returns an error naming the first incident without a
+// usable Key (empty, or holding a control character).
+func CheckIncidents(in []Incident) error {
+	for i := range in {
+		if why := badRunID(in[i].Key); why != "" {
+			return fmt.Errorf("incident %d (key %q): key %s", i, in[i].Key, why)
+		}
+	}
+	return nil
+}
+
+// CheckSilences returns an error naming the first silence without a
+// usable ID (empty, or holding a control character).
+func CheckSilences(ss []Silence) error {
+	for i := range ss {
+		if why := badRunID(ss[i].ID); why != "" {
+			return fmt.Errorf("silence %d (id %q): id %s", i, ss[i].ID, why)
+		}
+	}
+	return nil
 }

@@ -44,6 +44,10 @@ func TestChDBRunsEveryStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	stmts = append(stmts, runStatements("freshet_chdb")...)
+	stmts = append(stmts, alertStatements("freshet_chdb")...)
+	// The alert tables keep every version unmerged, so the checks below
+	// see old versions FINAL must pass over (merges would remove them).
+	stopAlertMerges(t, query, schema{db: "freshet_chdb"})
 	// Run everything twice: DDL must be idempotent, and the second pass
 	// reads the rows of the first.
 	for pass := 1; pass <= 2; pass++ {
@@ -82,6 +86,7 @@ func TestChDBRunsEveryStatement(t *testing.T) {
 		t.Errorf("known ids = %q, want 01JSAMPLE from the materialized view", got)
 	}
 	checkRunsCurrentState(t, query, "freshet_chdb")
+	checkAlertsCurrentState(t, query, "freshet_chdb")
 }
 
 // checkRunsCurrentState checks, on current ClickHouse, what the runs
@@ -130,6 +135,86 @@ func checkRunsCurrentState(t *testing.T, query func(string) string, db string) {
 	// adjacent, for the reader to skip.
 	if got := ns(logsSQL(s), "run-1", uint64(0), 10); got != "run-1\t1\twarehouse/orders\t1\tstderr\t1795429800123456789\tboom\t1\nrun-1\t1\twarehouse/orders\t1\tstderr\t1795429800123456789\tboom\t1" {
 		t.Errorf("log lines = %q", got)
+	}
+}
+
+// checkAlertsCurrentState checks, on current ClickHouse, what the alerts
+// conformance suite checks on 18.16 through the store: FINAL picks the
+// newest version, the work list and the filters see current states only,
+// and copies never show twice. The database holds alertStatements'
+// inserts, made twice, unmerged (stopAlertMerges).
+func checkAlertsCurrentState(t *testing.T, query func(string) string, db string) {
+	t.Helper()
+	s := schema{db: db}
+	ids := func(sql string, args []any) string {
+		t.Helper()
+		var out []string
+		for _, line := range strings.Split(query(bind(t, sql, args)), "\n") {
+			if f := strings.Split(line, "\t"); len(f) > 1 {
+				out = append(out, f[0])
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	if got := query("SELECT count() FROM " + s.table("alert_delivery_records")); got != "6" {
+		t.Fatalf("alert_delivery_records has %s rows, want 6 (three, twice, unmerged)", got)
+	}
+	now := time.Date(2026, 11, 24, 8, 0, 1, 0, time.UTC)
+	if got := ids(dueSQL(s), dueArgs(now, 100)); got != "dl-2" {
+		t.Errorf("due = %q, want dl-2 once (dl-1 was delivered)", got)
+	}
+	if got := ids(dueSQL(s), dueArgs(now, 1)); got != "dl-2" {
+		t.Errorf("due with limit 1 = %q, want dl-2 (dl-1's old pending version must not take the place)", got)
+	}
+	if got := ids(dueSQL(s), dueArgs(now.Add(-time.Hour), 100)); got != "" {
+		t.Errorf("due an hour early = %q, want none", got)
+	}
+	for _, c := range []struct {
+		q    store.DeliveryQuery
+		want string
+	}{
+		{store.DeliveryQuery{}, "dl-2 dl-1"},
+		{store.DeliveryQuery{States: []string{store.DeliveryPending}}, "dl-2"},
+		{store.DeliveryQuery{States: []string{store.DeliveryDelivered}}, "dl-1"},
+		{store.DeliveryQuery{Key: "freshness/raw/orders"}, "dl-1"},
+		{store.DeliveryQuery{Key: "freshness/raw/orders", States: []string{store.DeliveryPending}}, ""}, // the old version must not match
+		{store.DeliveryQuery{Receiver: "pagerduty", Key: "freshness/mart/x"}, "dl-2"},
+		{store.DeliveryQuery{Receiver: "webhook"}, ""},
+	} {
+		sql, args := deliveriesQuery(s, c.q, nil, 100)
+		if got := ids(sql, args); got != c.want {
+			t.Errorf("Deliveries(%+v) = %q, want %q", c.q, got, c.want)
+		}
+	}
+	sql, args := deliveriesQuery(s, store.DeliveryQuery{}, nil, 1)
+	if got := ids(sql, args); got != "dl-2" {
+		t.Errorf("Deliveries limit 1 = %q, want dl-2", got)
+	}
+	sql, args = deliveriesQuery(s, store.DeliveryQuery{}, &store.Position{Time: time.Unix(0, 1795507200123456790), ID: "dl-2"}, 100)
+	if got := ids(sql, args); got != "dl-1" {
+		t.Errorf("Deliveries after dl-2 = %q, want dl-1", got)
+	}
+	if got := ids(incidentsSQL(s, false), nil); got != "inc-2 inc-1" {
+		t.Errorf("incidents = %q, want inc-2 inc-1", got)
+	}
+	if got := ids(incidentsSQL(s, true), nil); got != "inc-2" {
+		t.Errorf("open incidents = %q, want inc-2 (inc-1 was resolved)", got)
+	}
+	if got := query(silencesSQL(s)); strings.Count(got, "\n") != 0 || !strings.Contains(got, "\texpired\t") {
+		t.Errorf("silences = %q, want sil-1 once, expired", got)
+	}
+}
+
+// stopAlertMerges creates the alert tables (migration 4, which the
+// statements run again) and stops merges of them.
+func stopAlertMerges(t *testing.T, query func(string) string, s schema) {
+	t.Helper()
+	query(s.createDatabase())
+	for _, ddl := range alertTables(s) {
+		query(ddl)
+	}
+	for _, name := range []string{"alert_delivery_records", "alert_incidents", "alert_silences"} {
+		query("SYSTEM STOP MERGES " + s.table(name))
 	}
 }
 

@@ -37,3 +37,20 @@ func TestRunsConformance(t *testing.T) {
 		return st
 	})
 }
+
+// TestAlertsConformance runs the shared alerts suite (store.AlertStore),
+// each subtest on a fresh database of the test server.
+func TestAlertsConformance(t *testing.T) {
+	storetest.RunAlerts(t, func(t *testing.T) store.AlertStore {
+		st, err := Open(context.Background(), chtest.Server(t), WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := st.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return st
+	})
+}

@@ -66,6 +66,7 @@ func migrations() []migration {
 		{version: 1, name: "initial tables", stmts: initialTables},
 		{version: 2, name: "event id index", stmts: eventIDIndex},
 		{version: 3, name: "runs, steps and run logs", stmts: runTables},
+		{version: 4, name: "alert deliveries, incidents and silences", stmts: alertTables},
 	}
 }
 
@@ -258,6 +259,70 @@ ORDER BY (run_id, seq)`,
 
 		"DROP TABLE IF EXISTS " + s.table("runs") + s.onCluster(),
 		"DROP TABLE IF EXISTS " + s.table("run_logs") + s.onCluster(),
+	}
+}
+
+// alertTables is migration 4: the alert store (store.AlertStore). Like the
+// run records, deliveries, incidents and silences are upserts by version:
+// ReplacingMergeTree(updated_ns) keyed by the record's identity, not
+// partitioned (FINAL and merges replace only within a partition, and
+// nothing of a record but its key is fixed across its versions), read
+// with FINAL. Notifications and selectors are String: ClickHouse strings
+// are bytes, so the JSON comes back as it went in, whatever it holds.
+//
+// Migration 1's alert_deliveries was a placeholder no release wrote to:
+// one row per attempt keyed by (id, attempt) and partitioned by month, so
+// versions of one delivery in two months never collapse, and it holds no
+// notification, receiver or incident key. It is dropped rather than
+// altered, as migration 3 dropped the run placeholders, so that one name
+// means one thing; deliveries live in alert_delivery_records. Dropping
+// under a new name also keeps the migration safe to rerun: a DROP of the
+// name its own CREATE used would delete deliveries written by a server
+// that finished the migration first.
+func alertTables(s schema) []string {
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + s.table("alert_delivery_records") + s.onCluster() + ` (
+    id String,
+    receiver String,
+    dedup_key String,
+    status String,
+    notification String,
+    state String,
+    attempts Int64,
+    next_attempt_ns Int64,
+    last_code Int64,
+    last_error String,
+    last_latency_ns Int64,
+    created_ns Int64,
+    updated_ns Int64
+) ENGINE = ` + s.engine("ReplacingMergeTree", "alert_delivery_records", "updated_ns") + `
+ORDER BY id`,
+
+		"CREATE TABLE IF NOT EXISTS " + s.table("alert_incidents") + s.onCluster() + ` (
+    dedup_key String,
+    rule String,
+    root_cause String,
+    notification String,
+    starts_at_ns Int64,
+    ends_at_ns Int64,
+    last_sent_ns Int64,
+    updated_ns Int64
+) ENGINE = ` + s.engine("ReplacingMergeTree", "alert_incidents", "updated_ns") + `
+ORDER BY dedup_key`,
+
+		"CREATE TABLE IF NOT EXISTS " + s.table("alert_silences") + s.onCluster() + ` (
+    id String,
+    selector String,
+    comment String,
+    created_by String,
+    starts_at_ns Int64,
+    ends_at_ns Int64,
+    created_ns Int64,
+    updated_ns Int64
+) ENGINE = ` + s.engine("ReplacingMergeTree", "alert_silences", "updated_ns") + `
+ORDER BY id`,
+
+		"DROP TABLE IF EXISTS " + s.table("alert_deliveries") + s.onCluster(),
 	}
 }
 

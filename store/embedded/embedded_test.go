@@ -39,6 +39,69 @@ func TestRunsConformance(t *testing.T) {
 	})
 }
 
+func TestAlertsConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunAlerts(t, func(t *testing.T) store.AlertStore {
+		s, err := embedded.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
+// TestAlertsReopen: the outbox's work list, open incidents and silences
+// survive closing and reopening the file, which is what a restart needs.
+func TestAlertsReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := embedded.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Unix(1_700_000_000, 0).UTC()
+	ds := []store.Delivery{
+		{ID: "d1", Key: "k", State: store.DeliveryPending, NextAttempt: t0, Created: t0, Updated: t0},
+		{ID: "d2", Key: "k", State: store.DeliveryDelivered, Created: t0, Updated: t0},
+	}
+	if err := s.PutDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutIncidents(ctx, []store.Incident{{Key: "k", StartsAt: t0, Updated: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSilences(ctx, []store.Silence{{ID: "s", Created: t0, Updated: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = embedded.Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	due, err := s.DueDeliveries(ctx, t0, 10)
+	if err != nil || len(due) != 1 || due[0].ID != "d1" {
+		t.Errorf("due after reopen: %+v, %v; want d1", due, err)
+	}
+	page, err := s.Deliveries(ctx, store.DeliveryQuery{Key: "k"})
+	if err != nil || len(page.Deliveries) != 2 {
+		t.Errorf("deliveries after reopen: %+v, %v; want 2", page.Deliveries, err)
+	}
+	if in, err := s.Incidents(ctx, true); err != nil || len(in) != 1 {
+		t.Errorf("open incidents after reopen: %+v, %v", in, err)
+	}
+	if ss, err := s.Silences(ctx); err != nil || len(ss) != 1 {
+		t.Errorf("silences after reopen: %+v, %v", ss, err)
+	}
+}
+
 // TestReopen: what was stored survives closing and reopening the file,
 // and a replay after the reopen is still recognised (ids are durable too).
 func TestReopen(t *testing.T) {
