@@ -23,21 +23,28 @@ func dtKnown(v int64) bool { return v >= dtSpecial }
 // dtBlocker is the asset an unknown data time names.
 func dtBlocker(v int64) int32 { return int32(v - dtUnknown) }
 
-// memo is one asset's resolved view for the current pass. It is kept small,
-// with the per-entry data times in Evaluator.dts, because chain walks and
-// dependency lookups hit memos of scattered assets: the fewer cache lines,
-// the faster the pass.
+// memo is one asset's resolved view for the current pass. It is kept to
+// one cache line, with the per-entry data times in Evaluator.dts, because
+// chain walks and dependency lookups hit memos of scattered assets: what a
+// dependent or a chain walk needs is here, so that they do not also read
+// the asset's state (another, scattered, allocation).
 type memo struct {
 	st      *AssetState
 	cur     int64 // data time of the latest success: Unix ns or a sentinel
 	upCost  int64 // run estimates of the materializable links of the whole chain, ns; an upper bound for walk's cost
 	arr     int64 // the latest expected arrival (run in flight, cadence) of the asset and its chain, ns; MinInt64 if none
+	lastAt  int64 // time of the latest success, when simple
+	own     int64 // the run estimate when materializable, else 0: what the asset adds to a rebuild through it, ns
 	minPar  int32 // the dependency of the latest success with the oldest data time, -1 if none
 	gen     uint32
 	done    uint16 // bit j: entry j's data time is in dts
 	busy    uint16 // bit j: entry j is being resolved
 	phase   uint8  // cur and minPar: 0 unresolved, 1 resolving, 2 resolved
 	hasLast bool   // the asset has a latest success (cur is its data time)
+	// simple: the latest success is the last entry of a complete window
+	// (no pinned entries, probes do not count), so the latest success at
+	// or before any t >= lastAt is that one, with data time cur.
+	simple bool
 }
 
 // hasCur reports whether the latest success has a known data time.
@@ -104,7 +111,14 @@ func (e *Evaluator) current(i int32) *memo {
 		m.cur, m.hasLast = dtPending, true
 	case found:
 		m.hasLast = true
-		m.cur, _ = e.dataTime(i, x, j)
+		var ok bool
+		m.cur, ok = e.dataTime(i, x, j)
+		st := m.st
+		m.simple = ok && st.loS == math.MinInt64 && len(st.pinned) == 0 && !e.probesCount(i, st) && j == len(st.successes)-1
+		m.lastAt = x.at
+	}
+	if m.st != nil && m.st.materializable {
+		m.own = int64(m.st.runEstimate)
 	}
 	if found && !x.observation { // an observation consumed nothing
 		best, bestDT := int32(-1), int64(math.MaxInt64)
@@ -124,9 +138,9 @@ func (e *Evaluator) current(i int32) *memo {
 		if pm := &e.memo[p]; pm.phase == 2 {
 			m.arr = pm.arr
 			m.upCost = pm.upCost
-			if est := int64(pm.st.runEstimate); pm.st.materializable && m.upCost < math.MaxInt64-est {
+			if est := pm.own; est > 0 && m.upCost < math.MaxInt64-est {
 				m.upCost += est
-			} else if pm.st.materializable {
+			} else if est > 0 {
 				m.upCost = math.MaxInt64 // saturate: no bound
 			}
 		} else {
@@ -148,6 +162,9 @@ func (e *Evaluator) current(i int32) *memo {
 func (e *Evaluator) upstreamOf(a, b int32) bool {
 	if e.depth[a] != e.depth[b] {
 		return e.depth[a] < e.depth[b]
+	}
+	if ma, mb := e.load(a), e.load(b); ma.simple && mb.simple && ma.lastAt != mb.lastAt {
+		return ma.lastAt < mb.lastAt // lastSuccess's answers, without reading the states
 	}
 	xa, okA := e.lastSuccess(a)
 	xb, okB := e.lastSuccess(b)
@@ -297,6 +314,19 @@ func (e *Evaluator) fromDeps(i int32, x *Success) int64 {
 			t--
 		}
 		um := e.load(u)
+		if um.simple && t >= um.lastAt {
+			// The common case, a run started after u's latest success:
+			// that success's data time is u's own, resolved already.
+			switch d := um.cur; {
+			case d == dtPending:
+				pending = true
+			case !dtKnown(d):
+				blocker = e.pickBlocker(blocker, dtBlocker(d))
+			default:
+				v = min(v, d)
+			}
+			return
+		}
 		y, k, found, miss := e.latest(u, um.st, t)
 		switch {
 		case miss:
@@ -455,8 +485,8 @@ func (c *chainView) walk(n need) (last Status, ok bool, cost time.Duration, coun
 			break
 		}
 		lastIdx = u
-		if st := m.st; st.materializable && st.runEstimate > 0 {
-			cost += st.runEstimate
+		if m.own > 0 {
+			cost += time.Duration(m.own)
 			count++
 		}
 	}
