@@ -381,11 +381,11 @@ func (e *Evaluator) pickBlocker(cur, b int32) int32 {
 	return cur
 }
 
-// status is i's Status for Evaluate.
-func (e *Evaluator) status(i int32, m *memo) Status {
-	s := Status{Key: e.keys[i]}
+// status sets s to i's Status for Evaluate.
+func (e *Evaluator) status(i int32, m *memo, s *Status) {
+	*s = Status{Key: e.keys[i]}
 	if m.st == nil {
-		return s
+		return
 	}
 	s.LastFailure = m.st.lastFailure
 	s.RunEstimate = m.st.runEstimate
@@ -408,7 +408,6 @@ func (e *Evaluator) status(i int32, m *memo) Status {
 		s.HasData = true
 		s.DataTime = time.Unix(0, m.cur).UTC()
 	}
-	return s
 }
 
 // maxChainLinks bounds a chain. Evaluate may walk the chain of every stale
@@ -445,7 +444,9 @@ func (c *chainView) At(i int) (Status, bool) {
 		return Status{}, false
 	}
 	u := c.links[i]
-	return c.e.status(u, c.e.current(u)), true
+	var s Status
+	c.e.status(u, c.e.current(u), &s)
+	return s, true
 }
 
 // extend follows minPar links until the chain has link i; false if it ends first.
@@ -472,7 +473,7 @@ func (c *chainView) extend(i int) bool {
 
 // walk is walk (evaluate.go) over the evaluator's own arrays: it compares
 // Unix nanoseconds and builds a Status only for the last stale link.
-func (c *chainView) walk(n need) (last Status, ok bool, cost time.Duration, count int) {
+func (c *chainView) walk(n need, last *Status) (ok bool, cost time.Duration, count int) {
 	at := n.at.UnixNano()
 	lastIdx := int32(-1)
 	for i := 0; ; i++ {
@@ -491,9 +492,10 @@ func (c *chainView) walk(n need) (last Status, ok bool, cost time.Duration, coun
 		}
 	}
 	if lastIdx < 0 {
-		return Status{}, false, cost, count
+		return false, cost, count
 	}
-	return c.e.status(lastIdx, c.e.current(lastIdx)), true, cost, count
+	c.e.status(lastIdx, c.e.current(lastIdx), last)
+	return true, cost, count
 }
 
 // bound is an upper bound for a prediction through the chain (before the

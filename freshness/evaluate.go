@@ -97,7 +97,8 @@ func (c Statuses) At(i int) (Status, bool) {
 //     last such link, or the asset itself.
 func Evaluate(p *Policy, now time.Time, self Status, up Chain) Result {
 	tc := tickCache{now: now}
-	res, _ := evaluate(p, now, self, up, &tc, nil)
+	var res Result
+	evaluate(&res, p, now, &self, up, &tc, nil)
 	return res
 }
 
@@ -115,22 +116,23 @@ func (n need) stale(dt time.Time) bool {
 	return dt.Before(n.at)
 }
 
-// walk follows the chain while links are stale for n. It returns the last
-// stale link (ok false when the first link is fresh or there is none), and
-// the sum and count of run estimates of materializable stale links.
-func walk(up Chain, n need) (last Status, ok bool, cost time.Duration, count int) {
+// walk follows the chain while links are stale for n. It sets last to the
+// last stale link (ok false when the first link is fresh or there is
+// none), and returns the sum and count of run estimates of materializable
+// stale links.
+func walk(up Chain, n need, last *Status) (ok bool, cost time.Duration, count int) {
 	switch c := up.(type) {
 	case nil:
-		return Status{}, false, 0, 0
+		return false, 0, 0
 	case *chainView:
-		return c.walk(n) // the same walk without building a Status per link
+		return c.walk(n, last) // the same walk without building a Status per link
 	}
 	for i := 0; ; i++ {
 		s, more := up.At(i)
 		if !more || !s.HasData || !n.stale(s.DataTime) {
-			return last, ok, cost, count
+			return ok, cost, count
 		}
-		last, ok = s, true
+		*last, ok = s, true
 		if s.Materializable && s.RunEstimate > 0 {
 			cost += s.RunEstimate
 			count++
@@ -138,15 +140,17 @@ func walk(up Chain, n need) (last Status, ok bool, cost time.Duration, count int
 	}
 }
 
-// evaluate is Evaluate with the pass's tick cache and a reusable buffer for
-// the reason, which it returns (grown) for the next call.
-func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, buf []byte) (Result, []byte) {
-	res := Result{Key: self.Key, EvaluatedAt: now}
+// evaluate is Evaluate into res, with the pass's tick cache and a reusable
+// buffer for the reason, which it returns (grown) for the next call. The
+// Evaluator passes its result slot and status by pointer: a pass over a
+// large graph should not copy them around.
+func evaluate(res *Result, p *Policy, now time.Time, self *Status, up Chain, tc *tickCache, buf []byte) []byte {
+	*res = Result{Key: self.Key, EvaluatedAt: now}
 	why := reason{b: buf[:0]}
 	if !self.HasData {
-		unknown(&res, &why, p, now, self)
+		unknown(res, &why, p, now, self)
 		res.Base = res.State
-		return res, why.b
+		return why.b
 	}
 	res.DataTime = self.DataTime
 	lag := now.Sub(self.DataTime)
@@ -213,11 +217,12 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 
 	res.Base = res.State
 	if res.State == Pass || res.State == Warn {
-		checkAtRisk(&res, &why, now, self, up, riskNeed)
+		checkAtRisk(res, &why, now, self, up, riskNeed)
 	}
 	if res.State == Warn || res.State == Fail {
 		res.RootCause = self.Key
-		if last, stale, _, _ := walk(up, required); stale {
+		var last Status
+		if stale, _, _ := walk(up, required, &last); stale {
 			res.RootCause = last.Key
 			why.str("; root cause ").str(string(last.Key)).str(" (data is ").dur(max(now.Sub(last.DataTime), 0)).str(" old)")
 		} else if hasLink(up) {
@@ -228,12 +233,12 @@ func evaluate(p *Policy, now time.Time, self Status, up Chain, tc *tickCache, bu
 		why.str("; latest materialization failed at ").time(self.LastFailure).str(", data is from the success at ").time(self.LastSuccess)
 	}
 	res.Reason = why.String()
-	return res, why.b
+	return why.b
 }
 
 // partitionNote says which partitions a time-partitioned asset's data
 // time stands for, and, when it fails, which one is missing.
-func partitionNote(why *reason, self Status, failed bool) {
+func partitionNote(why *reason, self *Status, failed bool) {
 	if self.PartitionPeriod <= 0 {
 		return
 	}
@@ -265,7 +270,7 @@ func hasLink(up Chain) bool {
 //
 // external leaves out the last rule, for a link that is not the asset
 // being evaluated: when it runs is not known, only that it has to.
-func arrival(s Status, now time.Time, external bool) (time.Time, arrivalBasis) {
+func arrival(s *Status, now time.Time, external bool) (time.Time, arrivalBasis) {
 	if !s.RunStarted.IsZero() && s.RunEstimate > 0 {
 		if end := s.RunStarted.Add(s.RunEstimate); !end.Before(now) {
 			return end, byRun
@@ -305,7 +310,7 @@ const (
 // asset itself run, each for its run estimate (parallel branches are
 // assumed to run concurrently). Otherwise it is the asset's own arrival.
 // A prediction exactly at the deadline is in time.
-func checkAtRisk(res *Result, why *reason, now time.Time, self Status, up Chain, n need) {
+func checkAtRisk(res *Result, why *reason, now time.Time, self *Status, up Chain, n need) {
 	if res.Deadline.IsZero() {
 		return
 	}
@@ -313,12 +318,13 @@ func checkAtRisk(res *Result, why *reason, now time.Time, self Status, up Chain,
 	if c, ok := up.(*chainView); ok && !own.After(res.Deadline) && !c.bound(now).Add(self.RunEstimate).After(res.Deadline) {
 		return // whatever the chain holds, it lands in time: skip the walk
 	}
-	last, stale, cost, count := walk(up, n)
+	var last Status
+	stale, cost, count := walk(up, n, &last)
 	done := own
 	var from time.Time
 	var fromBasis arrivalBasis
 	if stale {
-		from, fromBasis = arrival(last, now, true)
+		from, fromBasis = arrival(&last, now, true)
 		from = maxTime(from, now)
 		if last.Materializable && last.RunEstimate > 0 {
 			cost -= last.RunEstimate // counted in its arrival
@@ -385,7 +391,7 @@ func maxTime(a, b time.Time) time.Time {
 // unknown fills the result of an asset without a data time: UNKNOWN, and
 // FAIL once its grace period is over, so that a pipeline that never ran
 // pages like a stale one.
-func unknown(res *Result, why *reason, p *Policy, now time.Time, self Status) {
+func unknown(res *Result, why *reason, p *Policy, now time.Time, self *Status) {
 	res.State = Unknown
 	res.RootCause = self.Key
 	switch {

@@ -68,6 +68,7 @@ type Evaluator struct {
 	memo   []memo
 	dts    []int64     // data time of entry j of node i at i*HistoryLen+j, valid per memo.done
 	buf    []byte      // reason buffer
+	self   Status      // the status of the asset being evaluated
 	ticks  []tickCache // per schedule
 	chain  chainView
 	mark   []uint32 // closure marks, compared with markTok
@@ -392,9 +393,7 @@ func (e *Evaluator) EvaluateAll(dst []Result, now time.Time, states States) []Re
 		// the resolution's recursion shallow: parents are always done.
 		e.current(i)
 		if e.policy[i] != nil {
-			if r, ok := e.evaluate(i); ok {
-				dst = append(dst, r)
-			}
+			dst = e.evaluate(dst, i)
 		}
 	}
 	e.states = nil
@@ -437,9 +436,7 @@ func (e *Evaluator) Reevaluate(dst []Result, now time.Time, states States, chang
 	for _, i := range q {
 		e.current(i)
 		if e.policy[i] != nil {
-			if r, ok := e.evaluate(i); ok {
-				dst = append(dst, r)
-			}
+			dst = e.evaluate(dst, i)
 		}
 	}
 	e.queue = q
@@ -447,13 +444,14 @@ func (e *Evaluator) Reevaluate(dst []Result, now time.Time, states States, chang
 	return dst
 }
 
-// evaluate is i's result; false when it depends on a Miss.
-func (e *Evaluator) evaluate(i int32) (Result, bool) {
+// evaluate appends i's result to dst, unless it depends on a Miss.
+func (e *Evaluator) evaluate(dst []Result, i int32) []Result {
 	m := e.current(i)
 	if m.hasLast && m.cur == dtPending {
-		return Result{}, false
+		return dst
 	}
-	st := e.status(i, m)
+	st := &e.self
+	e.status(i, m, st)
 	if !st.HasData && m.st != nil {
 		if m.hasLast {
 			b := dtBlocker(m.cur)
@@ -469,7 +467,7 @@ func (e *Evaluator) evaluate(i int32) (Result, bool) {
 			at, ok := m.st.firstMaterialization()
 			if !ok {
 				e.miss(i, 0, true)
-				return Result{}, false
+				return dst
 			}
 			st.Since = time.Unix(0, at).UTC()
 		} else if m.st.firstSeen != 0 {
@@ -481,7 +479,7 @@ func (e *Evaluator) evaluate(i int32) (Result, bool) {
 	if si := e.schedN[i]; si >= 0 {
 		tc = &e.ticks[si]
 	}
-	var res Result
-	res, e.buf = evaluate(e.policy[i], e.now, st, &e.chain, tc, e.buf)
-	return res, true
+	dst = slices.Grow(dst, 1)[:len(dst)+1] // evaluate sets every field
+	e.buf = evaluate(&dst[len(dst)-1], e.policy[i], e.now, st, &e.chain, tc, e.buf)
+	return dst
 }

@@ -39,7 +39,9 @@ func appendTime(b []byte, t time.Time) []byte {
 }
 
 // appendDuration writes d rounded to the second with days: "2d3h", "6h30m",
-// "45s", "0s". Lags of days read badly as "51h0m0s".
+// "45s", "0s". Lags of days read badly as "51h0m0s". Every result's reason
+// has one or two, so it divides once per unit and writes small numbers
+// without strconv.
 func appendDuration(b []byte, d time.Duration) []byte {
 	if d < 0 {
 		b = append(b, '-')
@@ -49,18 +51,25 @@ func appendDuration(b []byte, d time.Duration) []byte {
 	if d == 0 {
 		return append(b, "0s"...)
 	}
-	units := [...]struct {
-		size time.Duration
-		name byte
-	}{{24 * time.Hour, 'd'}, {time.Hour, 'h'}, {time.Minute, 'm'}, {time.Second, 's'}}
-	for _, u := range units {
-		if n := d / u.size; n > 0 {
-			b = strconv.AppendInt(b, int64(n), 10)
-			b = append(b, u.name)
-			d -= n * u.size
-		}
+	secs := int64(d / time.Second)
+	days, rest := secs/86400, secs%86400
+	b = appendUnit(b, days, 'd')
+	b = appendUnit(b, rest/3600, 'h')
+	b = appendUnit(b, rest%3600/60, 'm')
+	return appendUnit(b, rest%60, 's')
+}
+
+// appendUnit writes n and the unit's letter when n is positive.
+func appendUnit(b []byte, n int64, unit byte) []byte {
+	switch {
+	case n <= 0:
+		return b
+	case n < 10:
+		return append(b, byte('0'+n), unit)
+	case n < 100:
+		return append(b, byte('0'+n/10), byte('0'+n%10), unit)
 	}
-	return b
+	return append(strconv.AppendInt(b, n, 10), unit)
 }
 
 func fmtDuration(d time.Duration) string { return string(appendDuration(nil, d)) }
