@@ -2,6 +2,7 @@ package freshness
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -105,6 +106,7 @@ func (e *Evaluator) current(i int32) *memo {
 		return m
 	}
 	m.phase = 1
+	offGraph := false
 	x, j, found, pending := e.latest(i, m.st, math.MaxInt64)
 	switch {
 	case pending:
@@ -133,9 +135,14 @@ func (e *Evaluator) current(i int32) *memo {
 		}
 		e.eachDep(i, x, consider)
 		m.minPar = best
+		// A link the graph does not have (from the success's upstream
+		// list) escapes Reevaluate's closure: keep it out of the index.
+		offGraph = best >= 0 && x.upstream != nil && !slices.Contains(e.parents(i), best)
 	}
+	pDone := false // the chain's first link was resolved before this asset: the chain cannot come back to it
 	if p := m.minPar; p >= 0 {
 		if pm := &e.memo[p]; pm.phase == 2 {
+			pDone = true
 			m.arr = pm.arr
 			m.upCost = pm.upCost
 			if est := pm.own; est > 0 && m.upCost < math.MaxInt64-est {
@@ -151,6 +158,7 @@ func (e *Evaluator) current(i int32) *memo {
 		m.arr = max(m.arr, m.st.expectedArrival())
 	}
 	m.phase = 2
+	e.indexChain(i, m, pDone && !offGraph)
 	return m
 }
 
@@ -410,6 +418,71 @@ func (e *Evaluator) status(i int32, m *memo, s *Status) {
 	}
 }
 
+// chainJump indexes an asset's chain (the minPar links from it) so that a
+// walk, "follow the chain while links are older than a time", costs the
+// few jumps below rather than one step per link: root causes are walked
+// for every stale asset, and in an incident most chains are long and
+// stale to their root. Entries are filled as assets are resolved, and are
+// valid while the asset's memo is.
+type chainJump struct {
+	// depth is the number of assets on the chain from this one, itself
+	// included, saturated at maxChainLinks+2; 0 when the index does not
+	// apply (a link the graph does not have, a chain that could come back
+	// to an asset already on it, or an entry that took too many jumps to
+	// build): walks from it step link by link.
+	depth int32
+	// next is the first asset after this one on its chain whose data time
+	// is later, -1 if none; every asset in between is no later than this
+	// one. before is the asset just before next (the chain's last when
+	// next is -1).
+	next, before int32
+	count        int32 // assets with own > 0 on the chain from this one, itself included
+	sum          int64 // their own, ns, wrapping like the link-by-link sum
+}
+
+// maxJumps bounds the jumps that build one chainJump, so that building the
+// index stays linear in the graph whatever the data times: chains through
+// an asset past it are walked link by link.
+const maxJumps = 64
+
+// indexChain fills i's chainJump once its memo is resolved. linked says
+// the entry may build on its first link's: that link was resolved before
+// i (so the chain cannot come back to i) and is one of i's parents in the
+// graph (so whatever re-resolves it re-resolves i: Reevaluate's closure).
+func (e *Evaluator) indexChain(i int32, m *memo, linked bool) {
+	c := &e.jumps[i]
+	*c = chainJump{depth: 1, next: -1, before: i, sum: m.own}
+	if m.own > 0 {
+		c.count = 1
+	}
+	p := m.minPar
+	if p < 0 {
+		return
+	}
+	pc := &e.jumps[p]
+	if !linked || pc.depth == 0 {
+		c.depth = 0
+		return
+	}
+	c.depth = min(pc.depth+1, maxChainLinks+2)
+	c.sum += pc.sum
+	c.count += pc.count
+	c.next = p
+	if !m.hasCur() {
+		return // never a link of a chain (links have data times): next is never followed
+	}
+	// Links with data no later than i's are skipped with their own jumps.
+	v, before := p, i
+	for n := 0; v >= 0 && e.memo[v].cur <= m.cur; n++ {
+		if n == maxJumps {
+			c.depth = 0
+			return
+		}
+		before, v = e.jumps[v].before, e.jumps[v].next
+	}
+	c.next, c.before = v, before
+}
+
 // maxChainLinks bounds a chain. Evaluate may walk the chain of every stale
 // asset, so an unbounded chain would make a pass quadratic in the depth of
 // a long line of stale assets; no real lineage is this deep.
@@ -472,9 +545,19 @@ func (c *chainView) extend(i int) bool {
 }
 
 // walk is walk (evaluate.go) over the evaluator's own arrays: it compares
-// Unix nanoseconds and builds a Status only for the last stale link.
+// Unix nanoseconds and builds a Status only for the last stale link. It
+// jumps through the chain index when the chain has one, and otherwise
+// steps link by link.
 func (c *chainView) walk(n need, last *Status) (ok bool, cost time.Duration, count int) {
 	at := n.at.UnixNano()
+	if ok, cost, count, done := c.jump(at, n.inclusive, last); done {
+		return ok, cost, count
+	}
+	return c.linear(at, n.inclusive, last)
+}
+
+// linear is walk link by link.
+func (c *chainView) linear(at int64, inclusive bool, last *Status) (ok bool, cost time.Duration, count int) {
 	lastIdx := int32(-1)
 	for i := 0; ; i++ {
 		if !c.extend(i) {
@@ -482,7 +565,7 @@ func (c *chainView) walk(n need, last *Status) (ok bool, cost time.Duration, cou
 		}
 		u := c.links[i]
 		m := c.e.current(u)
-		if !m.hasCur() || m.cur > at || m.cur == at && !n.inclusive {
+		if !m.hasCur() || m.cur > at || m.cur == at && !inclusive {
 			break
 		}
 		lastIdx = u
@@ -496,6 +579,45 @@ func (c *chainView) walk(n need, last *Status) (ok bool, cost time.Duration, cou
 	}
 	c.e.status(lastIdx, c.e.current(lastIdx), last)
 	return true, cost, count
+}
+
+// jump is walk over the chain index: the same answer as linear in a few
+// jumps. done is false when the chain has no index or is longer than
+// maxChainLinks, and if the index took more jumps than the chain has
+// links, which only a Reevaluate not told of a changed asset could cause.
+func (c *chainView) jump(at int64, inclusive bool, last *Status) (ok bool, cost time.Duration, count int, done bool) {
+	e := c.e
+	if d := e.jumps[c.from].depth; d == 0 || d-1 > maxChainLinks {
+		return false, 0, 0, false
+	}
+	stale := func(v int32) bool {
+		m := &e.memo[v]
+		return m.hasCur() && (m.cur < at || m.cur == at && inclusive)
+	}
+	first := e.memo[c.from].minPar
+	if first < 0 || !stale(first) {
+		return false, 0, 0, true
+	}
+	// Every asset between u and its next is no later than u, so stale too.
+	// A chain of at most maxChainLinks links takes at most as many jumps.
+	u := first
+	for range maxChainLinks {
+		w := e.jumps[u].next
+		if w >= 0 && stale(w) {
+			u = w
+			continue
+		}
+		f := &e.jumps[first]
+		sum, n := f.sum, f.count
+		if w >= 0 { // the stale links are the chain from first less the chain from w
+			sum -= e.jumps[w].sum
+			n -= e.jumps[w].count
+		}
+		b := e.jumps[u].before
+		e.status(b, e.current(b), last)
+		return true, time.Duration(sum), int(n), true
+	}
+	return false, 0, 0, false
 }
 
 // bound is an upper bound for a prediction through the chain (before the

@@ -31,10 +31,11 @@ type States interface {
 // events).
 //
 // Internally keys are interned to int32 indices in key order, the graph is
-// held as compressed parent and child lists, and data times are memoised per
-// (asset, history entry) for the pass, so a pass over a large graph touches
-// each edge a small constant number of times and allocates little beyond
-// the results' reasons.
+// held as compressed parent and child lists, data times are memoised per
+// (asset, history entry) for the pass, and each asset's chain is indexed as
+// it is resolved (chainJump), so a pass over a large graph touches each
+// edge a small constant number of times, walks a stale chain in a few
+// jumps, and allocates little beyond the results' reasons.
 //
 // An Evaluator is not safe for concurrent use.
 type Evaluator struct {
@@ -67,6 +68,7 @@ type Evaluator struct {
 	gen    uint32 // memo[i] is valid for this pass when memo[i].gen == gen
 	memo   []memo
 	dts    []int64     // data time of entry j of node i at i*HistoryLen+j, valid per memo.done
+	jumps  []chainJump // per node, valid with its memo
 	buf    []byte      // reason buffer
 	self   Status      // the status of the asset being evaluated
 	ticks  []tickCache // per schedule
@@ -135,6 +137,7 @@ func NewEvaluator(g Graph, policies map[asset.Key]asset.FreshnessPolicy) (*Evalu
 		schedN:  make([]int32, n),
 		memo:    make([]memo, n),
 		dts:     make([]int64, n*HistoryLen),
+		jumps:   make([]chainJump, n),
 		stateOf: make([]*AssetState, n),
 		mark:    make([]uint32, n),
 		gen:     1,
