@@ -65,30 +65,21 @@ func (s *AssetState) RunStarted() time.Time {
 	return time.Time{}
 }
 
-// runKind reports whether k is a run lifecycle kind the tracker follows.
-func runKind(k asset.Kind) bool {
-	switch k {
-	case asset.KindRunStarted, asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled:
-		return true
-	}
-	return false
-}
-
 // applyRun folds a run lifecycle event in, appending the assets whose runs
 // in flight changed.
-func (t *Tracker) applyRun(e *asset.Event, changed []asset.Key) []asset.Key {
-	run := hashID(e.RunID)
-	if e.Kind == asset.KindRunStarted {
-		s := t.get(e.Asset)
-		if s.startRun(run, e.Time.UnixNano()) {
-			t.runs[run] = appendKey(t.runs[run], e.Asset)
-			changed = appendKey(changed, e.Asset)
+func (t *Tracker) applyRun(c *Change, changed []asset.Key) []asset.Key {
+	run := c.run
+	if c.kind == changeRunStarted {
+		s := t.get(c.asset)
+		if s.startRun(run, c.time.UnixNano()) {
+			t.runs[run] = appendKey(t.runs[run], c.asset)
+			changed = appendKey(changed, c.asset)
 		}
 		return changed
 	}
 	// A run's end: every asset it had in flight, and its own asset.
-	if s := t.states[e.Asset]; s != nil && s.endRun(run) {
-		changed = appendKey(changed, e.Asset)
+	if s := t.states[c.asset]; s != nil && s.endRun(run) {
+		changed = appendKey(changed, c.asset)
 	}
 	for _, k := range t.runs[run] {
 		if t.states[k].endRun(run) {
@@ -100,12 +91,11 @@ func (t *Tracker) applyRun(e *asset.Event, changed []asset.Key) []asset.Key {
 }
 
 // endRunOf ends k's run in flight that a materialization or failure with
-// that run id reports.
-func (t *Tracker) endRunOf(k asset.Key, s *AssetState, runID string) bool {
-	if runID == "" {
+// that run id (hash; 0 for none) reports.
+func (t *Tracker) endRunOf(k asset.Key, s *AssetState, run uint64) bool {
+	if run == 0 {
 		return false
 	}
-	run := hashID(runID)
 	if !s.endRun(run) {
 		return false
 	}

@@ -98,40 +98,92 @@ func (t *Tracker) Apply(e asset.Event) bool {
 // ApplyTo is Apply reporting every asset whose inputs changed, appended to
 // changed: a run's end changes each asset the run had in flight.
 func (t *Tracker) ApplyTo(e asset.Event, changed []asset.Key) []asset.Key {
-	if e.Asset == "" || e.Time.IsZero() {
+	c := NewChange(&e)
+	return t.ApplyChange(&c, changed)
+}
+
+// Change is an event reduced to what a Tracker reads from it. A loop that
+// queues events between passes holds Changes: they keep neither the
+// event's id string nor its metadata (a map, for every event that has
+// any), so a backlog costs a fraction of the events' memory.
+type Change struct {
+	asset     asset.Key
+	time      time.Time
+	partition string     // a materialization's
+	run       uint64     // hash of the run id, 0 for none
+	x         Success    // a materialization's or observation's entry
+	kind      changeKind // what Apply does with it
+}
+
+type changeKind uint8
+
+const (
+	changeSeen changeKind = iota // any other kind: only its time counts (first seen)
+	changeMaterialization
+	changeObservation
+	changeFailure
+	changeRunStarted
+	changeRunEnded
+)
+
+// NewChange reduces e to what ApplyChange reads.
+func NewChange(e *asset.Event) Change {
+	c := Change{asset: e.Asset, time: e.Time, run: hashID(e.RunID)}
+	switch e.Kind {
+	case asset.KindMaterialization:
+		c.kind, c.partition, c.x = changeMaterialization, e.Partition, successOf(e)
+	case asset.KindObservation:
+		c.kind, c.x = changeObservation, successOf(e)
+	case asset.KindMaterializationFailed:
+		c.kind = changeFailure
+	case asset.KindRunStarted:
+		c.kind = changeRunStarted
+	case asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled:
+		c.kind = changeRunEnded
+	}
+	return c
+}
+
+// Asset is the asset of the event the change comes from.
+func (c *Change) Asset() asset.Key { return c.asset }
+
+// ApplyChange is ApplyTo for an event reduced by NewChange: the same
+// state, and the same assets reported.
+func (t *Tracker) ApplyChange(c *Change, changed []asset.Key) []asset.Key {
+	if c.asset == "" || c.time.IsZero() {
 		return changed
 	}
-	s := t.get(e.Asset)
+	s := t.get(c.asset)
 	mark := func(ok bool) {
 		if ok {
-			changed = appendKey(changed, e.Asset)
+			changed = appendKey(changed, c.asset)
 		}
 	}
-	mark(s.seen(e.Time.UnixNano()))
-	switch e.Kind {
-	case asset.KindMaterialization, asset.KindObservation:
-		if e.Kind == asset.KindMaterialization {
-			mark(t.endRunOf(e.Asset, s, e.RunID))
-			if e.Partition != "" {
-				mark(s.recordPartition(e.Partition, e.Time.UnixNano()))
+	mark(s.seen(c.time.UnixNano()))
+	switch c.kind {
+	case changeMaterialization, changeObservation:
+		if c.kind == changeMaterialization {
+			mark(t.endRunOf(c.asset, s, c.run))
+			if c.partition != "" {
+				mark(s.recordPartition(c.partition, c.time.UnixNano()))
 			}
 		}
-		if !s.insert(successOf(&e)) {
+		if !s.insert(c.x) {
 			return changed
 		}
-		if e.Kind == asset.KindObservation && e.Time.After(s.lastObservation) {
-			s.lastObservation = e.Time.UTC()
+		if c.kind == changeObservation && c.time.After(s.lastObservation) {
+			s.lastObservation = c.time.UTC()
 		}
 		mark(true)
-	case asset.KindMaterializationFailed:
-		mark(t.endRunOf(e.Asset, s, e.RunID))
-		if e.Time.After(s.lastFailure) {
-			s.lastFailure = e.Time.UTC()
+	case changeFailure:
+		mark(t.endRunOf(c.asset, s, c.run))
+		if c.time.After(s.lastFailure) {
+			s.lastFailure = c.time.UTC()
 			mark(true)
 		}
-	default:
-		if runKind(e.Kind) && e.RunID != "" {
-			changed = t.applyRun(&e, changed)
+	case changeRunStarted, changeRunEnded:
+		if c.run != 0 {
+			changed = t.applyRun(c, changed)
 		}
 	}
 	return changed

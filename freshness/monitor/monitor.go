@@ -134,7 +134,7 @@ type Monitor struct {
 	opts   Options
 
 	mu        sync.Mutex
-	pending   []asset.Event
+	pending   []freshness.Change // events queued for the next pass, reduced to what the tracker reads
 	file      map[asset.Key]asset.FreshnessPolicy
 	api       map[asset.Key]asset.FreshnessPolicy
 	groups    map[asset.Key]string
@@ -286,7 +286,10 @@ func (m *Monitor) Load(sums []store.Summary, recent []asset.Event) error {
 
 // Observe queues acknowledged events for the next pass, keeping only
 // those of assets a policy depends on: on the ingest path, the rest would
-// be work for nothing. The pass itself runs in Run's goroutine.
+// be work for nothing. The pass itself runs in Run's goroutine. Queued
+// events are reduced to what the tracker reads (freshness.Change): under
+// heavy ingest a backlog of them must not hold every event's id and
+// metadata.
 //
 // It also applies freshness_policy_changed and freshness_changed events:
 // those replayed from the write-ahead log after a crash are the latest
@@ -301,7 +304,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 		case asset.KindRunSucceeded, asset.KindRunFailed, asset.KindRunCanceled:
 			// A run's end ends its runs in flight on every asset.
 			if e.RunID != "" {
-				m.pending = append(m.pending, *e)
+				m.pending = append(m.pending, freshness.NewChange(e))
 				queued = true
 			}
 		case asset.KindMaterialization, asset.KindObservation, asset.KindMaterializationFailed, asset.KindRunStarted:
@@ -313,7 +316,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 				m.whole[e.Asset] = true
 			}
 			if m.relevant == nil || m.relevant[e.Asset] || m.whole[e.Asset] {
-				m.pending = append(m.pending, slim(e))
+				m.pending = append(m.pending, freshness.NewChange(e))
 				m.seen[e.Asset] = true
 				queued = true
 			}
@@ -330,7 +333,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 		// time (an UNKNOWN asset's grace period).
 		if !m.seen[e.Asset] && (m.relevant == nil || m.relevant[e.Asset] || e.Kind == asset.KindPolicyChanged) {
 			m.seen[e.Asset] = true
-			m.pending = append(m.pending, *e)
+			m.pending = append(m.pending, freshness.NewChange(e))
 			queued = true
 		}
 	}
@@ -338,23 +341,6 @@ func (m *Monitor) Observe(events []asset.Event) {
 	if queued {
 		m.poke()
 	}
-}
-
-// slim copies e with only the metadata freshness reads (a run's duration,
-// Dagster's data time): queued events wait for the next pass, and under
-// heavy ingest a backlog of them must not hold every event's metadata.
-func slim(e *asset.Event) asset.Event {
-	out := *e
-	out.Metadata = nil
-	for _, k := range [...]string{freshness.DurationKey, freshness.DagsterLastUpdatedKey} {
-		if v, ok := e.Metadata[k]; ok {
-			if out.Metadata == nil {
-				out.Metadata = asset.Metadata{}
-			}
-			out.Metadata[k] = v
-		}
-	}
-	return out
 }
 
 // newer reports whether e comes after the event at prev in (time, id)
@@ -532,7 +518,7 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 	}
 	var buf []asset.Key
 	for i := range events {
-		buf = m.tracker.ApplyTo(events[i], buf[:0])
+		buf = m.tracker.ApplyChange(&events[i], buf[:0])
 		for _, k := range buf {
 			if !isChanged[k] {
 				isChanged[k] = true
