@@ -23,6 +23,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/freshet-dev/freshet/alerts/engine"
+	"github.com/freshet-dev/freshet/alerts/outbox"
 	"github.com/freshet-dev/freshet/api"
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/automation"
@@ -69,6 +71,8 @@ type Config struct {
 	// Instance names this server in the runs it starts (default
 	// hostname:pid).
 	Instance string
+	// ServerURL is how people reach this server (links in alerts).
+	ServerURL string
 }
 
 // App is a running Freshet instance.
@@ -87,6 +91,11 @@ type App struct {
 
 	stopRuns context.CancelFunc
 	autoDone chan struct{}
+
+	engine     *engine.Engine
+	outbox     *outbox.Outbox
+	alertRules config.Alerting
+	alertDone  chan struct{}
 
 	stopWriter  context.CancelFunc
 	writerDone  chan error
@@ -183,12 +192,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	a.alertDone = make(chan struct{})
+	if err := a.openAlerts(ctx, cfg); err != nil {
+		a.wal.Close()
+		st.Close()
+		return nil, err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
 	reg.MustRegister(a.monitor.Collector(), a.catalog.Collector())
-	a.api = api.New(api.Deps{
+	deps := api.Deps{
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,
 		Events:      st,
@@ -200,9 +215,16 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Automation:  a.auto,
 		// Not ready once the log has failed: it no longer acknowledges,
 		// and a load balancer should send traffic elsewhere.
-		Ready:   func(context.Context) error { return a.wal.Err() },
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-	}, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version})
+		Ready:      func(context.Context) error { return a.wal.Err() },
+		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		AlertRules: a.alertRules,
+	}
+	if a.engine != nil {
+		deps.Alerts, deps.Deliveries = a.engine, a.outbox
+		reg.MustRegister(a.engine.Collector())
+		reg.MustRegister(a.outbox.Collectors()...)
+	}
+	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})
@@ -402,6 +424,7 @@ func (a *App) startMonitor() {
 		a.stopRuns = cancel
 		a.runs.Start(ctx)
 		go a.automate(ctx)
+		go a.alert(ctx)
 	})
 }
 
@@ -472,6 +495,7 @@ func (a *App) Close() error {
 			// Runs first: their last events go through the writer.
 			a.stopRuns()
 			<-a.autoDone
+			<-a.alertDone
 			<-a.runs.Done()
 		}
 		a.stopWriter()

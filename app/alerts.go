@@ -1,0 +1,83 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/freshet-dev/freshet/alerts"
+	"github.com/freshet-dev/freshet/alerts/engine"
+	"github.com/freshet-dev/freshet/alerts/outbox"
+	"github.com/freshet-dev/freshet/alerts/receiver"
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// openAlerts builds the receivers, the outbox and the engine from the
+// alerts block of freshet.yaml; without receivers there is nothing to do.
+func (a *App) openAlerts(ctx context.Context, cfg Config) error {
+	if cfg.Definitions == nil || len(cfg.Definitions.Alerts.Receivers) == 0 {
+		return nil
+	}
+	al := cfg.Definitions.Alerts
+	as, ok := a.store.(store.AlertStore)
+	if !ok {
+		return fmt.Errorf("the %T store keeps no alerts", a.store)
+	}
+	host, _ := os.Hostname()
+	var recs []alerts.Receiver
+	rates := map[string]int{}
+	for _, r := range al.Receivers {
+		rec, err := receiver.FromConfig(r, receiver.Options{Logger: cfg.Logger, Hostname: host, ServerURL: cfg.ServerURL})
+		if err != nil {
+			return fmt.Errorf("alert receiver %s: %w", r.Name, err)
+		}
+		recs = append(recs, rec)
+		if r.RatePerMinute > 0 {
+			rates[r.Name] = r.RatePerMinute
+		}
+	}
+	a.outbox = outbox.New(as, recs, outbox.Options{Logger: cfg.Logger, RatePerMinute: rates})
+	a.engine = engine.New(al.Rules, as, a.outbox, engine.Options{
+		Spec: func(k asset.Key) (asset.Spec, bool) {
+			s, _, ok := a.catalog.Spec(k)
+			return s, ok
+		},
+		ServerURL: cfg.ServerURL, Logger: cfg.Logger,
+	})
+	if err := a.engine.Load(ctx); err != nil {
+		return err
+	}
+	a.alertRules = al
+	return nil
+}
+
+// alert runs the outbox and evaluates the rules after each freshness
+// pass until ctx ends.
+func (a *App) alert(ctx context.Context) {
+	defer close(a.alertDone)
+	if a.engine == nil {
+		return
+	}
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if err := a.outbox.Run(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("alert outbox stopped", "err", err)
+		}
+	}()
+	defer func() { <-sent }()
+	for {
+		pass := a.monitor.Evaluated()
+		select {
+		case <-ctx.Done():
+			return
+		case <-pass:
+		}
+		in := engine.Input{Now: time.Now(), Freshness: a.monitor.Snapshot(), Problems: a.catalog.Problems(""), Graph: a.lineage.Current()}
+		if err := a.engine.Evaluate(ctx, in); err != nil && ctx.Err() == nil {
+			a.log.Warn("alert evaluation", "err", err)
+		}
+	}
+}
