@@ -20,6 +20,9 @@ const (
 	ReceiverDatadog      = "datadog"
 	ReceiverAlertmanager = "alertmanager"
 	ReceiverWebhook      = "webhook"
+	// ReceiverLog writes notifications to the server's log: for trying
+	// rules out (the demo uses it); it has no block.
+	ReceiverLog = "log"
 )
 
 // Receiver is one destination. Exactly one of the type blocks is set,

@@ -32,7 +32,7 @@ var (
 	quietHoursFields    = []string{"start", "end", "timezone", "days"}
 	alertSelectorFields = slices.Concat([]string{"keys"}, selectorFields)
 
-	receiverTypes  = []string{ReceiverPagerDuty, ReceiverDatadog, ReceiverAlertmanager, ReceiverWebhook}
+	receiverTypes  = []string{ReceiverPagerDuty, ReceiverDatadog, ReceiverAlertmanager, ReceiverWebhook, ReceiverLog}
 	ruleConditions = []string{WhenFreshnessFail, WhenFreshnessAtRisk, WhenFreshnessWarn, WhenFreshnessUnknown, WhenMaterialization, WhenCheckFailed, WhenRunFailed}
 	ruleSeverities = []string{"critical", "error", "warning", "info"}
 	weekdays       = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} // indexed by time.Weekday
@@ -163,6 +163,9 @@ func (d *decoder) receiver(n *yaml.Node, path string, names map[string]int) Rece
 	// wrong (its problems are still worth showing); other blocks are
 	// mistakes: only one applies.
 	for _, t := range receiverTypes {
+		if t == ReceiverLog {
+			continue // no block
+		}
 		f, ok := fs[t]
 		if !ok {
 			if t == r.Type {

@@ -99,6 +99,8 @@ func FromConfig(r config.Receiver, opts Options) (alerts.Receiver, error) {
 		}
 		return NewWebhook(WebhookConfig{Name: r.Name, URL: c.URL, SecretEnv: c.SecretEnv, Headers: headers,
 			Timeout: c.Timeout, HTTPClient: opts.client(c.Timeout), Logger: log})
+	case config.ReceiverLog:
+		return NewLog(r.Name, log), nil
 	}
 	return nil, fmt.Errorf("%s: unknown receiver type %q", r.Name, r.Type)
 }
