@@ -242,8 +242,9 @@ func (a *Automation) decide(ctx context.Context, r freshness.Result, g *lineage.
 	if had && prev.Action == d.Action && prev.Reason == d.Reason && prev.RunID == d.RunID {
 		return d, false
 	}
-	// Waiting for the run it requested itself says nothing new.
-	if had && prev.Action == Requested && d.Action == Waiting && d.RunID == prev.RunID {
+	// Waiting after a request (for the run it requested, or out its
+	// cooldown while that run's events are evaluated) says nothing new.
+	if had && prev.Action == Requested && d.Action == Waiting && (d.RunID == prev.RunID || d.RunID == "") {
 		return d, false
 	}
 	return d, true

@@ -203,8 +203,8 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/freshet.yaml has problems:\n%v", lines(asProblems(err)))
 	}
-	if len(f.Assets) != 23 {
-		t.Fatalf("got %d assets, want 23", len(f.Assets))
+	if len(f.Assets) != 24 {
+		t.Fatalf("got %d assets, want 24", len(f.Assets))
 	}
 	byKey := make(map[asset.Key]asset.Spec)
 	for _, a := range f.Assets {

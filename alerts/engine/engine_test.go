@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +51,7 @@ func (s *sent) take() []record {
 
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 
-// world: raw -> s01..s20 (a chain fan-out), plus other -> y.
+// world: raw/crm -> marts/s01..s20 and raw/crm -> y.
 func world() (map[asset.Key]asset.Spec, *lineage.Graph) {
 	specs := map[asset.Key]asset.Spec{
 		"raw/crm": {Key: "raw/crm", Group: "raw", Owners: []string{"team:ingest"}},
@@ -144,8 +145,10 @@ func TestOnePagePerRootCause(t *testing.T) {
 		t.Fatalf("%d notifications, want 1: %+v", len(got), got)
 	}
 	n := got[0].n
-	if n.Status != alerts.Firing || n.RootCause != "raw/crm" || len(n.Impacted) != 20 || n.Key != engine.Key("sla", "raw/crm") ||
-		n.Severity != alerts.Error || !slices.Equal(got[0].receivers, []string{"pd"}) || n.Details["impacted_count"] != "20" {
+	// The 20 stale marts, and y: downstream of raw/crm without an SLA.
+	if n.Status != alerts.Firing || n.RootCause != "raw/crm" || len(n.Impacted) != 21 || !slices.Contains(n.Impacted, "y") ||
+		n.Key != engine.Key("sla", "raw/crm") || n.Severity != alerts.Error || !slices.Equal(got[0].receivers, []string{"pd"}) ||
+		n.Details["impacted_count"] != "21" {
 		t.Errorf("notification = %+v", n)
 	}
 	if n.Details["impacted_owners"] != "team:t0, team:t1, team:t2" {
@@ -309,7 +312,8 @@ func TestSelectorAndWhen(t *testing.T) {
 	got := out.take()
 	// The marts rule does not match raw/crm itself, but its 20 marts stale
 	// because of raw/crm make one incident with raw/crm as the root.
-	if len(got) != 1 || got[0].n.Rule != "marts" || got[0].n.RootCause != "raw/crm" || len(got[0].n.Impacted) != 20 || got[0].n.Severity != alerts.Critical {
+	if len(got) != 1 || got[0].n.Rule != "marts" || got[0].n.RootCause != "raw/crm" || len(got[0].n.Impacted) != 21 || got[0].n.Severity != alerts.Critical ||
+		!strings.Contains(got[0].n.Summary, "raw/crm: root cause of marts/s01, FAIL") {
 		t.Fatalf("got %+v", got)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/freshet-dev/freshet/alerts"
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
 )
 
@@ -42,7 +43,7 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) error {
 	e.mu.Lock()
 	silences := slices.Clone(e.silences)
 	for k, g := range groups {
-		n := e.notification(g, impacted[g.root], now)
+		n := e.notification(g, append(impacted[g.root], downstream(in.Graph, g.root)...), now)
 		in := e.open[k]
 		isNew := in == nil
 		if isNew {
@@ -158,6 +159,25 @@ func impactedByRoot(in Input) map[asset.Key][]asset.Key {
 	return out
 }
 
+// downstream lists every asset below root in the lineage graph: whatever
+// it feeds cannot be fresher or more correct than it, SLA or not.
+func downstream(g *lineage.Graph, root asset.Key) []asset.Key {
+	if g == nil {
+		return nil
+	}
+	sub, err := g.Downstream(root, 0)
+	if err != nil {
+		return nil
+	}
+	out := make([]asset.Key, 0, len(sub.Nodes))
+	for _, n := range sub.Nodes {
+		if n.Key != root {
+			out = append(out, n.Key)
+		}
+	}
+	return out
+}
+
 // notification builds a group's firing notification.
 func (e *Engine) notification(g *group, stale []asset.Key, now time.Time) alerts.Notification {
 	root := e.spec(g.root)
@@ -215,8 +235,11 @@ func (e *Engine) notification(g *group, stale []asset.Key, now time.Time) alerts
 	}
 	slices.Sort(whens)
 	n.Details["conditions"] = strings.Join(whens, ", ")
-	if rootReason == "" {
-		rootReason = "root cause of " + fmt.Sprint(len(set)) + " matched asset(s)"
+	if rootReason == "" && len(g.conds) > 0 {
+		// The root itself matched nothing (no SLA of its own): say what it
+		// causes.
+		c := g.conds[0]
+		rootReason = fmt.Sprintf("root cause of %s, %s", c.asset, c.reason)
 	}
 	n.Summary = fmt.Sprintf("%s: %s", g.root, rootReason)
 	if len(set) > 0 {

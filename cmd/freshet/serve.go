@@ -215,7 +215,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
   CLI:      freshet assets --server %s
             freshet lineage raw/shop/orders --downstream --server %s
             freshet status --server %s     (raw/crm/accounts is broken on purpose: find what it makes stale)
-  Runs:     freshet runs --server %s       (Freshet rebuilds raw/fx/rates and staging/fx_rates when they go stale)
+  Runs:     freshet runs --server %s       (Freshet rebuilds the fx assets when they go stale)
             freshet logs RUN_ID --server %s
 Press Ctrl+C to stop.
 `, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url, url, url, url, url)
