@@ -243,8 +243,9 @@ func (a *Automation) decide(ctx context.Context, r freshness.Result, g *lineage.
 		return d, false
 	}
 	// Waiting after a request (for the run it requested, or out its
-	// cooldown while that run's events are evaluated) says nothing new.
-	if had && prev.Action == Requested && d.Action == Waiting && (d.RunID == prev.RunID || d.RunID == "") {
+	// cooldown while that run's events are evaluated) says nothing new;
+	// backing off after a failed run does.
+	if had && prev.Action == Requested && d.Action == Waiting && (d.RunID == prev.RunID || d.RunID == "" && a.failures[r.Key] == 0) {
 		return d, false
 	}
 	return d, true
