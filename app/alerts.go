@@ -11,6 +11,7 @@ import (
 	"github.com/freshet-dev/freshet/alerts/outbox"
 	"github.com/freshet-dev/freshet/alerts/receiver"
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/store"
 )
 
@@ -28,6 +29,7 @@ func (a *App) openAlerts(ctx context.Context, cfg Config) error {
 	host, _ := os.Hostname()
 	var recs []alerts.Receiver
 	rates := map[string]int{}
+	resend := map[string]time.Duration{}
 	for _, r := range al.Receivers {
 		rec, err := receiver.FromConfig(r, receiver.Options{Logger: cfg.Logger, Hostname: host, ServerURL: cfg.ServerURL})
 		if err != nil {
@@ -37,6 +39,10 @@ func (a *App) openAlerts(ctx context.Context, cfg Config) error {
 		if r.RatePerMinute > 0 {
 			rates[r.Name] = r.RatePerMinute
 		}
+		if r.Type == config.ReceiverAlertmanager {
+			// Well inside Alertmanager's default resolve_timeout (5m).
+			resend[r.Name] = time.Minute
+		}
 	}
 	a.outbox = outbox.New(as, recs, outbox.Options{Logger: cfg.Logger, RatePerMinute: rates})
 	a.engine = engine.New(al.Rules, as, a.outbox, engine.Options{
@@ -44,7 +50,7 @@ func (a *App) openAlerts(ctx context.Context, cfg Config) error {
 			s, _, ok := a.catalog.Spec(k)
 			return s, ok
 		},
-		ServerURL: cfg.ServerURL, Logger: cfg.Logger,
+		ServerURL: cfg.ServerURL, Logger: cfg.Logger, ResendEvery: resend,
 	})
 	if err := a.engine.Load(ctx); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/freshet-dev/freshet/app"
+	"github.com/freshet-dev/freshet/config"
 )
 
 // TestShippedRulesUseExportedMetrics: every metric the shipped Prometheus
@@ -35,7 +36,21 @@ func TestShippedRulesUseExportedMetrics(t *testing.T) {
 		t.Fatalf("found only %v in the rules", used)
 	}
 
-	srv := serve(t, app.Config{DataDir: t.TempDir(), Logger: quiet})
+	// An asset with an SLA and a receiver, so the freshness and outbox
+	// series exist.
+	defs, err := config.Parse("rules.yaml", []byte(`
+alerts:
+  receivers: [{name: console, type: log}]
+  rules: [{name: sla, when: [freshness_fail], receivers: [console]}]
+assets:
+  - key: a
+    freshness: {max_lag: 1h}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, app.Config{DataDir: t.TempDir(), Logger: quiet, Definitions: defs})
+	stateOf(t, srv.base, "a", "UNKNOWN")
 	at := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	// A failed check and a failed run, so the per-asset series exist.
 	body := fmt.Sprintf(`{"kind":"check_result","asset":"a","time":%q,"check":{"name":"c","passed":false,"severity":"error"}}

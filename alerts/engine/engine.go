@@ -57,6 +57,10 @@ type Options struct {
 	// MaxImpacted bounds the impacted assets listed in one notification
 	// (default 100); the count is always complete.
 	MaxImpacted int
+	// ResendEvery re-sends open, sent incidents to these receivers this
+	// often: Alertmanager resolves an alert it has not heard of for its
+	// resolve_timeout (default 5m), so Freshet keeps telling it.
+	ResendEvery map[string]time.Duration
 }
 
 // Input is one evaluation's view of the world.
@@ -89,6 +93,7 @@ type incident struct {
 	receivers []string
 	held      string // why it is not sent: silenced, inhibited, quiet hours; "" once sent or sendable
 	recorded  bool   // a silenced delivery was recorded for it
+	resent    map[string]time.Time
 }
 
 // New returns an Engine; call Load before the first Evaluate.

@@ -317,3 +317,41 @@ func TestSelectorAndWhen(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// TestResendToAlertmanager: a receiver with a re-send interval hears of a
+// firing incident again at that interval (Alertmanager forgets alerts it
+// has not heard of for resolve_timeout); the others do not.
+func TestResendToAlertmanager(t *testing.T) {
+	t.Parallel()
+	st, err := embedded.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	specs, _ := world()
+	out := &sent{}
+	rule := failRule
+	rule.Receivers = []string{"pd", "am"}
+	e := engine.New([]config.AlertRule{rule}, st, out, engine.Options{
+		Spec:        func(k asset.Key) (asset.Spec, bool) { s, ok := specs[k]; return s, ok },
+		ResendEvery: map[string]time.Duration{"am": time.Minute},
+	})
+	if err := e.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, sec := range []int{0, 30, 61, 90, 125} {
+		eval(t, e, incident(t0.Add(time.Duration(sec)*time.Second)), nil)
+		for _, r := range out.take() {
+			got = append(got, fmt.Sprintf("%ds:%s:%s", sec, strings.Join(r.receivers, "+"), r.n.Status))
+		}
+	}
+	eval(t, e, healthy(t0.Add(130*time.Second)), nil)
+	for _, r := range out.take() {
+		got = append(got, fmt.Sprintf("130s:%s:%s", strings.Join(r.receivers, "+"), r.n.Status))
+	}
+	want := []string{"0s:pd+am:firing", "61s:am:firing", "125s:am:firing", "130s:pd+am:resolved"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sends = %v, want %v", got, want)
+	}
+}

@@ -35,8 +35,9 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) error {
 	impacted := impactedByRoot(in)
 
 	type send struct {
-		in       *incident
-		silenced bool
+		in        *incident
+		silenced  bool
+		receivers []string // nil: the rule's
 	}
 	var sends []send
 	var changed []store.Incident
@@ -87,6 +88,12 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) error {
 		case g.rule.RepeatInterval > 0 && now.Sub(in.rec.LastSent) >= g.rule.RepeatInterval && hold == "":
 			in.rec.LastSent = now
 			sends = append(sends, send{in: in})
+		default:
+			if hold == "" {
+				if rs := e.resendDue(in, now); len(rs) > 0 {
+					sends = append(sends, send{in: in, receivers: rs})
+				}
+			}
 		}
 		if dirty || !in.rec.LastSent.Equal(lastSent) {
 			if !dirty {
@@ -117,7 +124,21 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) error {
 	// re-sends it, which the receivers' dedup key absorbs.
 	var errs []error
 	for _, s := range sends {
-		if err := e.out.Enqueue(ctx, s.in.n, s.in.receivers, s.silenced); err != nil {
+		receivers := s.receivers
+		if receivers == nil {
+			receivers = s.in.receivers
+			e.mu.Lock()
+			for _, r := range receivers {
+				if e.opts.ResendEvery[r] > 0 {
+					if s.in.resent == nil {
+						s.in.resent = map[string]time.Time{}
+					}
+					s.in.resent[r] = now
+				}
+			}
+			e.mu.Unlock()
+		}
+		if err := e.out.Enqueue(ctx, s.in.n, receivers, s.silenced); err != nil {
 			errs = append(errs, fmt.Errorf("enqueue %s: %w", s.in.rec.Key, err))
 		}
 	}
@@ -142,6 +163,30 @@ func (e *Engine) spec(k asset.Key) asset.Spec {
 		return s
 	}
 	return asset.Spec{Key: k}
+}
+
+// resendDue returns the receivers of a sent incident that are due for a
+// re-send, and marks them sent now. Callers hold e.mu.
+func (e *Engine) resendDue(in *incident, now time.Time) []string {
+	var due []string
+	for _, r := range in.receivers {
+		every := e.opts.ResendEvery[r]
+		if every <= 0 {
+			continue
+		}
+		if in.resent == nil {
+			in.resent = map[string]time.Time{}
+		}
+		last, ok := in.resent[r]
+		if !ok {
+			last = in.rec.LastSent
+		}
+		if now.Sub(last) >= every {
+			in.resent[r] = now
+			due = append(due, r)
+		}
+	}
+	return due
 }
 
 // impactedByRoot lists, per root cause, the assets the freshness monitor

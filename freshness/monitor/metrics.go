@@ -8,8 +8,8 @@ import (
 // published snapshot at scrape time, so the gauges always match what the
 // API shows and assets that lose their policy disappear.
 type Collector struct {
-	m                   *Monitor
-	state, lag, success *prometheus.Desc
+	m                         *Monitor
+	state, lag, success, pass *prometheus.Desc
 }
 
 // Collector returns the monitor's Prometheus collector.
@@ -22,6 +22,8 @@ func (m *Monitor) Collector() *Collector {
 			"Now minus the data time of the latest success (0 when UNKNOWN).", labels, nil),
 		success: prometheus.NewDesc("freshet_asset_last_success_timestamp_seconds",
 			"Unix time of the latest successful materialization or observation.", labels, nil),
+		pass: prometheus.NewDesc("freshet_freshness_last_pass_timestamp_seconds",
+			"Unix time of the latest completed evaluation pass: if it stops moving, states (and the alerts and runs that follow them) are stale.", nil, nil),
 	}
 }
 
@@ -30,11 +32,15 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.state
 	ch <- c.lag
 	ch <- c.success
+	ch <- c.pass
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.m.Snapshot()
+	if !snap.At.IsZero() {
+		ch <- prometheus.MustNewConstMetric(c.pass, prometheus.GaugeValue, float64(snap.At.UnixNano())/1e9)
+	}
 	for k, r := range snap.Results {
 		group := snap.Groups[k]
 		ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, float64(r.State.Severity()), string(k), group)
