@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,6 +21,7 @@ import (
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/store"
+	"github.com/freshet-dev/freshet/ui"
 )
 
 // Catalog is the read side of the in-memory catalog.
@@ -165,6 +167,24 @@ func (s *Server) routes() {
 	v1.GET("/silences", s.listSilences)
 	v1.POST("/silences", s.addSilence)
 	v1.DELETE("/silences/:id", s.expireSilence)
+	// GETs that no route matched are the web UI (ui/): its files, or index.html for its own routes.
+	e.Use(s.webUI)
+}
+
+var webUI = ui.Handler()
+
+// webUI is the innermost middleware: it sees what the router matched, so
+// unknown /api paths keep their JSON 404 and wrong methods their 405.
+func (s *Server) webUI(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if c.Path() != "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
+			r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/") {
+			return next(c)
+		}
+		webUI.ServeHTTP(c.Response(), r)
+		return nil
+	}
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).
