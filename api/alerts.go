@@ -15,6 +15,7 @@ import (
 	"github.com/freshet-dev/freshet/alerts"
 	"github.com/freshet-dev/freshet/alerts/engine"
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/auth"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -248,7 +249,9 @@ func (s *Server) addSilence(c echo.Context) error {
 			return badRequest(name, "%s: %v", name, err)
 		}
 	}
-	if sl.CreatedBy == "" {
+	if tok, ok := c.Get(principalKey).(auth.Token); ok {
+		sl.CreatedBy = tok.Name
+	} else if sl.CreatedBy == "" {
 		sl.CreatedBy = c.Request().Header.Get("X-Freshet-Actor")
 	}
 	if !validActor(sl.CreatedBy) {
@@ -286,16 +289,7 @@ func (s *Server) expireSilence(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	by := c.QueryParam("actor")
-	if by == "" {
-		by = c.Request().Header.Get("X-Freshet-Actor")
-	}
-	if by == "" {
-		by = "api"
-	}
-	if !validActor(by) {
-		return badRequest("actor", "actor must be a name of at most 200 characters without control characters")
-	}
+	by := s.actor(c, "")
 	now := s.opts.Now().UTC()
 	sl, err := al.ExpireSilence(c.Request().Context(), c.Param("id"), by, now)
 	if errors.Is(err, engine.ErrSilenceNotFound) {

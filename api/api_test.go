@@ -520,6 +520,7 @@ func TestFreshnessAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Freshet-Actor", "alice")
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

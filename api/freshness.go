@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/auth"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/freshness"
 	"github.com/freshet-dev/freshet/store"
@@ -300,9 +301,14 @@ func validActor(a string) bool {
 	return true
 }
 
-// actor names who made a change, for the audit trail; an unusable name
-// from a header or the query is replaced rather than rejected.
+// actor names who made a change, for the audit trail: the token's name
+// when the request was authenticated (a client cannot claim to be someone
+// else), otherwise what the client said; an unusable name from a header
+// or the query is replaced rather than rejected.
 func (s *Server) actor(c echo.Context, fromBody string) string {
+	if tok, ok := c.Get(principalKey).(auth.Token); ok {
+		return tok.Name
+	}
 	a := s.rawActor(c, fromBody)
 	if !validActor(a) {
 		return "api"

@@ -10,16 +10,16 @@ import (
 )
 
 // checkEventsType refuses a POST /events body whose Content-Type is
-// neither JSON nor NDJSON with 415, naming the header as the field. No
-// Content-Type at all is read as JSON, and so is
-// application/x-www-form-urlencoded: it is what `curl -d` sends unless
-// told otherwise, and the README's quick start relies on that.
+// neither JSON nor NDJSON with 415, naming the header as the field. A
+// form encoding is refused too (what `curl -d` sends unless told
+// otherwise): a cross-site HTML form can send it. No Content-Type passes
+// only for an empty body (guard refuses a body without one).
 func checkEventsType(contentType string) error {
 	if contentType == "" || ingest.IsNDJSON(contentType) {
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
-		if mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/x-www-form-urlencoded" {
+		if mt == "application/json" || strings.HasSuffix(mt, "+json") {
 			return nil
 		}
 	}

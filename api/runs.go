@@ -327,6 +327,9 @@ func (s *Server) followRun(c echo.Context, rs Runs, id string, after uint64) err
 		return runError(err, id)
 	}
 	w := c.Response()
+	// A live tail lasts as long as the run: lift the server's write
+	// deadline for this response.
+	_ = http.NewResponseController(w.Writer).SetWriteDeadline(time.Time{})
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")

@@ -82,6 +82,17 @@ type Options struct {
 	Version   string
 	Now       func() time.Time
 	NewID     func() string
+	// Auth checks bearer tokens and their scopes; nil, or a token file
+	// that never held a token, leaves the API open (loopback, tests).
+	Auth Authenticator
+	// AllowedHosts are the Host names answered (empty: any); a server on
+	// loopback should allow only loopback names (DNS rebinding).
+	AllowedHosts []string
+	// AllowedOrigins may make cross-origin browser requests (CORS); empty:
+	// none, only same-origin pages (the UI) may.
+	AllowedOrigins []string
+	// MetricsAuth makes /metrics need a read token too.
+	MetricsAuth bool
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
@@ -115,6 +126,7 @@ func New(deps Deps, opts Options) *Server {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests())
+	e.Use(s.guard())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableErrorHandler: true, // the error goes to handleError: a 500 with the request id
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -199,7 +211,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.echo,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// A body must arrive within a minute and an answer be written in
+		// one (live streams lift their own write deadline); idle
+		// keep-alive connections are closed after two.
+		ReadTimeout:  time.Minute,
+		WriteTimeout: time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

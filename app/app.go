@@ -73,6 +73,13 @@ type Config struct {
 	Instance string
 	// ServerURL is how people reach this server (links in alerts).
 	ServerURL string
+	// Tokens, when set and holding an active token, require bearer tokens
+	// with scopes on the API (docs/security.md).
+	Tokens api.Authenticator
+	// AllowedHosts, AllowedOrigins and MetricsAuth: see api.Options.
+	AllowedHosts   []string
+	AllowedOrigins []string
+	MetricsAuth    bool
 }
 
 // App is a running Freshet instance.
@@ -224,7 +231,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		reg.MustRegister(a.engine.Collector())
 		reg.MustRegister(a.outbox.Collectors()...)
 	}
-	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version})
+	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
+		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})

@@ -9,16 +9,19 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 )
 
-// client talks to a Freshet server's REST API.
+// client talks to a Freshet server's REST API, with the bearer token in
+// FRESHET_TOKEN when the server requires one.
 type client struct {
-	base string
-	http *http.Client
+	base  string
+	token string
+	http  *http.Client
 }
 
 func newClient(server string) (*client, error) {
@@ -26,7 +29,7 @@ func newClient(server string) (*client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--server %q is not an http(s) URL such as http://127.0.0.1:3000", server)
 	}
-	return &client{base: strings.TrimSuffix(server, "/"), http: &http.Client{Timeout: 60 * time.Second}}, nil
+	return &client{base: strings.TrimSuffix(server, "/"), token: os.Getenv("FRESHET_TOKEN"), http: &http.Client{Timeout: 60 * time.Second}}, nil
 }
 
 func (c *client) do(ctx context.Context, method, path, contentType string, body []byte, out any) error {
@@ -41,6 +44,7 @@ func (c *client) do(ctx context.Context, method, path, contentType string, body 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var uerr *url.Error
@@ -79,6 +83,13 @@ func (c *client) get(ctx context.Context, path string, q url.Values, out any) er
 		path += "?" + q.Encode()
 	}
 	return c.do(ctx, http.MethodGet, path, "", nil, out)
+}
+
+// authorize adds the bearer token, if any.
+func (c *client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 }
 
 // keyPath percent-encodes an asset key as one path segment.

@@ -83,7 +83,7 @@ Then, from any shell:
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", defaultServer, "Freshet server to talk to (env FRESHET_SERVER)")
 	root.AddCommand(
-		newServeCmd(), newDevCmd(), newCheckConfigCmd(),
+		newServeCmd(), newDevCmd(), newCheckConfigCmd(), newTokenCmd(),
 		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g),
 		newStatusCmd(g), newSLACmd(g),
 		newMaterializeCmd(g), newRunsCmd(g), newRunCmd(g), newLogsCmd(g), newCancelCmd(g),

@@ -183,6 +183,7 @@ func (c *client) follow(ctx context.Context, id string, after uint64) (io.ReadCl
 		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	c.authorize(req)
 	// No client timeout: a run may take hours; ctx ends the wait.
 	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
 	if err != nil {

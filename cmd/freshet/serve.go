@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/freshet-dev/freshet/app"
+	"github.com/freshet-dev/freshet/auth"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/examples"
 	"github.com/freshet-dev/freshet/executor"
@@ -32,6 +33,12 @@ type serverFlags struct {
 	batchDelay  time.Duration
 	pprofAddr   string
 	publicURL   string
+
+	insecure       bool
+	allowedHosts   []string
+	allowedOrigins []string
+	metricsAuth    bool
+	dev            bool // freshet dev: loopback only
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -44,6 +51,12 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
 	cmd.Flags().IntVar(&f.batchSize, "batch-size", 50000, "most events written to the store in one batch")
 	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill")
+	if !f.dev {
+		cmd.Flags().BoolVar(&f.insecure, "insecure", false, "serve a non-loopback address without API tokens (anyone who reaches the port can write)")
+		cmd.Flags().StringArrayVar(&f.allowedHosts, "allowed-host", nil, "a Host name this server answers to, repeatable (default on loopback: localhost, 127.0.0.1, ::1; otherwise any)")
+		cmd.Flags().StringArrayVar(&f.allowedOrigins, "allowed-origin", nil, "a browser origin allowed to call the API cross-site (CORS), repeatable, e.g. https://grafana.example.com")
+		cmd.Flags().BoolVar(&f.metricsAuth, "metrics-auth", false, "require a read token for /metrics too")
+	}
 	cmd.Flags().StringVar(&f.publicURL, "public-url", "", "how people reach this server, for the links in alerts (default http://ADDR)")
 	cmd.Flags().StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; off by default, keep it on loopback)")
 }
@@ -74,10 +87,39 @@ func (f *serverFlags) servePprof(ctx context.Context, log *slog.Logger) error {
 }
 
 // appConfig is what every server command passes to app.Open.
-func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) app.Config {
-	return app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
+func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config, error) {
+	cfg := app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
-		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL()}
+		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
+		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth}
+	host, _, err := net.SplitHostPort(f.addr)
+	if err != nil {
+		return cfg, fmt.Errorf("--addr %q: %w", f.addr, err)
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil {
+		loopback = ip.IsLoopback()
+	}
+	tokens, err := auth.Open(f.dataDir)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Tokens = tokens
+	switch {
+	case f.dev && !loopback:
+		return cfg, fmt.Errorf("--addr %s: freshet dev listens on loopback only (it is open to anyone who reaches it); run freshet serve with tokens for a shared server", f.addr)
+	case !loopback && !tokens.HasActive(time.Now()) && !f.insecure:
+		return cfg, fmt.Errorf("refusing to serve %s without API tokens: anyone who reaches it could write. Create one first:\n"+
+			"  freshet token create --data-dir %s --name admin --scope admin\n"+
+			"or listen on loopback (--addr 127.0.0.1:3000), or pass --insecure", f.addr, f.dataDir)
+	}
+	cfg.AllowedHosts = f.allowedHosts
+	if len(cfg.AllowedHosts) == 0 && loopback {
+		// DNS rebinding: a page on a name that resolves to 127.0.0.1 must
+		// not reach the API.
+		cfg.AllowedHosts = []string{"localhost", "127.0.0.1", "::1"}
+	}
+	return cfg, nil
 }
 
 func (f *serverFlags) serverURL() string {
@@ -134,7 +176,11 @@ their dependencies; assets first seen in events are added as "discovered".`,
 					return err
 				}
 			}
-			a, err := app.Open(cmd.Context(), f.appConfig(defs, log))
+			cfg, err := f.appConfig(defs, log)
+			if err != nil {
+				return err
+			}
+			a, err := app.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -179,6 +225,7 @@ purpose: its export fails, so everything downstream of it goes stale.`,
 			return runDev(cmd.Context(), cmd, f, simulate, log)
 		},
 	}
+	f.dev = true
 	f.register(cmd, "./.freshet")
 	cmd.Flags().DurationVar(&simulate, "simulate-every", 5*time.Second, "how often the demo emits the events that fell due (0 disables)")
 	return cmd
@@ -190,7 +237,11 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
 		return fmt.Errorf("demo definitions: %w", err)
 	}
 	start := time.Now()
-	a, err := app.Open(ctx, f.appConfig(defs, log))
+	cfg, err := f.appConfig(defs, log)
+	if err != nil {
+		return err
+	}
+	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
