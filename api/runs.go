@@ -323,7 +323,8 @@ func (s *Server) followRun(c echo.Context, rs Runs, id string, after uint64) err
 	ctx := c.Request().Context()
 	updates, stop, live := rs.Follow(id)
 	defer stop()
-	if _, _, err := rs.Get(ctx, id); err != nil {
+	_, steps, err := rs.Get(ctx, id)
+	if err != nil {
 		return runError(err, id)
 	}
 	w := c.Response()
@@ -344,6 +345,13 @@ func (s *Server) followRun(c echo.Context, rs Runs, id string, after uint64) err
 		}
 		w.Flush()
 		return nil
+	}
+	// Where each step is now: a follower that came late still sees every
+	// step (changes after this arrive as they happen).
+	for _, st := range steps {
+		if err := send("step", toWireStep(st)); err != nil {
+			return nil
+		}
 	}
 	last := after
 	backlog := func() error {

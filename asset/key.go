@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxKeyLen bounds a key's length in bytes so that keys stay usable as
@@ -30,9 +32,15 @@ func (e *KeyError) Error() string { return fmt.Sprintf("invalid asset key %q: %s
 // ErrEmptyKey is returned for an empty key string.
 var ErrEmptyKey = errors.New("asset key is empty")
 
-// ParseKey validates s and returns it as a Key.
-// A part is a non-empty string without '/', control characters or
-// surrounding white space; the whole key is valid UTF-8 of at most MaxKeyLen bytes.
+// ParseKey validates s and returns it as a Key: the one rule for keys
+// everywhere (config, events, API paths, OpenLineage). A key is valid
+// UTF-8 in Unicode NFC form, at most MaxKeyLen bytes, of parts separated
+// by '/'. A part is not empty, not "." or "..", has no surrounding white
+// space, and holds no control or format character (zero-width, bidi
+// overrides, U+FEFF) and no character that looks like a slash. Why: two
+// keys a person cannot tell apart (NFC vs NFD, a hidden U+202E, U+2215 for
+// '/') would be two assets, and "." or ".." parts are rewritten by
+// browsers and URL libraries, so such an asset could not be opened.
 func ParseKey(s string) (Key, error) {
 	if s == "" {
 		return "", ErrEmptyKey
@@ -42,6 +50,9 @@ func ParseKey(s string) (Key, error) {
 	}
 	if !utf8.ValidString(s) {
 		return "", &KeyError{Input: s, Reason: "not valid UTF-8"}
+	}
+	if !norm.NFC.IsNormalString(s) {
+		return "", &KeyError{Input: s, Reason: fmt.Sprintf("not in Unicode NFC form (send %q)", norm.NFC.String(s))}
 	}
 	for i, part := range strings.Split(s, "/") {
 		if reason := checkPart(part); reason != "" {
@@ -82,12 +93,29 @@ func checkPart(p string) string {
 	if unicode.IsSpace(first) || unicode.IsSpace(last) {
 		return "has surrounding white space"
 	}
+	if p == "." || p == ".." {
+		return "is " + p + ", which URLs resolve away"
+	}
 	for _, r := range p {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return "contains a control character"
+		case unicode.Is(unicode.Cf, r):
+			return fmt.Sprintf("contains the invisible format character U+%04X", r)
+		case lookalikeSlash(r):
+			return fmt.Sprintf("contains U+%04X, which looks like '/'", r)
 		}
 	}
 	return ""
+}
+
+// lookalikeSlash reports characters that read as a slash or a backslash.
+func lookalikeSlash(r rune) bool {
+	switch r {
+	case '\u2215', '\uFF0F', '\u2044', '\u29F8', '\u2571', '\u27CB', '\u3033', '\uFE68', '\uFF3C', '\u29F5', '\u29F9', '\u2216':
+		return true
+	}
+	return false
 }
 
 // Parts returns the key's path parts.

@@ -29,6 +29,18 @@ func TestParseKey(t *testing.T) {
 		{"raw/or\nders", "control character"},
 		{"raw/\xff", "UTF-8"},
 		{strings.Repeat("a", MaxKeyLen+1), "longer than"},
+		// Keys a person cannot tell from another, or a URL cannot carry.
+		{"caf\u00e9/x", ""},                        // NFC
+		{"cafe\u0301/x", "not in Unicode NFC form"}, // NFD of the same
+		{"probe/\u202etxt.exe", "format character U+202E"},
+		{"raw/or\u200bders", "format character U+200B"},
+		{"\ufeffraw/orders", "format character U+FEFF"},
+		{"raw\u2215orders", "U+2215, which looks like '/'"},
+		{"raw\uff0forders", "U+FF0F, which looks like '/'"},
+		{"raw/./orders", "part 2 is ., which URLs resolve away"},
+		{"raw/../orders", "part 2 is .., which URLs resolve away"},
+		{"raw/...", ""},
+		{"raw/.hidden", ""},
 	}
 	for _, tt := range tests {
 		k, err := ParseKey(tt.in)
