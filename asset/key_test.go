@@ -30,7 +30,7 @@ func TestParseKey(t *testing.T) {
 		{"raw/\xff", "UTF-8"},
 		{strings.Repeat("a", MaxKeyLen+1), "longer than"},
 		// Keys a person cannot tell from another, or a URL cannot carry.
-		{"caf\u00e9/x", ""},                        // NFC
+		{"caf\u00e9/x", ""},                         // NFC
 		{"cafe\u0301/x", "not in Unicode NFC form"}, // NFD of the same
 		{"probe/\u202etxt.exe", "format character U+202E"},
 		{"raw/or\u200bders", "format character U+200B"},
