@@ -158,6 +158,8 @@ func (s *Server) routes() {
 	v1.GET("/lineage/path", s.lineagePath)
 	v1.GET("/lineage/roots", s.roots)
 	v1.GET("/lineage/leaves", s.leaves)
+	v1.POST("/lineage", s.postLineage)            // OpenLineage in (api/openlineage.go)
+	v1.POST("/lineage/batch", s.postLineageBatch) // a JSON array or NDJSON of them
 	v1.GET("/freshness", s.listFreshness)
 	v1.GET("/assets/:key/freshness", s.assetFreshness)
 	v1.PUT("/assets/:key/freshness/policy", s.putPolicy)
