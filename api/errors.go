@@ -3,9 +3,12 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -101,6 +104,8 @@ func (s *Server) toAPIError(err error) *Error {
 	case errors.As(err, &apiErr):
 		cp := *apiErr
 		return &cp
+	case bodyAborted(err):
+		return &Error{Status: http.StatusBadRequest, Code: "body_incomplete", Message: "the request body ended early (the client stopped sending or timed out)"}
 	case errors.As(err, &rt):
 		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: rt.Error()}
 	case errors.As(err, &mbe):
@@ -118,6 +123,14 @@ func (s *Server) toAPIError(err error) *Error {
 	default:
 		return &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal server error"}
 	}
+}
+
+// bodyAborted reports a request body that stopped arriving: the client
+// went away or was too slow. It is the client's problem, not a 500.
+func bodyAborted(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, http.ErrBodyReadAfterClose) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func codeForStatus(status int) string {

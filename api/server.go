@@ -248,6 +248,8 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 			switch {
 			case v.Status >= 500:
 				level = slog.LevelError
+			case v.Status == http.StatusBadRequest && bodyAborted(v.Error):
+				// A client that went away mid-body is noise, not news.
 			case v.Status >= 400 || c.Request().Method != http.MethodGet:
 				level = slog.LevelInfo
 			}

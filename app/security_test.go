@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -197,5 +198,30 @@ func TestBrowserDefences(t *testing.T) {
 		if tc.name == "allowed origin" && resp.Header.Get("Access-Control-Allow-Origin") != "https://grafana.example.com" {
 			t.Errorf("allowed origin: no CORS header")
 		}
+	}
+}
+
+// TestAbortedBody: a client that stops mid-body gets a 400 (when it is
+// still there to read it), never a 500, and the server stays healthy.
+func TestAbortedBody(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, app.Config{DataDir: t.TempDir(), Logger: quiet})
+	addr := strings.TrimPrefix(srv.base, "http://")
+	for range 5 {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /api/v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n", addr)
+		fmt.Fprint(conn, `{"kind":"materialization","asset":"a"}`+"\n"+`{"kind":"materiali`)
+		conn.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(conn)
+		conn.Close()
+		if !strings.Contains(string(b), "400 Bad Request") || !strings.Contains(string(b), "body_incomplete") {
+			t.Fatalf("aborted body answered %q", b)
+		}
+	}
+	if status, _ := (call{"GET", "/healthz", ""}).do(t, srv.base, "", nil); status != 200 {
+		t.Errorf("healthz = %d", status)
 	}
 }
