@@ -25,7 +25,7 @@ func (s *Server) postEvents(c echo.Context) error {
 		return &http.MaxBytesError{Limit: s.opts.BodyLimit}
 	}
 	body := http.MaxBytesReader(c.Response(), req.Body, s.opts.BodyLimit)
-	events, err := ingest.Decode(body, req.Header.Get(echo.HeaderContentType), s.opts.Now(), s.newID)
+	events, err := ingest.DecodeMax(body, req.Header.Get(echo.HeaderContentType), s.opts.Now(), s.newID, s.opts.MaxEvents)
 	if err != nil {
 		return err
 	}

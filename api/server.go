@@ -93,6 +93,9 @@ type Options struct {
 	AllowedOrigins []string
 	// MetricsAuth makes /metrics need a read token too.
 	MetricsAuth bool
+	// MaxEvents bounds the events of one ingest request (0:
+	// ingest.DefaultMaxEvents).
+	MaxEvents int
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.

@@ -80,6 +80,8 @@ type Config struct {
 	AllowedHosts   []string
 	AllowedOrigins []string
 	MetricsAuth    bool
+	// MaxEvents bounds the events of one ingest request (0: the default).
+	MaxEvents int
 }
 
 // App is a running Freshet instance.
@@ -232,7 +234,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		reg.MustRegister(a.outbox.Collectors()...)
 	}
 	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
-		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth})
+		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents})
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})

@@ -73,11 +73,25 @@ func IsNDJSON(contentType string) bool {
 // newID(), a missing time gets now. The batch is all-or-nothing: the first
 // problem is returned as a *ValidationError and no events.
 func Decode(r io.Reader, contentType string, now time.Time, newID func() string) ([]asset.Event, error) {
+	return DecodeMax(r, contentType, now, newID, DefaultMaxEvents)
+}
+
+// DefaultMaxEvents is the most events one request may hold unless the
+// server says otherwise (--max-events-per-request): a bound on the memory
+// one request can take, whatever its byte size.
+const DefaultMaxEvents = 100_000
+
+// DecodeMax is Decode with a bound on the events in the body (a
+// *ValidationError with code too_many_events beyond it).
+func DecodeMax(r io.Reader, contentType string, now time.Time, newID func() string, maxEvents int) ([]asset.Event, error) {
 	body, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err // the body could not be read (e.g. too large)
 	}
-	d := decoder{now: now.UTC(), newID: newID}
+	if maxEvents <= 0 {
+		maxEvents = DefaultMaxEvents
+	}
+	d := decoder{now: now.UTC(), newID: newID, max: maxEvents}
 	if IsNDJSON(contentType) {
 		return d.ndjson(body)
 	}

@@ -24,6 +24,7 @@ import (
 type decoder struct {
 	now    time.Time
 	newID  func() string
+	max    int // most events in one body
 	parser fastjson.Parser
 	// keys interns asset keys already seen valid in this request: a batch
 	// names the same few assets over and over, and each then costs one map
@@ -88,7 +89,11 @@ var bom = []byte("\xef\xbb\xbf")
 func (d *decoder) ndjson(body []byte) ([]asset.Event, error) {
 	body = bytes.TrimPrefix(body, bom)
 	// One event per line: size the slice once instead of growing it.
-	events := make([]asset.Event, 0, bytes.Count(body, []byte{'\n'})+1)
+	lines := bytes.Count(body, []byte{'\n'}) + 1
+	if lines > d.max && countEvents(body) > d.max {
+		return nil, d.tooMany()
+	}
+	events := make([]asset.Event, 0, min(lines, d.max))
 	for line := 1; len(body) > 0; line++ {
 		text := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -129,6 +134,9 @@ func (d *decoder) json(body []byte) ([]asset.Event, error) {
 		return nil, syntaxError(err)
 	}
 	items, _ := v.Array()
+	if len(items) > d.max {
+		return nil, d.tooMany()
+	}
 	events := make([]asset.Event, 0, len(items))
 	for i, item := range items {
 		ev, verr := d.event(item, fmt.Sprintf("[%d].", i))
@@ -447,4 +455,25 @@ func typeName(v *fastjson.Value) string {
 		return "an object"
 	}
 	return "null"
+}
+
+// countEvents counts the non-blank lines of an NDJSON body.
+func countEvents(body []byte) int {
+	n := 0
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (d *decoder) tooMany() *ValidationError {
+	return &ValidationError{Code: "too_many_events", Message: fmt.Sprintf("a request holds at most %d events; split the batch", d.max)}
 }

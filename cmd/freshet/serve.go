@@ -19,6 +19,7 @@ import (
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/examples"
 	"github.com/freshet-dev/freshet/executor"
+	"github.com/freshet-dev/freshet/ingest"
 )
 
 type serverFlags struct {
@@ -39,6 +40,7 @@ type serverFlags struct {
 	allowedOrigins []string
 	metricsAuth    bool
 	dev            bool // freshet dev: loopback only
+	maxEvents      int
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -46,6 +48,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store and the write-ahead log")
 	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db (options: docs/clickhouse.md)")
 	cmd.Flags().Int64Var(&f.bodyLimit, "max-body-bytes", 16<<20, "largest request body accepted by POST /api/v1/events (413 beyond)")
+	cmd.Flags().IntVar(&f.maxEvents, "max-events-per-request", ingest.DefaultMaxEvents, "most events in one POST /api/v1/events (400 too_many_events beyond)")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.walDir, "wal-dir", "", "write-ahead log directory (default DATA-DIR/wal); put it on a local disk")
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
@@ -91,7 +94,7 @@ func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config
 	cfg := app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
 		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
-		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth}
+		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents}
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil {
 		return cfg, fmt.Errorf("--addr %q: %w", f.addr, err)
