@@ -4,15 +4,27 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/freshet
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: dev build test lint fuzz bench bench-ingest clean
+.PHONY: dev build ui ui-maybe test lint fuzz bench bench-ingest clean
 
-## dev: build and run the demo (embedded store, demo graph, API on :3000)
-dev: build
+## dev: build and run the demo (embedded store, demo graph, API and UI on :3000)
+dev: ui-maybe build
 	./$(BIN) dev
 
 ## build: compile bin/freshet
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/freshet
+
+## ui: build the web UI into ui/dist, embedded by the next build (Node.js 20.19+, npm; one npm ci per lock)
+UI_SRC := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/package.json ui/package-lock.json ui/vite.config.ts
+ui: ui/dist/index.html
+ui/dist/index.html: $(UI_SRC)
+	./ui/npm-ci.sh
+	cd ui && npx vite build --logLevel warn
+
+# make dev builds the UI first where npm is installed (only when its sources changed)
+ui-maybe:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory ui; \
+	else echo "npm not found: serving the API without the web UI (see make ui)"; fi
 
 ## test: everything CI runs: installs what the tests need, lint, race tests, short fuzzing
 test:

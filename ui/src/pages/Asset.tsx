@@ -97,7 +97,7 @@ export function AssetPage() {
           {r ? (
             <dl className="kv" style={{ marginTop: 8 }}>
               <dt>State</dt><dd><StateBadge state={r.state} /> {r.reason}</dd>
-              <dt>Lag</dt><dd><Lag seconds={r.state === "UNKNOWN" ? undefined : r.lag_seconds} /></dd>
+              <dt>Lag</dt><dd><Lag seconds={r.data_time && r.state !== "UNKNOWN" ? r.lag_seconds : undefined} /></dd>
               {r.deadline && (<><dt>Deadline</dt><dd><Time t={r.deadline} /></dd></>)}
               {r.root_cause && r.root_cause !== key && (<><dt>Root cause</dt><dd><AssetLink k={r.root_cause} /></dd></>)}
               <dt>Policy</dt><dd data-testid="policy">{describePolicy(fresh.data?.policy?.policy)} <span className="hint">({fresh.data?.policy?.source === "api" ? "set at run time" : "freshet.yaml"})</span></dd>

@@ -66,7 +66,7 @@ export function FreshnessPage() {
                 <tr key={r.key} data-key={r.key}>
                   <td><AssetLink k={r.key} /></td>
                   <td><StateBadge state={r.state} /></td>
-                  <td><Lag seconds={r.state === "UNKNOWN" ? undefined : r.lag_seconds} /></td>
+                  <td><Lag seconds={r.data_time && r.state !== "UNKNOWN" ? r.lag_seconds : undefined} /></td>
                   <td><Time t={r.deadline} empty="—" /></td>
                   <td>{r.root_cause && r.root_cause !== r.key ? <AssetLink k={r.root_cause} /> : r.root_cause === r.key && r.state !== "PASS" ? <span className="hint">itself</span> : ""}</td>
                   <td style={{ maxWidth: 420 }}>{r.reason}</td>
