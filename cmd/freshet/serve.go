@@ -20,6 +20,7 @@ import (
 	"github.com/freshet-dev/freshet/examples"
 	"github.com/freshet-dev/freshet/executor"
 	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/ui"
 )
 
 type serverFlags struct {
@@ -261,8 +262,13 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
 		return err
 	}
 	url := "http://" + ln.Addr().String()
+	webUI := url + "/"
+	if !ui.Built() {
+		webUI = "not built into this binary (make ui, then make build)"
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), `Freshet dev is running (started in %s).
   data:     %s
+  UI:       %s
   API:      %s/api/v1/assets
   OpenAPI:  %s/api/v1/openapi.json
   Metrics:  %s/metrics
@@ -272,7 +278,7 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
   Runs:     freshet runs --server %s       (Freshet rebuilds the fx assets when they go stale)
             freshet logs RUN_ID --server %s
 Press Ctrl+C to stop.
-`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), url, url, url, url, url, url, url, url)
+`, time.Since(start).Round(time.Millisecond), strings.TrimSuffix(f.dataDir, "/"), webUI, url, url, url, url, url, url, url, url)
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.Serve(ctx, ln) })
 	if every > 0 {
