@@ -80,8 +80,9 @@ func (d *decoder) walk(v *fastjson.Value) *olEvent {
 	}
 	get := func(name string) *fastjson.Value { return present(o.Get(name)) }
 	ev := &olEvent{meta: asset.Metadata{}}
-	schemaURL := d.str(get("schemaURL"), "schemaURL", "")
-	ev.class = classify(get("run") != nil, get("job") != nil, get("dataset") != nil, get("eventType") != nil, schemaURL)
+	schemaURL := get("schemaURL")
+	ev.class = classify(get("run") != nil, get("job") != nil, get("dataset") != nil, get("eventType") != nil,
+		string(schemaURL.GetStringBytes()))
 
 	ev.time = d.time(get("eventTime"), "eventTime")
 	switch ev.class {
@@ -101,18 +102,19 @@ func (d *decoder) walk(v *fastjson.Value) *olEvent {
 	if p := d.str(get("producer"), "producer", "required: a URI naming the producer, e.g. https://github.com/OpenLineage/OpenLineage/tree/1.40.0/integration/airflow"); p != "" {
 		setText(ev.meta, "producer", p)
 	}
+	d.str(schemaURL, "schemaURL", "") // any string: producers write many versions and both fragment forms
 	if ev.class == runEvent {
 		setText(ev.meta, "event_type", ev.eventType)
 	}
 	return ev
 }
 
-// classify tells the three events apart the way the schema does: a run
-// makes a RunEvent; without one, a job makes a JobEvent and a dataset a
-// DatasetEvent. When the members do not say (a RunEvent that lost its
-// run), the schemaURL's fragment ("#/$defs/RunEvent", or the older
-// "#/definitions/RunEvent") or an eventType decides, and a RunEvent is
-// the default, so that the errors name what a RunEvent lacks.
+// classify tells the three events apart as the schema does: a run makes
+// a RunEvent. Without one, a schemaURL fragment naming one of the three
+// ("#/$defs/JobEvent", or the older "#/definitions/JobEvent") decides;
+// else an eventType makes a RunEvent (one that lost its run), a job a
+// JobEvent, a dataset a DatasetEvent. With none of them it is a RunEvent,
+// so that the errors name what a RunEvent lacks.
 func classify(run, job, ds, eventType bool, schemaURL string) class {
 	if run {
 		return runEvent
