@@ -49,7 +49,7 @@ func (s *Server) ingestLineage(c echo.Context, batch bool) error {
 		n      = 1
 	)
 	if batch {
-		events, n, err = openlineage.DecodeBatch(body, s.opts.Now())
+		events, n, err = openlineage.DecodeBatch(body, s.opts.Now(), s.opts.MaxEvents)
 	} else {
 		events, err = openlineage.Decode(body, s.opts.Now())
 	}

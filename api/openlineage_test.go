@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/openlineage"
 )
@@ -426,6 +427,28 @@ func TestLineageBatch(t *testing.T) {
 	}
 	if stored != 3 { // the array repeated the NDJSON: the same ids
 		t.Errorf("%d events stored, want 3", stored)
+	}
+}
+
+// TestLineageTooManyEvents: --max-events-per-request bounds a batch's
+// OpenLineage events and the events they make (one per output).
+func TestLineageTooManyEvents(t *testing.T) {
+	t.Parallel()
+	base := serverWith(t, func(c *app.Config) { c.MaxEvents = 2 })
+	one := compactJSON(t, olEvent(t, "dbt_model_complete.json"))
+	three := strings.Replace(compactJSON(t, olBase), `"outputs":[`, `"outputs":[{"namespace":"pg","name":"a"},{"namespace":"pg","name":"b"},`, 1)
+	for name, body := range map[string]string{
+		"three events":         one + "\n" + one + "\n" + one,
+		"four outputs in two":  one + "\n" + three,
+		"three outputs in one": three,
+	} {
+		r := post(t, base+"/api/v1/lineage/batch", "application/x-ndjson", body)
+		if code, _, _ := errorOf(t, r); r.status != 400 || code != "too_many_events" {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+	if r := post(t, base+"/api/v1/lineage/batch", "application/x-ndjson", one+"\n"+one); r.status != http.StatusCreated {
+		t.Errorf("two events: %d %s", r.status, r.body)
 	}
 }
 

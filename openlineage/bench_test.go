@@ -73,7 +73,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		b.SetBytes(int64(len(batch)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, _, err := DecodeBatch(batch, testNow); err != nil {
+			if _, _, err := DecodeBatch(batch, testNow, 0); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/ingest"
 )
 
 // Limits on one OpenLineage event, beyond the request's body limit.
@@ -93,7 +94,15 @@ func Decode(body []byte, now time.Time) ([]asset.Event, error) {
 // NDJSON (one per line, blank lines ignored), told apart by the first
 // character. It returns the Freshet events of all of them, in order, and
 // how many OpenLineage events it read; any problem fails the whole batch.
-func DecodeBatch(body []byte, now time.Time) (events []asset.Event, count int, err error) {
+// maxEvents (0: ingest.DefaultMaxEvents) bounds both the OpenLineage
+// events and the Freshet events they make (one per output): beyond it the
+// batch is refused with code too_many_events.
+func DecodeBatch(body []byte, now time.Time, maxEvents int) (events []asset.Event, count int, err error) {
+	if maxEvents <= 0 {
+		maxEvents = ingest.DefaultMaxEvents
+	}
+	tooMany := Errors{{Code: "too_many_events",
+		Message: fmt.Sprintf("a request holds at most %d events, counting one per output dataset; split the batch", maxEvents)}}
 	d := newDecoder(now)
 	defer d.release()
 	body = bytes.TrimSpace(bytes.TrimPrefix(body, bom))
@@ -102,12 +111,20 @@ func DecodeBatch(body []byte, now time.Time) (events []asset.Event, count int, e
 		if err := json.Unmarshal(body, &items); err != nil {
 			return nil, 0, Errors{{Code: "invalid_json", Message: "invalid JSON array: " + err.Error()}}
 		}
+		if len(items) > maxEvents {
+			return nil, 0, tooMany
+		}
 		for i, raw := range items {
 			d.prefix = fmt.Sprintf("[%d].", i)
-			events = d.event(raw, events)
+			if events = d.event(raw, events); len(events) > maxEvents {
+				return nil, 0, tooMany
+			}
 		}
 		count = len(items)
 	} else {
+		if bytes.Count(body, []byte{'\n'}) >= maxEvents && countLines(body) > maxEvents {
+			return nil, 0, tooMany
+		}
 		for line := 1; len(body) > 0; line++ {
 			text := body
 			if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -119,7 +136,9 @@ func DecodeBatch(body []byte, now time.Time) (events []asset.Event, count int, e
 				continue
 			}
 			d.line = line
-			events = d.event(text, events)
+			if events = d.event(text, events); len(events) > maxEvents {
+				return nil, 0, tooMany
+			}
 			count++
 		}
 	}
@@ -127,6 +146,23 @@ func DecodeBatch(body []byte, now time.Time) (events []asset.Event, count int, e
 		return nil, 0, d.errs
 	}
 	return events, count, nil
+}
+
+// countLines counts the non-blank lines of an NDJSON body.
+func countLines(body []byte) int {
+	n := 0
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // bom is the UTF-8 byte order mark some Windows tools put first.

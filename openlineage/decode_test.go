@@ -3,6 +3,7 @@ package openlineage
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -276,20 +277,84 @@ func TestErrors(t *testing.T) {
 
 	good := strings.ReplaceAll(minimal, "\n", "")
 	bad := strings.Replace(good, `"producer":"https://example.com/p",`, ``, 1)
-	_, _, err = DecodeBatch([]byte("["+good+","+good+","+bad+"]"), testNow)
+	_, _, err = DecodeBatch([]byte("["+good+","+good+","+bad+"]"), testNow, 0)
 	if !errors.As(err, &es) || es[0].Field != "[2].producer" || es[0].Line != 0 {
 		t.Errorf("array: %v", err)
 	}
-	_, _, err = DecodeBatch([]byte(good+"\n\n"+bad+"\n"), testNow)
+	_, _, err = DecodeBatch([]byte(good+"\n\n"+bad+"\n"), testNow, 0)
 	if !errors.As(err, &es) || es[0].Field != "producer" || es[0].Line != 3 {
 		t.Errorf("ndjson: %v", err)
 	}
-	events, n, err := DecodeBatch([]byte(good+"\n"+strings.Replace(good, "08:00", "09:00", 1)), testNow)
+	events, n, err := DecodeBatch([]byte(good+"\n"+strings.Replace(good, "08:00", "09:00", 1)), testNow, 0)
 	if err != nil || n != 2 || len(events) != 2 || events[0].ID == events[1].ID {
 		t.Errorf("two events of a run: %v %d %v", err, n, events)
 	}
 	if _, err := Decode([]byte("["+good+"]"), testNow); err == nil || !strings.Contains(err.Error(), "batch") {
 		t.Errorf("an array sent as one event: %v", err)
+	}
+}
+
+// TestOutputs: each output is an event with the run's inputs as its
+// upstream and its own statistics; the raw event is kept once, on the
+// first, and the others name that one.
+func TestOutputs(t *testing.T) {
+	t.Parallel()
+	body := strings.Replace(minimal, `"outputs":[{"namespace":"pg://db","name":"a.b.out"}]`,
+		`"outputs":[{"namespace":"pg://db","name":"a.b.out"},
+		 {"namespace":"pg://db","name":"a.b.out2","outputFacets":{"outputStatistics":{"rowCount":7}}},
+		 {"namespace":"pg://db","name":"a.b.out"},
+		 {"namespace":"s3://x","name":"y/z"}]`, 1)
+	events, err := Decode([]byte(body), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []asset.Key{mustKey(t, "pg://db", "a.b.out"), mustKey(t, "pg://db", "a.b.out2"), mustKey(t, "s3://x", "y/z")}
+	if len(events) != len(want) {
+		t.Fatalf("%d events, want %d (an output listed twice is one)", len(events), len(want))
+	}
+	ref := fmt.Sprintf(`{"id":%q,"asset":%q}`, events[0].ID, want[0])
+	for i, e := range events {
+		if e.Asset != want[i] || !slices.Equal(e.Upstream, []asset.Key{mustKey(t, "pg://db", "a.b.in")}) {
+			t.Errorf("event %d = %s from %v", i, e.Asset, e.Upstream)
+		}
+		_, raw := e.Metadata[RawKey]
+		got := metaString(e.Metadata, RefKey)
+		switch {
+		case i == 0 && (!raw || got != "<none>"):
+			t.Errorf("the first output's event has raw %v, ref %s", raw, got)
+		case i > 0 && (raw || got != ref):
+			t.Errorf("output %d has raw %v, ref %s, want %s", i, raw, got, ref)
+		}
+	}
+	if n, ok := events[1].Metadata.RowCount(); !ok || n != 7 {
+		t.Errorf("row count of the second output = %d %v", n, ok)
+	}
+	if _, ok := events[0].Metadata.RowCount(); ok {
+		t.Error("the first output got the second's row count")
+	}
+}
+
+// TestTooManyEvents: a batch is refused when its OpenLineage events, or
+// the Freshet events they make (one per output), pass the limit.
+func TestTooManyEvents(t *testing.T) {
+	t.Parallel()
+	one := strings.ReplaceAll(minimal, "\n", "")
+	three := strings.Replace(one, `{"namespace":"pg://db","name":"a.b.out"}`,
+		`{"namespace":"pg://db","name":"o1"},{"namespace":"pg://db","name":"o2"},{"namespace":"pg://db","name":"o3"}`, 1)
+	for name, body := range map[string]string{
+		"array":                "[" + one + "," + one + "," + one + "]",
+		"ndjson":               one + "\n" + one + "\n\n" + one + "\n",
+		"outputs of one event": three,
+		"outputs over a batch": one + "\n" + three,
+	} {
+		_, _, err := DecodeBatch([]byte(body), testNow, 2)
+		var es Errors
+		if !errors.As(err, &es) || es[0].Code != "too_many_events" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if events, n, err := DecodeBatch([]byte(one+"\n"+one+"\n\n"), testNow, 2); err != nil || n != 2 || len(events) != 2 {
+		t.Errorf("two events, limit 2: %d %v", n, err)
 	}
 }
 
@@ -415,7 +480,7 @@ func FuzzDecode(f *testing.F) {
 			err    error
 		)
 		if batch {
-			events, _, err = DecodeBatch(body, testNow)
+			events, _, err = DecodeBatch(body, testNow, 0)
 		} else {
 			events, err = Decode(body, testNow)
 		}
@@ -431,7 +496,14 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		raws := 0
 		for _, e := range events {
+			if v, ok := e.Metadata[RawKey]; ok {
+				raws++
+				if v.Type != asset.MetaJSON || !json.Valid([]byte(v.Text)) {
+					t.Fatalf("raw event is not JSON: %v", v)
+				}
+			}
 			if _, err := asset.ParseKey(string(e.Asset)); err != nil || e.ID == "" || e.Time.IsZero() {
 				t.Fatalf("accepted an invalid event: %+v", e)
 			}
@@ -454,6 +526,9 @@ func FuzzDecode(f *testing.F) {
 			if b2, _ := json.Marshal(back); string(b2) != string(b) {
 				t.Fatalf("accepted event changes in a JSON round trip:\n%s\n%s", b, b2)
 			}
+		}
+		if !batch && len(events) > 0 && raws != 1 {
+			t.Fatalf("the raw event is kept %d times", raws)
 		}
 	})
 }

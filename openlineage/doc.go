@@ -19,10 +19,11 @@
 //   - A run's inputs become the upstream of each of its outputs' events,
 //     so Freshet's observed lineage follows the run; the job is named in
 //     the events' metadata.
-//   - Each Freshet event carries the OpenLineage event it came from
-//     (metadata "openlineage", compact JSON) and an id derived from the
-//     run, the event type, the time and the asset, so a client's retry
-//     is stored once.
+//   - The OpenLineage event is kept whole (metadata "openlineage",
+//     compact JSON) on the event of its first output, once, so that what
+//     a request stores stays in proportion to its size; each Freshet
+//     event's id is derived from the run, the event type, the time and
+//     the asset, so a client's retry is stored once.
 //
 // What it refuses to do: it keeps no state between events (a COMPLETE
 // that lists no outputs says nothing about the START's outputs), it does

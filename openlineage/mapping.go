@@ -4,14 +4,21 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"maps"
 
 	"github.com/freshet-dev/freshet/asset"
 )
 
-// RawKey is the metadata name under which each Freshet event keeps the
-// OpenLineage event it came from, as compact JSON.
-const RawKey = "openlineage"
+// RawKey is the metadata name under which a Freshet event keeps the
+// OpenLineage event it came from, as compact JSON: on the event of the
+// first output. The events of the other outputs name that one in RefKey,
+// {"id": ..., "asset": ...}, so a request's stored bytes stay in
+// proportion to its size however many outputs its events list.
+const (
+	RawKey = "openlineage"
+	RefKey = "openlineage_ref"
+)
 
 // kind is the Freshet event kind of the event's outputs:
 //
@@ -45,15 +52,23 @@ func (ev *olEvent) kind() asset.Kind {
 // appendEvents appends one Freshet event per output (for a DatasetEvent:
 // its dataset), each with the inputs as upstream (less the output itself:
 // a job that reads and rewrites a table does not make it its own
-// upstream), the event's and the output's metadata, and raw, the
-// OpenLineage event as compact JSON.
+// upstream) and the event's and the output's metadata; the first also
+// raw, the OpenLineage event as compact JSON, and the others a reference
+// to the first.
 func (ev *olEvent) appendEvents(out []asset.Event, raw string) []asset.Event {
 	if len(ev.outputs) == 0 {
 		return out
 	}
-	ev.meta[RawKey] = asset.JSONValue(raw)
 	kind := ev.kind()
-	for _, o := range ev.outputs {
+	first := len(out)
+	for i, o := range ev.outputs {
+		if i == 1 {
+			ref, _ := json.Marshal(struct {
+				ID    string    `json:"id"`
+				Asset asset.Key `json:"asset"`
+			}{out[first].ID, out[first].Asset})
+			ev.meta[RefKey] = asset.JSONValue(string(ref))
+		}
 		e := asset.Event{
 			ID:       ev.id(o.key),
 			Kind:     kind,
@@ -64,6 +79,9 @@ func (ev *olEvent) appendEvents(out []asset.Event, raw string) []asset.Event {
 			Metadata: maps.Clone(ev.meta),
 		}
 		maps.Copy(e.Metadata, o.meta)
+		if i == 0 {
+			e.Metadata[RawKey] = asset.JSONValue(raw)
+		}
 		out = append(out, e)
 	}
 	return out
