@@ -59,6 +59,24 @@ func (a *App) openAlerts(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+// wakeAlerts tells the alert loop about events that can open or close an
+// incident without a freshness pass (checks, failed materializations).
+func (a *App) wakeAlerts(events []asset.Event) {
+	if a.engine == nil {
+		return
+	}
+	for i := range events {
+		switch events[i].Kind {
+		case asset.KindCheckResult, asset.KindMaterializationFailed, asset.KindMaterialization:
+			select {
+			case a.alertWake <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+}
+
 // alert runs the outbox and evaluates the rules after each freshness
 // pass until ctx ends.
 func (a *App) alert(ctx context.Context) {
@@ -80,6 +98,9 @@ func (a *App) alert(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-pass:
+		case <-a.alertWake:
+			// A failed check or materialization: the catalog has it now,
+			// and freshness passes do not wait for such events.
 		}
 		in := engine.Input{Now: time.Now(), Freshness: a.monitor.Snapshot(), Problems: a.catalog.Problems(""), Graph: a.lineage.Current()}
 		if err := a.engine.Evaluate(ctx, in); err != nil && ctx.Err() == nil {

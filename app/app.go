@@ -105,6 +105,7 @@ type App struct {
 	outbox     *outbox.Outbox
 	alertRules config.Alerting
 	alertDone  chan struct{}
+	alertWake  chan struct{}
 
 	stopWriter  context.CancelFunc
 	writerDone  chan error
@@ -201,7 +202,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	a.alertDone = make(chan struct{})
+	a.alertDone, a.alertWake = make(chan struct{}), make(chan struct{}, 1)
 	if err := a.openAlerts(ctx, cfg); err != nil {
 		a.wal.Close()
 		st.Close()
@@ -334,6 +335,7 @@ func (a *App) observe(events []asset.Event) {
 		a.selectPolicies(discovered)
 	}
 	a.monitor.Observe(events)
+	a.wakeAlerts(events)
 }
 
 // selectPolicies gives the assets among keys that the specs do not cover
