@@ -21,6 +21,7 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/freshet/ui-node_modules"
 if [ -f "$cache/$stamp/.freshet-lock" ]; then
   rm -rf node_modules
   cp -al "$cache/$stamp" node_modules 2>/dev/null || { rm -rf node_modules; cp -a "$cache/$stamp" node_modules; }
+  printf 'module freshet.invalid/ui-node-modules\n' > node_modules/go.mod # see below
   echo "ui: node_modules from the cache ($stamp)" >&2
   exit 0
 fi
@@ -28,6 +29,9 @@ fi
 echo "ui: npm ci (package-lock.json changed or first run)" >&2
 npm ci --no-audit --no-fund --loglevel=error
 echo "$stamp" > node_modules/.freshet-lock
+# a go.mod makes node_modules a module of its own: `go vet ./...` and
+# `go test ./...` never wander into a package's stray .go files
+printf 'module freshet.invalid/ui-node-modules\n' > node_modules/go.mod
 mkdir -p "$cache"
 rm -rf "$cache/$stamp.tmp"
 cp -al node_modules "$cache/$stamp.tmp" 2>/dev/null || { rm -rf "$cache/$stamp.tmp"; cp -a node_modules "$cache/$stamp.tmp"; }

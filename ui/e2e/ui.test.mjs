@@ -13,18 +13,12 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { chromiumArgs } from "./chromium.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = resolve(process.env.FRESHET_BIN ?? join(here, "../../bin/freshet"));
 const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const shots = join(here, "screenshots");
-
-// The flags the machine needs: no sandbox as root, and no background
-// connections to Google's hosts (the network is closed).
-export const chromiumArgs = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
 
 function freePort() {
   return new Promise((res, rej) => {

@@ -25,10 +25,22 @@ function get(): Worker {
   return worker;
 }
 
+/** warmLayout starts the worker (and ELK's load) ahead of the first layout. */
+export function warmLayout() {
+  get();
+}
+
 export function layoutGraph(input: LayoutInput): Promise<LayoutResult> {
   const id = ++seq;
+  performance.mark("freshet:layout-start");
   return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
+    pending.set(id, {
+      resolve: (r) => {
+        performance.mark("freshet:layout-end");
+        resolve(r);
+      },
+      reject,
+    });
     get().postMessage({ id, input });
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseLevel, groupOf, layerLayout, layoutInput, shapeGraph, worst } from "./graph";
+import { chooseLevel, groupEdges, groupOf, layerLayout, layoutInput, shapeGraph, worst } from "./graph";
 import type { FreshnessResult, Subgraph } from "../types";
 
 const demo: Subgraph = {
@@ -79,6 +79,32 @@ describe("shapeGraph collapsed", () => {
     expect(ids).not.toContain("group:marts");
     expect(s.edges.map((e) => e.id)).toContain("staging/accounts->marts/revenue");
     expect(s.edges.map((e) => e.id)).toContain("group:raw/crm->staging/accounts");
+  });
+  it("takes coarser groups when the finer ones would draw too many edges", () => {
+    const nodes: { key: string; depth: number }[] = [];
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 5; b++) nodes.push({ key: `l${a}/d${b}/t`, depth: 0 });
+    // every domain of a layer feeds every domain of the next: 3 x 25 group edges at depth 2
+    const edges = [];
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 5; b++) for (let c = 0; c < 5; c++) {
+      edges.push({ upstream: `l${a}/d${b}/t`, downstream: `l${a + 1}/d${c}/t`, declared: true, observed: true });
+    }
+    expect(groupEdges({ nodes, edges }, 2)).toBe(75);
+    expect(shapeGraph({ nodes, edges }, new Map(), { maxNodes: 1, maxGroups: 50 }).level).toBe(2);
+    const coarse = shapeGraph({ nodes, edges }, new Map(), { maxNodes: 1, maxGroups: 50, maxGroupEdges: 20 });
+    expect(coarse.level).toBe(1);
+    expect(coarse.nodes).toHaveLength(4);
+    expect(coarse.edges.map((e) => e.count)).toEqual([25, 25, 25]);
+  });
+  it("expands a big group into its next level of groups, then into assets", () => {
+    const nodes = Array.from({ length: 40 }, (_, i) => ({ key: `l${i % 2}/d${i % 4}/t${i}`, depth: 0 }));
+    const g = { nodes, edges: [] };
+    const top = shapeGraph(g, new Map(), { maxNodes: 10, maxGroups: 2 });
+    expect(top.nodes.map((n) => n.id).sort()).toEqual(["group:l0", "group:l1"]);
+    const one = shapeGraph(g, new Map(), { maxNodes: 10, maxGroups: 2, expanded: new Set(["l0"]), expandUpTo: 5 });
+    expect(one.nodes.map((n) => n.id).sort()).toEqual(["group:l0/d0", "group:l0/d2", "group:l1"]);
+    const two = shapeGraph(g, new Map(), { maxNodes: 10, maxGroups: 2, expanded: new Set(["l0", "l0/d2"]), expandUpTo: 5 });
+    expect(two.nodes.filter((n) => n.type === "asset")).toHaveLength(10);
+    expect(two.nodes.map((n) => n.id)).toContain("group:l0/d0");
   });
   it("drops edges inside a group", () => {
     const g: Subgraph = {

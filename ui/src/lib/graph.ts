@@ -54,6 +54,10 @@ export interface ShapeOptions {
   focus?: string;
   /** force grouping even under maxNodes */
   forceCollapse?: boolean;
+  /** an expanded group with more assets than this shows its next level of groups (default 300) */
+  expandUpTo?: number;
+  /** the most group-to-group edges a prefix depth may make before a coarser one is taken */
+  maxGroupEdges?: number;
 }
 
 const worstOrder: FreshnessState[] = ["FAIL", "AT_RISK", "WARN", "UNKNOWN", "PASS"];
@@ -107,22 +111,62 @@ export function chooseLevel(keys: string[], maxGroups: number): number {
   return chosen;
 }
 
+/**
+ * groupEdges counts the distinct group-to-group edges at a prefix depth:
+ * what a collapsed view would draw (and the layout would route).
+ */
+export function groupEdges(g: Subgraph, level: number): number {
+  const seen = new Set<string>();
+  for (const e of g.edges) {
+    const s = groupOf(e.upstream, level);
+    const t = groupOf(e.downstream, level);
+    if (s !== t) seen.add(s + "\u0000" + t);
+  }
+  return seen.size;
+}
+
 export function shapeGraph(g: Subgraph, fresh: Map<string, FreshnessResult>, opts: ShapeOptions): Shaped {
   const roots = rootCauses(fresh);
   const keys = g.nodes.map((n) => n.key);
   const collapse = opts.forceCollapse || keys.length > opts.maxNodes;
-  const level = collapse ? chooseLevel(keys, opts.maxGroups ?? 200) : 0;
+  let level = collapse ? chooseLevel(keys, opts.maxGroups ?? 200) : 0;
+  // fewer, coarser groups while the finer ones would draw a hairball
+  while (collapse && level > 1 && groupEdges(g, level) > (opts.maxGroupEdges ?? 600)) level--;
   const expanded = opts.expanded ?? new Set<string>();
 
   // where each asset is drawn: itself, or its group's node
   const place = new Map<string, string>();
   const groups = new Map<string, ShapedNode>();
   const nodes: ShapedNode[] = [];
+  // an expanded group shows its assets one by one when it is small, else
+  // its next level of groups (drilling down l5 -> l5/d3 -> assets)
+  const sizes = new Map<string, number>();
+  const size = (prefix: string, lvl: number) => {
+    const k = lvl + "\u0000" + prefix;
+    let n = sizes.get(k);
+    if (n === undefined) {
+      n = 0;
+      for (const key of keys) if (groupOf(key, lvl) === prefix) n++;
+      sizes.set(k, n);
+    }
+    return n;
+  };
+  const groupFor = (key: string): string | undefined => {
+    let lvl = level;
+    let grp = groupOf(key, lvl);
+    while (expanded.has(grp)) {
+      const deeper = groupOf(key, lvl + 1);
+      if (deeper === grp || size(grp, lvl) <= (opts.expandUpTo ?? 300)) return undefined;
+      lvl++;
+      grp = deeper;
+    }
+    return grp;
+  };
   for (const n of g.nodes) {
     const state = fresh.get(n.key)?.state;
     const isRoot = roots.has(n.key) && state !== undefined && state !== "PASS";
-    const grp = collapse ? groupOf(n.key, level) : "";
-    if (collapse && !expanded.has(grp) && n.key !== opts.focus) {
+    const grp = collapse && n.key !== opts.focus ? groupFor(n.key) : undefined;
+    if (grp !== undefined) {
       const id = "group:" + grp;
       place.set(n.key, id);
       let gn = groups.get(id);
