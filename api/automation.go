@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -56,13 +55,9 @@ func (s *Server) putAutomation(c echo.Context) error {
 	if au == nil {
 		return notFound("", "this server runs no automation")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, 4<<10))
+	_, raw, err := readObject(c, 4<<10)
 	if err != nil {
 		return err
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body must be a JSON object: " + err.Error()}
 	}
 	for name := range raw {
 		if name != "enabled" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -201,13 +200,9 @@ func (s *Server) putPolicy(c echo.Context) error {
 	if !known && s.deps.Declare == nil {
 		return notFound("key", "no asset %q", key)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
+	body, raw, err := readObject(c, 64<<10)
 	if err != nil {
 		return err
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body must be a JSON object: " + err.Error()}
 	}
 	for name, v := range raw {
 		switch name {

@@ -121,13 +121,9 @@ func (s *Server) launchRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, 64<<10))
+	_, raw, err := readObject(c, 64<<10)
 	if err != nil {
 		return err
-	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body must be a JSON object: " + err.Error()}
 	}
 	var req runs.LaunchRequest
 	for name, v := range raw {
