@@ -237,6 +237,7 @@ function Flow({ nodes, edges, big, fitKey, onOpen }: { nodes: Node<NodeData>[]; 
   return (
     <ReactFlow<Node<NodeData>>
       nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView minZoom={0.02} maxZoom={2}
+      colorMode={document.documentElement.dataset.theme === "dark" ? "dark" : "light"}
       nodesDraggable={false} nodesConnectable={false} elementsSelectable edgesFocusable={false}
       onlyRenderVisibleElements={big} proOptions={{ hideAttribution: true }}
       onNodeDoubleClick={(_, n) => (n.data.type === "asset" ? navigate(assetPath(n.data.key)) : onOpen(n.data))}
