@@ -548,3 +548,49 @@ func TestFreshnessAPI(t *testing.T) {
 		t.Errorf("bad state filter = %d", r.status)
 	}
 }
+
+// TestWholeGraphCaps: the whole graph is capped (truncated, with the total)
+// and roots and leaves come in pages, so no single answer grows with the
+// catalog without bound.
+func TestWholeGraphCaps(t *testing.T) {
+	t.Parallel()
+	base := server(t, 0)
+	var g struct {
+		Nodes      []map[string]any `json:"nodes"`
+		Edges      []map[string]any `json:"edges"`
+		TotalNodes int              `json:"total_nodes"`
+		Truncated  bool             `json:"truncated"`
+	}
+	if err := json.Unmarshal(get(t, base+"/api/v1/lineage/graph?limit=2").body, &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Nodes) != 2 || !g.Truncated || g.TotalNodes < 3 {
+		t.Errorf("capped graph = %+v", g)
+	}
+	for _, e := range g.Edges {
+		if e["upstream"] != g.Nodes[0]["key"] && e["upstream"] != g.Nodes[1]["key"] {
+			t.Errorf("edge %v leaves the kept nodes", e)
+		}
+	}
+	var page struct {
+		Keys       []string `json:"keys"`
+		NextCursor string   `json:"next_cursor"`
+	}
+	if err := json.Unmarshal(get(t, base+"/api/v1/lineage/roots?limit=1").body, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Keys) != 1 || page.Keys[0] != "raw/customers" || page.NextCursor != "raw/customers" {
+		t.Fatalf("first page = %+v", page)
+	}
+	next := page.NextCursor
+	page.NextCursor = ""
+	if err := json.Unmarshal(get(t, base+"/api/v1/lineage/roots?limit=1&cursor="+next).body, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Keys) != 1 || page.Keys[0] != "raw/orders" || page.NextCursor != "" {
+		t.Errorf("second page = %+v", page)
+	}
+	if r := get(t, base+"/api/v1/lineage/graph?limit=0"); r.status != 400 {
+		t.Errorf("limit=0: %d", r.status)
+	}
+}

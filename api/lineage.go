@@ -3,7 +3,9 @@ package api
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -45,8 +47,50 @@ func (s *Server) assetLineage(c echo.Context) error {
 	return c.JSON(http.StatusOK, sub)
 }
 
+// Caps of the whole-graph answers: one request must not build hundreds of
+// megabytes (a 100k-asset graph is ~100 MB of JSON).
+const (
+	defaultGraphNodes = 20_000
+	maxGraphNodes     = 200_000
+	defaultKeysPage   = 1000
+	maxKeysPage       = 10_000
+)
+
+// graphPage is the whole graph, or its first limit nodes in key order
+// with the edges between them.
+type graphPage struct {
+	lineage.Subgraph
+	TotalNodes int  `json:"total_nodes"`
+	Truncated  bool `json:"truncated"`
+}
+
+// fullGraph: GET /api/v1/lineage/graph[?limit=N]. Past the cap the answer
+// says truncated: use the focused views (/assets/{key}/lineage) or raise
+// limit.
 func (s *Server) fullGraph(c echo.Context) error {
-	return c.JSON(http.StatusOK, s.deps.Lineage.Current().All())
+	limit, err := intParam(c, "limit", defaultGraphNodes, maxGraphNodes)
+	if err != nil {
+		return err
+	}
+	all := s.deps.Lineage.Current().All()
+	out := graphPage{Subgraph: all, TotalNodes: len(all.Nodes)}
+	if len(all.Nodes) > limit {
+		nodes := slices.Clone(all.Nodes)
+		slices.SortFunc(nodes, func(a, b lineage.Node) int { return strings.Compare(string(a.Key), string(b.Key)) })
+		nodes = nodes[:limit]
+		keep := make(map[asset.Key]bool, limit)
+		for _, n := range nodes {
+			keep[n.Key] = true
+		}
+		edges := make([]lineage.Edge, 0, len(all.Edges))
+		for _, e := range all.Edges {
+			if keep[e.Upstream] && keep[e.Downstream] {
+				edges = append(edges, e)
+			}
+		}
+		out = graphPage{Subgraph: lineage.Subgraph{Nodes: nodes, Edges: edges}, TotalNodes: len(all.Nodes), Truncated: true}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // lineagePath returns every node and edge on a path from ?from= to ?to=.
@@ -73,11 +117,50 @@ func (s *Server) lineagePath(c echo.Context) error {
 }
 
 func (s *Server) roots(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string][]asset.Key{"keys": nonNil(s.deps.Lineage.Current().Roots())})
+	return keysPage(c, s.deps.Lineage.Current().Roots())
 }
 
 func (s *Server) leaves(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string][]asset.Key{"keys": nonNil(s.deps.Lineage.Current().Leaves())})
+	return keysPage(c, s.deps.Lineage.Current().Leaves())
+}
+
+// keysPage answers a page of keys in key order: ?limit= (default 1000,
+// at most 10,000) and ?cursor= (the last key of the previous page).
+func keysPage(c echo.Context, keys []asset.Key) error {
+	limit, err := intParam(c, "limit", defaultKeysPage, maxKeysPage)
+	if err != nil {
+		return err
+	}
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
+	if cur := c.QueryParam("cursor"); cur != "" {
+		i, _ := slices.BinarySearch(keys, asset.Key(cur))
+		for i < len(keys) && keys[i] <= asset.Key(cur) {
+			i++
+		}
+		keys = keys[i:]
+	}
+	out := struct {
+		Keys       []asset.Key `json:"keys"`
+		NextCursor string      `json:"next_cursor,omitempty"`
+	}{Keys: nonNil(keys)}
+	if len(keys) > limit {
+		out.Keys, out.NextCursor = keys[:limit], string(keys[limit-1])
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// intParam reads an optional integer query parameter in [1, max].
+func intParam(c echo.Context, name string, def, max int) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, badRequest(name, "%s must be an integer from 1 to %d, not %q", name, max, v)
+	}
+	return n, nil
 }
 
 func queryKey(c echo.Context, name string) (asset.Key, error) {
