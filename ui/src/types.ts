@@ -127,6 +127,9 @@ export interface GraphEdge {
 export interface Subgraph {
   nodes: GraphNode[];
   edges: GraphEdge[];
+  /** /lineage/graph only: the server kept the first nodes in key order */
+  truncated?: boolean;
+  total_nodes?: number;
 }
 
 export type RunStatus = "QUEUED" | "STARTING" | "STARTED" | "SUCCESS" | "FAILURE" | "CANCELING" | "CANCELED";

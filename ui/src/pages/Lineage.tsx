@@ -210,6 +210,12 @@ function Lineage() {
         </span>
       </div>
       <ErrorBox error={graph.error ?? layoutError} />
+      {graph.data?.truncated && (
+        <div className="error-box" role="status">
+          The server sent the first {graph.data.nodes.length.toLocaleString()} of {graph.data.total_nodes?.toLocaleString()} assets
+          (in key order; its cap on the whole graph): focus on an asset to see its lineage whole.
+        </div>
+      )}
       <div className="lineage-canvas" data-ready={ready ? "true" : "false"} aria-label="Lineage graph">
         {ready && (
           <Flow nodes={nodes} edges={edges} big={shaped.nodes.length > 300} fitKey={layout.key + focus} onOpen={(n) => n.type === "group" ? toggle(n.key) : undefined} />
