@@ -16,6 +16,8 @@ go test -race -timeout 20m $(go list ./... | grep -v /internal/e2e)
 echo "== durability: kill -9 under load, ClickHouse outage under load"
 go test -race -count=1 -v -timeout 15m ./internal/e2e/ |
   grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|down|drained|Error|error|_test\.go:[0-9]+:'
+echo "== web UI: typecheck, unit tests (Vitest), build, end to end in headless Chromium"
+./scripts/ui-test.sh
 echo "== Prometheus rules (deploy/prometheus): promtool check and unit tests"
 command -v promtool >/dev/null || { echo "promtool missing: run scripts/ensure-promtool.sh (Debian package prometheus)" >&2; exit 1; }
 promtool check rules deploy/prometheus/freshet-rules.yml
