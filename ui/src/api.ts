@@ -29,13 +29,39 @@ export function query(params: Record<string, string | number | boolean | undefin
   return s ? "?" + s : "";
 }
 
-async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const init: RequestInit = { method, signal, headers: { Accept: "application/json" } };
+// A server with API tokens (docs/security.md) answers 401 without one: the
+// UI then asks for a token once and keeps it in this browser's storage.
+const tokenKey = "freshet.token";
+
+function storedToken(): string | null {
+  try {
+    return window.localStorage.getItem(tokenKey);
+  } catch {
+    return null;
+  }
+}
+
+async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, retried = false): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const init: RequestInit = { method, signal, headers };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+    headers["Content-Type"] = "application/json";
   }
+  const token = storedToken();
+  if (token) headers["Authorization"] = "Bearer " + token;
   const res = await fetch("/api/v1" + path, init);
+  if (res.status === 401 && !retried && typeof window.prompt === "function") {
+    const given = window.prompt("This Freshet server needs an API token (freshet token create --scope read ...). Token:");
+    if (given) {
+      try {
+        window.localStorage.setItem(tokenKey, given.trim());
+      } catch {
+        // storage refused: the token lasts for this request only
+      }
+      return request<T>(method, path, body, signal, true);
+    }
+  }
   const text = await res.text();
   let data: unknown = undefined;
   if (text) {
