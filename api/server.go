@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
@@ -96,6 +97,9 @@ type Options struct {
 	// MaxEvents bounds the events of one ingest request (0:
 	// ingest.DefaultMaxEvents).
 	MaxEvents int
+	// TracerProvider gives every request a server span named after its
+	// route (api/telemetry.go); nil or the no-op provider: no spans.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
@@ -103,10 +107,12 @@ const DefaultBodyLimit = 16 << 20
 
 // Server is the HTTP API.
 type Server struct {
-	echo *echo.Echo
-	deps Deps
-	opts Options
-	log  *slog.Logger
+	echo    *echo.Echo
+	handler http.Handler // echo, instrumented when tracing is on
+	deps    Deps
+	opts    Options
+	log     *slog.Logger
+	metrics *httpMetrics
 }
 
 // New builds the server and its routes.
@@ -125,8 +131,9 @@ func New(deps Deps, opts Options) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger}
+	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version)}
 	e.HTTPErrorHandler = s.handleError
+	e.Use(s.observe())
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests())
 	e.Use(s.guard())
@@ -139,6 +146,7 @@ func New(deps Deps, opts Options) *Server {
 		},
 	}))
 	s.routes()
+	s.handler = s.instrument(e)
 	return s
 }
 
@@ -205,7 +213,7 @@ func (s *Server) webUI(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // Handler returns the server as an http.Handler (for tests and embedding).
-func (s *Server) Handler() http.Handler { return s.echo }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Routes lists method and path of every route, for the OpenAPI check.
 func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
@@ -214,7 +222,7 @@ func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
 // gracefully, giving in-flight requests up to 10 seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
-		Handler:           s.echo,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// A body must arrive within a minute and an answer be written in
 		// one (live streams lift their own write deadline); idle

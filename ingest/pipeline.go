@@ -8,6 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/ingest/wal"
 )
@@ -49,6 +53,11 @@ type Options struct {
 	// this way.
 	OnStored func(batch, added []asset.Event)
 	Logger   *slog.Logger
+	// Tracer records spans (see tracing.go): ingest.submit and its
+	// wal.append for each acknowledged batch, ingest.store_batch and its
+	// store.append_events attempts for each store write. Nil: none, at
+	// no cost.
+	Tracer trace.Tracer
 }
 
 func (o *Options) defaults() {
@@ -137,8 +146,18 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx, span := p.start(ctx, "ingest.submit")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("freshet.events", len(events)))
+	}
+	err := p.submit(ctx, events)
+	endSpan(span, err)
+	return err
+}
+
+func (p *Pipeline) submit(ctx context.Context, events []asset.Event) error {
 	payload := encodeBatch(nil, events)
-	seq, err := p.log.Append(payload)
+	seq, err := p.appendWAL(ctx, payload)
 	if err != nil {
 		if errors.Is(err, wal.ErrFull) {
 			p.metrics.rejected.Add(float64(len(events)))
@@ -215,7 +234,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		final := ctx.Err() != nil // shutting down: this is the one last attempt
-		added, err := p.write(ctx, batch, false)
+		bctx, span := p.start(ctx, "ingest.store_batch")
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int("freshet.events", len(batch)), attribute.Int64("freshet.wal.last_seq", int64(last)))
+		}
+		added, err := p.write(bctx, batch, false)
+		if span.IsRecording() && err == nil {
+			span.SetAttributes(attribute.Int("freshet.events.added", len(added)))
+		}
+		endSpan(span, err)
 		if err != nil {
 			return err
 		}
@@ -356,7 +383,7 @@ func (p *Pipeline) write(ctx context.Context, batch []asset.Event, half bool) ([
 					"events", len(batch), "err", err)
 				break
 			}
-			derr := p.setAside(batch[0], err)
+			derr := p.setAside(ctx, batch[0], err)
 			if derr == nil {
 				return nil, nil
 			}
@@ -389,15 +416,24 @@ func (p *Pipeline) append(ctx context.Context, batch []asset.Event) ([]asset.Eve
 		wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	}
 	defer cancel()
+	wctx, span := p.start(wctx, "store.append_events")
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("freshet.events", len(batch)))
+	}
 	start := time.Now()
 	added, err := p.sink.AppendEvents(wctx, batch)
 	p.metrics.observeWrite(len(batch), time.Since(start), err)
+	endSpan(span, err)
 	return added, err
 }
 
-func (p *Pipeline) setAside(e asset.Event, cause error) error {
+func (p *Pipeline) setAside(ctx context.Context, e asset.Event, cause error) error {
 	if err := p.opts.DeadLetters.Add([]DeadLetter{{Time: time.Now().UTC(), Error: cause.Error(), Event: e}}); err != nil {
 		return err
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("dead letter", trace.WithAttributes(attribute.String("freshet.event.id", e.ID), attribute.String("freshet.asset", string(e.Asset))))
+		span.SetStatus(codes.Error, "an event was set aside as a dead letter")
 	}
 	p.metrics.deadLettered.Inc()
 	p.opts.Logger.Error("event set aside as a dead letter: the store rejects it while it accepts others; "+

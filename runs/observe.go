@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/executor"
 	"github.com/freshet-dev/freshet/store"
@@ -32,8 +34,13 @@ func (o observer) RunChanged(u executor.RunUpdate) {
 		rec.Started = u.Time.UTC()
 	}
 	final := u.Status.Done()
+	if lr.span.IsRecording() {
+		lr.span.AddEvent(string(u.Status), trace.WithTimestamp(u.Time))
+	}
 	if final {
 		rec.Ended = u.Time.UTC()
+		endRunSpan(lr, u.Time)
+		s.metrics.total.WithLabelValues(rec.Trigger, rec.Status).Inc()
 		for k := range lr.steps {
 			if s.busy[k] == rec.ID {
 				delete(s.busy, k)
@@ -108,6 +115,7 @@ func (o observer) StepChanged(u executor.StepUpdate) {
 	case executor.StepStarted:
 		st.Started, st.Ended = at, time.Time{}
 		st.PID, st.PIDStart = u.PID, u.PIDStart
+		s.startStepSpan(lr, u.Asset, st.Attempts, u.Time)
 		if !lr.emitted[u.Asset] {
 			lr.emitted[u.Asset] = true
 			started = append(started, runEvent(asset.KindRunStarted, u.Asset, lr.rec, at))
@@ -116,6 +124,7 @@ func (o observer) StepChanged(u executor.StepUpdate) {
 		if u.Status.Done() || u.Status == executor.StepUpForRetry {
 			st.Ended = at
 			st.PID, st.PIDStart = 0, 0
+			endStepSpan(lr, u.Asset, u.Status, u.Reason, u.Time)
 		}
 	}
 	s.steps[stepID{u.RunID, u.Asset}] = *st

@@ -109,6 +109,7 @@ func (s *Service) Reconcile(ctx context.Context) (Reconciled, error) {
 			return out, fmt.Errorf("reconcile run %s: record events: %w", rec.ID, err)
 		}
 		out.Runs++
+		s.metrics.total.WithLabelValues(rec.Trigger, rec.Status).Inc()
 		s.log.Warn("run interrupted by a restart marked failed", "run", rec.ID, "steps", len(stepsOut))
 	}
 	if len(retry) > 0 {

@@ -19,6 +19,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/executor"
 	"github.com/freshet-dev/freshet/store"
@@ -72,14 +75,20 @@ type Options struct {
 	OrphanGrace time.Duration
 	// LookupEnv resolves ${NAME} in materialize env (default os.LookupEnv).
 	LookupEnv func(string) (string, bool)
+	// Tracer records a span per run and per step attempt, and the run
+	// span's context becomes the run's TRACEPARENT (telemetry.go). Nil:
+	// no spans; each run starts a trace id of its own for its children.
+	Tracer trace.Tracer
 }
 
 // Service runs and records runs. Create it with New, give it specs,
 // Start it, then Reconcile what a previous process left.
 type Service struct {
-	opts Options
-	exec *executor.Executor
-	log  *slog.Logger
+	opts    Options
+	exec    *executor.Executor
+	log     *slog.Logger
+	tracer  trace.Tracer
+	metrics *metrics
 
 	mu      sync.Mutex
 	ctx     context.Context // runs' parent; set by Start
@@ -109,6 +118,9 @@ type liveRun struct {
 	subs  map[chan Update]struct{}
 	// emitted: assets whose run_started was sent to the event log.
 	emitted map[asset.Key]bool
+	// span is the run's; stepSpans the attempts' in progress.
+	span      trace.Span
+	stepSpans map[asset.Key]trace.Span
 }
 
 // Update is one change of a followed run: a status, a step or a log line.
@@ -129,8 +141,11 @@ func New(opts Options) *Service {
 	if opts.OrphanGrace <= 0 {
 		opts.OrphanGrace = 5 * time.Second
 	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	s := &Service{
-		opts: opts, log: opts.Log,
+		opts: opts, log: opts.Log, tracer: opts.Tracer,
 		live: map[string]*liveRun{}, busy: map[asset.Key]string{},
 		runs: map[string]store.RunRecord{}, steps: map[stepID]store.StepRecord{},
 		wake: make(chan struct{}, 1), flushed: make(chan struct{}),
@@ -139,6 +154,7 @@ func New(opts Options) *Service {
 		Limits: opts.Limits, Backoff: opts.Backoff, LookupEnv: opts.LookupEnv,
 		Recorder: recorder{s}, Observer: observer{s}, Logs: logSink{s}, Log: opts.Log,
 	})
+	s.metrics = newMetrics(s)
 	return s
 }
 
@@ -196,8 +212,11 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (store.RunRecor
 			Selection: joinSelection(req.Selection), Partition: req.Partition, Parent: req.Parent,
 			Owner: s.opts.Owner, Created: now, Updated: now},
 		steps: make(map[asset.Key]*store.StepRecord, len(plan.Steps)),
-		subs:  map[chan Update]struct{}{}, emitted: map[asset.Key]bool{},
+		subs:  map[chan Update]struct{}{}, emitted: map[asset.Key]bool{}, stepSpans: map[asset.Key]trace.Span{},
 	}
+	var traceParent string
+	lr.span, traceParent = s.startRunSpan(ctx, &runRecordView{id: id, trigger: req.Trigger, parent: req.Parent,
+		partition: req.Partition, selection: req.Selection, created: now}, len(plan.Steps))
 	s.mu.Lock()
 	for i, st := range plan.Steps {
 		rec := &store.StepRecord{RunID: id, Asset: st.Key, Index: i, Status: string(executor.StepQueued), Updated: now}
@@ -212,9 +231,11 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (store.RunRecor
 	s.mu.Unlock()
 	// The run's context is the service's, not the request's: a run
 	// outlives the HTTP call that launched it.
-	run, err := s.exec.Start(runCtx, plan, executor.RunRequest{ID: id, Partition: req.Partition})
+	run, err := s.exec.Start(runCtx, plan, executor.RunRequest{ID: id, Partition: req.Partition, TraceParent: traceParent})
 	if err != nil {
 		s.mu.Lock()
+		lr.rec.Status, lr.rec.Reason = string(executor.RunFailure), err.Error()
+		endRunSpan(lr, time.Now())
 		s.forget(lr)
 		delete(s.runs, id)
 		for k := range lr.steps {

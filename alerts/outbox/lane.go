@@ -228,10 +228,12 @@ func (o *Outbox) attempt(ctx context.Context, l *lane, d store.Delivery) {
 			Err: fmt.Errorf("stored notification does not decode: %w", jerr)}
 	} else {
 		sctx, cancel := context.WithTimeout(ctx, o.opts.SendTimeout)
+		sctx, span := o.startDelivery(sctx, l, d)
 		start := time.Now()
 		err = l.r.Send(sctx, n)
 		took = time.Since(start)
 		cancel()
+		endDelivery(span, err)
 		if err != nil && ctx.Err() != nil {
 			return // shutting down: not an attempt; it stays pending
 		}

@@ -46,6 +46,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/freshet-dev/freshet/alerts"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -116,6 +119,9 @@ type Options struct {
 	PollInterval time.Duration
 	// Rand returns numbers in [0, 1) for the jitter (default math/rand/v2).
 	Rand func() float64
+	// Tracer records an alert.deliver span per delivery attempt (nil:
+	// none).
+	Tracer trace.Tracer
 }
 
 func (o *Options) defaults() {
@@ -154,6 +160,9 @@ func (o *Options) defaults() {
 	}
 	if o.Rand == nil {
 		o.Rand = randFloat
+	}
+	if o.Tracer == nil {
+		o.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 }
 

@@ -4,12 +4,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Collector exposes the latest snapshot as per-asset gauges. It reads the
+// Collector exposes the latest snapshot as per-asset gauges, the time of
+// the latest pass and the histogram of pass durations. It reads the
 // published snapshot at scrape time, so the gauges always match what the
 // API shows and assets that lose their policy disappear.
 type Collector struct {
 	m                         *Monitor
 	state, lag, success, pass *prometheus.Desc
+	noAssets                  bool
+}
+
+func newPassHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: "freshet_freshness_evaluation_seconds",
+		Help:    "Duration of freshness evaluation passes: event-driven ones (the changed assets' downstream) and full ones (every Interval), fetches of older history and recording of state changes included.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)})
+}
+
+// WithoutAssets returns a collector that leaves out the per-asset series
+// (freshet_asset_*), for catalogs too large to scrape them.
+func (c *Collector) WithoutAssets() *Collector {
+	cp := *c
+	cp.noAssets = true
+	return &cp
 }
 
 // Collector returns the monitor's Prometheus collector.
@@ -33,13 +49,18 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lag
 	ch <- c.success
 	ch <- c.pass
+	c.m.passTime.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.m.passTime.Collect(ch)
 	snap := c.m.Snapshot()
 	if !snap.At.IsZero() {
 		ch <- prometheus.MustNewConstMetric(c.pass, prometheus.GaugeValue, float64(snap.At.UnixNano())/1e9)
+	}
+	if c.noAssets {
+		return
 	}
 	for k, r := range snap.Results {
 		group := snap.Groups[k]

@@ -19,6 +19,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/freshness"
 	"github.com/freshet-dev/freshet/lineage"
@@ -74,6 +79,9 @@ type Options struct {
 	// RunLookback is how far back the first pass reads run events from
 	// History to find the runs in flight before a restart (default 24h).
 	RunLookback time.Duration
+	// Tracer records a freshness.pass span per evaluation pass (nil:
+	// none).
+	Tracer trace.Tracer
 }
 
 // EventReader pages through stored events (store.Store has it).
@@ -151,6 +159,7 @@ type Monitor struct {
 	wake      chan struct{}
 	snap      atomic.Pointer[freshness.Snapshot]
 	evaluated chan struct{} // closed and replaced after every pass (for tests and Wait)
+	passTime  prometheus.Histogram
 
 	// Owned by Run.
 	tracker   *freshness.Tracker
@@ -190,6 +199,9 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	if opts.RunLookback <= 0 {
 		opts.RunLookback = 24 * time.Hour
 	}
+	if opts.Tracer == nil {
+		opts.Tracer = noop.NewTracerProvider().Tracer("")
+	}
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
@@ -199,6 +211,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
 		raw: map[asset.Key]freshness.Result{}, holds: map[asset.Key]hold{}, partsRead: map[asset.Key]bool{}}
 	m.snap.Store(&freshness.Snapshot{Results: map[asset.Key]freshness.Result{}})
+	m.passTime = newPassHistogram()
 	return m
 }
 
@@ -494,13 +507,33 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-// pass applies pending events and evaluates: everything when full (or
+// pass is one evaluation pass, timed (freshet_freshness_evaluation_seconds)
+// and traced (freshness.pass).
+func (m *Monitor) pass(ctx context.Context, full bool) {
+	start := time.Now()
+	ctx, span := m.opts.Tracer.Start(ctx, "freshness.pass")
+	st := m.evaluate(ctx, full)
+	m.passTime.Observe(time.Since(start).Seconds())
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Bool("freshet.freshness.full", st.full), attribute.Int("freshet.events", st.events),
+			attribute.Int("freshet.freshness.changed", st.changed), attribute.Int("freshet.freshness.results", st.results))
+	}
+	span.End()
+}
+
+// passStats describe a pass, for its span.
+type passStats struct {
+	full                     bool
+	events, changed, results int
+}
+
+// evaluate applies pending events and evaluates: everything when full (or
 // when the graph or the policies changed), else the changed assets'
 // downstream closure. When a data time needs history older than memory
 // holds, it fetches it from the store and re-evaluates (bounded rounds);
 // results still waiting for history keep their previous value. It records
 // state changes and publishes.
-func (m *Monitor) pass(ctx context.Context, full bool) {
+func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.mu.Lock()
 	events := m.pending
 	m.pending = nil
@@ -542,7 +575,7 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
 				m.publish(m.opts.Now())
-				return
+				return passStats{full: full, events: len(events)}
 			}
 		}
 		for k, ok := range matz {
@@ -589,6 +622,7 @@ func (m *Monitor) pass(ctx context.Context, full bool) {
 	}
 	m.record(ctx, now, results)
 	m.publish(now)
+	return passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
 }
 
 // settle fetches what the pass could not resolve from memory and
