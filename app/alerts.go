@@ -44,7 +44,7 @@ func (a *App) openAlerts(ctx context.Context, cfg Config) error {
 			resend[r.Name] = time.Minute
 		}
 	}
-	a.outbox = outbox.New(as, recs, outbox.Options{Logger: cfg.Logger, RatePerMinute: rates})
+	a.outbox = outbox.New(as, recs, outbox.Options{Logger: cfg.Logger, RatePerMinute: rates, Tracer: cfg.tracer("alerts")})
 	a.engine = engine.New(al.Rules, as, a.outbox, engine.Options{
 		Spec: func(k asset.Key) (asset.Spec, bool) {
 			s, _, ok := a.catalog.Spec(k)

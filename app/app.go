@@ -22,6 +22,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/freshet-dev/freshet/alerts/engine"
 	"github.com/freshet-dev/freshet/alerts/outbox"
@@ -82,6 +84,22 @@ type Config struct {
 	MetricsAuth    bool
 	// MaxEvents bounds the events of one ingest request (0: the default).
 	MaxEvents int
+	// TracerProvider records traces (telemetry.Setup, docs/operations.md):
+	// HTTP requests, ingest and its store writes, freshness passes, runs
+	// and their steps, alert deliveries. Nil or the no-op provider: none,
+	// and the components skip their spans.
+	TracerProvider trace.TracerProvider
+	// NoAssetMetrics leaves the per-asset series (freshet_asset_*) out of
+	// /metrics, for catalogs too large to scrape them.
+	NoAssetMetrics bool
+}
+
+// tracer is a component's tracer; nil when tracing is off.
+func (c Config) tracer(component string) trace.Tracer {
+	if _, off := c.TracerProvider.(noop.TracerProvider); off || c.TracerProvider == nil {
+		return nil
+	}
+	return c.TracerProvider.Tracer("github.com/freshet-dev/freshet/"+component, trace.WithInstrumentationVersion(c.Version))
 }
 
 // App is a running Freshet instance.
@@ -158,7 +176,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
 	}
 	ingestOpts := ingest.Options{BatchSize: cfg.BatchSize, BatchDelay: cfg.BatchDelay, Logger: cfg.Logger,
-		OnStored: a.catalog.Stored}
+		OnStored: a.catalog.Stored, Tracer: cfg.tracer("ingest")}
 	if ingestOpts.DeadLetters, err = ingest.OpenDeadLetters(filepath.Join(walDir, "dead-letters.ndjson")); err != nil {
 		a.wal.Close()
 		st.Close()
@@ -170,6 +188,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts.Seed = a.latestEvents
 	fopts.FirstSeen = a.firstSeen
 	fopts.History = st // history older than the monitor's in-memory window
+	fopts.Tracer = cfg.tracer("freshness")
 	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
 	a.selectPolicies(a.catalog.Keys())
 	recent, err := st.RecentSuccesses(ctx, monitor.RestartHistory)
@@ -212,7 +231,12 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
-	reg.MustRegister(a.monitor.Collector(), a.catalog.Collector())
+	reg.MustRegister(a.runs.Collectors()...)
+	if cfg.NoAssetMetrics {
+		reg.MustRegister(a.monitor.Collector().WithoutAssets()) // and no catalog health: all per asset
+	} else {
+		reg.MustRegister(a.monitor.Collector(), a.catalog.Collector())
+	}
 	deps := api.Deps{
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,
@@ -235,7 +259,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		reg.MustRegister(a.outbox.Collectors()...)
 	}
 	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
-		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents})
+		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
+		TracerProvider: cfg.TracerProvider})
+	reg.MustRegister(a.api.Collectors()...)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})
@@ -461,7 +487,7 @@ func (a *App) openRuns(cfg Config) error {
 		instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
-		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger})
+		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs")})
 	a.runs.SetSpecs(defs.Assets)
 	a.auto = automation.New(a.runs, automation.Options{
 		Enabled: defs.Automation.Enabled, Cooldown: defs.Automation.Cooldown, MaxBackoff: defs.Automation.MaxBackoff,

@@ -20,6 +20,7 @@ import (
 	"github.com/freshet-dev/freshet/examples"
 	"github.com/freshet-dev/freshet/executor"
 	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/telemetry"
 	"github.com/freshet-dev/freshet/ui"
 )
 
@@ -42,6 +43,7 @@ type serverFlags struct {
 	metricsAuth    bool
 	dev            bool // freshet dev: loopback only
 	maxEvents      int
+	noAssetMetrics bool
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -63,6 +65,28 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	}
 	cmd.Flags().StringVar(&f.publicURL, "public-url", "", "how people reach this server, for the links in alerts (default http://ADDR)")
 	cmd.Flags().StringVar(&f.pprofAddr, "pprof-addr", "", "serve Go's /debug/pprof profiles on this address (e.g. 127.0.0.1:6060; off by default, keep it on loopback)")
+	cmd.Flags().BoolVar(&f.noAssetMetrics, "no-asset-metrics", false, "leave the per-asset series (freshet_asset_*) out of /metrics, for very large catalogs (docs/operations.md)")
+}
+
+// startTracing sets up traces from the OTEL_* environment: off unless
+// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp) is set
+// (docs/operations.md). stop flushes the spans still queued; call it
+// after the app has closed.
+func startTracing(ctx context.Context, log *slog.Logger) (*telemetry.Tracing, func(), error) {
+	tr, err := telemetry.Setup(ctx, telemetry.Options{Version: version, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracing: %w", err)
+	}
+	if tr.Enabled() {
+		log.Info("tracing on: spans go to the OTLP endpoint", "protocol", tr.Protocol, "sampler", tr.Sampler)
+	}
+	return tr, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tr.Shutdown(sctx); err != nil {
+			log.Warn("flushing traces at shutdown", "err", err)
+		}
+	}, nil
 }
 
 // servePprof serves Go's runtime profiles on their own listener, apart
@@ -95,7 +119,7 @@ func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config
 	cfg := app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
 		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
-		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents}
+		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics}
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil {
 		return cfg, fmt.Errorf("--addr %q: %w", f.addr, err)
@@ -165,7 +189,12 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the Freshet server: REST API under /api/v1, health at /healthz and /readyz.
 
 The definitions file (freshet.yaml, see docs/config.md) declares assets and
-their dependencies; assets first seen in events are added as "discovered".`,
+their dependencies; assets first seen in events are added as "discovered".
+
+Metrics are at /metrics. Traces go to an OpenTelemetry collector over OTLP
+when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://otel-collector:4318;
+OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and the other OTEL_* variables
+apply): see docs/operations.md.`,
 		Example: `  freshet serve --config freshet.yaml --data-dir /var/lib/freshet
   freshet serve --config freshet.yaml --addr :3000`,
 		Args: cobra.NoArgs,
@@ -184,6 +213,12 @@ their dependencies; assets first seen in events are added as "discovered".`,
 			if err != nil {
 				return err
 			}
+			tracing, stopTracing, err := startTracing(cmd.Context(), log)
+			if err != nil {
+				return err
+			}
+			defer stopTracing() // after a.Close: the spans of the shutdown too
+			cfg.TracerProvider = tracing.Provider()
 			a, err := app.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -245,6 +280,12 @@ func runDev(ctx context.Context, cmd *cobra.Command, f serverFlags, every time.D
 	if err != nil {
 		return err
 	}
+	tracing, stopTracing, err := startTracing(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing() // after a.Close: the spans of the shutdown too
+	cfg.TracerProvider = tracing.Provider()
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
