@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -413,10 +414,14 @@ func spanNames(rec *tracetest.SpanRecorder) []string {
 }
 
 // BenchmarkIngestTracing: BenchmarkIngestHTTPEmbedded's requests (NDJSON
-// batches of 1,000 events, over a real socket, durable in the WAL before
-// the 202) with tracing off, the default, and on: every span recorded
-// and exported over OTLP/HTTP to a collector on loopback that reads and
-// discards them. Run both in one process, e.g.
+// over a real socket, durable in the WAL before the 202), of 1,000 events
+// and of one, with tracing off, the default; on, every span recorded and
+// exported over OTLP/HTTP to a collector on loopback that reads and
+// discards them; and on with 1% of the traces sampled
+// (parentbased_traceidratio 0.01). The data directory is on the test's disk, and on tmpfs
+// (/dev/shm, where there is one), where an fsync costs next to nothing and
+// what is left is the CPU a request takes: the worst case for tracing's
+// share. Run them all in one process, e.g.
 //
 //	go test ./app -run XXX -bench IngestTracing -count 5
 func BenchmarkIngestTracing(b *testing.B) {
@@ -425,29 +430,57 @@ func BenchmarkIngestTracing(b *testing.B) {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 	}))
 	defer collector.Close()
-	for _, mode := range []string{"off", "on"} {
-		b.Run("tracing="+mode, func(b *testing.B) {
-			endpoint := ""
-			if mode == "on" {
-				endpoint = collector.URL
+	disks := []string{"disk"}
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		disks = append(disks, "tmpfs")
+	}
+	for _, disk := range disks {
+		for _, perRequest := range []int{benchBatch, 1} {
+			for _, mode := range []string{"off", "on", "1pct"} {
+				b.Run(fmt.Sprintf("%s/events=%d/tracing=%s", disk, perRequest, mode), func(b *testing.B) {
+					dir := b.TempDir()
+					if disk == "tmpfs" {
+						var err error
+						if dir, err = os.MkdirTemp("/dev/shm", "freshet-bench-"); err != nil {
+							b.Fatal(err)
+						}
+						defer os.RemoveAll(dir)
+					}
+					benchTracing(b, collector.URL, mode, perRequest, dir)
+				})
 			}
-			b.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
-			b.Setenv("OTEL_TRACES_SAMPLER", "always_on")
-			tr, err := telemetry.Setup(context.Background(), telemetry.Options{Logger: quiet})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if tr.Enabled() != (mode == "on") {
-				b.Fatalf("tracing enabled = %v", tr.Enabled())
-			}
-			defer tr.Shutdown(context.Background())
-			benchIngest(b, app.Config{DataDir: b.TempDir(), TracerProvider: tr.Provider(),
-				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-		})
+		}
 	}
 }
 
-func benchIngest(b *testing.B, cfg app.Config) {
+// benchTracing runs benchIngest with tracing off, on (every span to
+// collector) or on with 1% of traces sampled (mode 1pct).
+func benchTracing(b *testing.B, collector, mode string, perRequest int, dir string) {
+	endpoint, sampler := collector, "parentbased_always_on"
+	switch mode {
+	case "off":
+		endpoint = ""
+	case "1pct":
+		sampler = "parentbased_traceidratio"
+	}
+	b.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+	b.Setenv("OTEL_TRACES_SAMPLER", sampler)
+	b.Setenv("OTEL_TRACES_SAMPLER_ARG", "0.01")
+	tr, err := telemetry.Setup(context.Background(), telemetry.Options{Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if tr.Enabled() != (mode != "off") {
+		b.Fatalf("tracing enabled = %v", tr.Enabled())
+	}
+	defer tr.Shutdown(context.Background())
+	benchIngest(b, perRequest, app.Config{DataDir: dir, TracerProvider: tr.Provider(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+// benchIngest posts NDJSON bodies of perRequest fresh events to a server
+// on cfg, one request at a time.
+func benchIngest(b *testing.B, perRequest int, cfg app.Config) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := app.Open(ctx, cfg)
@@ -461,18 +494,20 @@ func benchIngest(b *testing.B, cfg app.Config) {
 	}
 	go a.Serve(ctx, ln)
 	url := "http://" + ln.Addr().String() + "/api/v1/events"
-	bodies := make([][]byte, 64)
+	bodies := make([][]byte, 64*benchBatch/perRequest)
 	for i := range bodies {
-		bodies[i] = ndjson(benchEvents(i, benchBatch))
+		bodies[i] = ndjson(benchEvents(i, perRequest))
 	}
 	client := &http.Client{}
-	b.ReportAllocs()
+	var before, after syscall.Rusage
 	b.ResetTimer()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
 	for i := 0; b.Loop(); i++ {
+		// Fresh ids in every request: a repeated body is deduplicated.
 		body := bodies[i%len(bodies)]
 		if i >= len(bodies) {
 			b.StopTimer()
-			body = ndjson(benchEvents(i, benchBatch))
+			body = ndjson(benchEvents(i, perRequest))
 			b.StartTimer()
 		}
 		resp, err := client.Post(url, "application/x-ndjson", bytes.NewReader(body))
@@ -486,7 +521,13 @@ func benchIngest(b *testing.B, cfg app.Config) {
 		}
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(b.N*benchBatch)/b.Elapsed().Seconds(), "events/s")
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	b.ReportMetric(float64(b.N*perRequest)/b.Elapsed().Seconds(), "events/s")
+	// CPU of the whole process (server, store writer, client, span export
+	// and the collector) per request: steadier than the time on 2 shared
+	// cores.
+	cpu := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+	b.ReportMetric(float64(cpu)/1e3/float64(b.N), "cpu-µs/op")
 	if err := a.Drain(ctx); err != nil {
 		b.Fatal(err)
 	}
