@@ -81,19 +81,7 @@ func deliveryIndex(d *store.Delivery) [][2][]byte {
 // follow the stored delivery, so a new state, NextAttempt, Created or Key
 // moves it in the work list and the listings.
 func (s *Store) PutDeliveries(ctx context.Context, ds []store.Delivery) error {
-	if err := store.CheckDeliveries(ds); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if len(ds) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := createAlertBuckets(tx); err != nil {
-			return err
-		}
+	return s.write(ctx, store.CheckDeliveries(ds), len(ds), createAlertBuckets, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bDeliveries)
 		for i := range ds {
 			d := utcDelivery(ds[i])
@@ -267,19 +255,7 @@ func (s *Store) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]
 // winning, and keeps alert_incidents_open to the incidents whose stored
 // version is open.
 func (s *Store) PutIncidents(ctx context.Context, in []store.Incident) error {
-	if err := store.CheckIncidents(in); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if len(in) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := createAlertBuckets(tx); err != nil {
-			return err
-		}
+	return s.write(ctx, store.CheckIncidents(in), len(in), createAlertBuckets, func(tx *bolt.Tx) error {
 		b, open := tx.Bucket(bIncidents), tx.Bucket(bIncidentsOpen)
 		for i := range in {
 			x := utcIncident(in[i])
@@ -359,19 +335,7 @@ func (s *Store) Incidents(ctx context.Context, open bool) ([]store.Incident, err
 // PutSilences upserts silences by ID in one transaction, newest Updated
 // winning.
 func (s *Store) PutSilences(ctx context.Context, ss []store.Silence) error {
-	if err := store.CheckSilences(ss); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if len(ss) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := createAlertBuckets(tx); err != nil {
-			return err
-		}
+	return s.write(ctx, store.CheckSilences(ss), len(ss), createAlertBuckets, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSilences)
 		for i := range ss {
 			x := utcSilence(ss[i])

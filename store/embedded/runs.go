@@ -54,19 +54,7 @@ func logKey(runID string, seq uint64) []byte {
 // one unless its Updated is older. The created index follows the stored
 // run, so a run whose Created changed moves in the listing.
 func (s *Store) PutRuns(ctx context.Context, runs []store.RunRecord) error {
-	if err := store.CheckRuns(runs); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if len(runs) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := createRunBuckets(tx); err != nil {
-			return err
-		}
+	return s.write(ctx, store.CheckRuns(runs), len(runs), createRunBuckets, func(tx *bolt.Tx) error {
 		runB, byCreated := tx.Bucket(bRuns), tx.Bucket(bRunsByCreated)
 		for i := range runs {
 			r := utcRun(runs[i])
@@ -102,19 +90,7 @@ func (s *Store) PutRuns(ctx context.Context, runs []store.RunRecord) error {
 // PutSteps upserts steps by (RunID, Asset) in one transaction, newest
 // Updated winning, and indexes each run under the assets it has steps for.
 func (s *Store) PutSteps(ctx context.Context, steps []store.StepRecord) error {
-	if err := store.CheckSteps(steps); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if len(steps) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := createRunBuckets(tx); err != nil {
-			return err
-		}
+	return s.write(ctx, store.CheckSteps(steps), len(steps), createRunBuckets, func(tx *bolt.Tx) error {
 		stepB, byAsset := tx.Bucket(bRunSteps), tx.Bucket(bRunsByAsset)
 		for i := range steps {
 			st := utcStep(steps[i])
@@ -328,19 +304,7 @@ func assetRuns(ctx context.Context, tx *bolt.Tx, a asset.Key, lo, hi []byte,
 // AppendRunLogs stores the lines whose (RunID, Seq) it does not hold yet:
 // a line already stored, or repeated within the batch, is skipped.
 func (s *Store) AppendRunLogs(ctx context.Context, lines []store.RunLogLine) error {
-	if err := store.CheckRunLogs(lines); err != nil {
-		return fmt.Errorf("embedded: %w", err)
-	}
-	if len(lines) == 0 {
-		return nil
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := createRunBuckets(tx); err != nil {
-			return err
-		}
+	return s.write(ctx, store.CheckRunLogs(lines), len(lines), createRunBuckets, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRunLogs)
 		kvs := make([]kv, 0, len(lines))
 		inBatch := make(map[string]bool, len(lines))
@@ -403,4 +367,26 @@ func utcRun(r store.RunRecord) store.RunRecord {
 func utcStep(s store.StepRecord) store.StepRecord {
 	s.Started, s.Ended, s.Updated = s.Started.UTC(), s.Ended.UTC(), s.Updated.UTC()
 	return s
+}
+
+// write runs fn in one read-write transaction after the checks every
+// batch write shares: the batch is valid (checkErr from its Check*
+// function), not empty, and ctx is alive; create makes the buckets fn
+// needs (they are created on first write, so older files need nothing).
+func (s *Store) write(ctx context.Context, checkErr error, n int, create func(*bolt.Tx) error, fn func(*bolt.Tx) error) error {
+	if checkErr != nil {
+		return fmt.Errorf("embedded: %w", checkErr)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := create(tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
 }
