@@ -165,3 +165,33 @@ func TestOnePageThenResolve(t *testing.T) {
 		t.Errorf("delivery log = %+v", log.Deliveries)
 	}
 }
+
+// TestCheckFailurePagesWithoutAPass: a failed check pages although no
+// freshness pass follows it (the monitor's timer is set to an hour here):
+// events that open an incident wake the alert loop themselves.
+func TestCheckFailurePagesWithoutAPass(t *testing.T) {
+	t.Setenv("FRESHET_TEST_PD_KEY", "R0UT1NGKEY0000000000000000000000")
+	pd := newPD(t)
+	defs, err := config.Parse("checks.yaml", []byte(fmt.Sprintf(`
+alerts:
+  receivers:
+    - name: oncall
+      type: pagerduty
+      pagerduty: {routing_key_env: FRESHET_TEST_PD_KEY, endpoint: %q}
+  rules:
+    - {name: quality, when: [check_failed], receivers: [oncall]}
+assets:
+  - key: marts/orders
+`, pd.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := serve(t, app.Config{DataDir: t.TempDir(), Definitions: defs, Logger: quiet,
+		Freshness: monitor.Options{Interval: time.Hour}})
+	time.Sleep(200 * time.Millisecond) // past the monitor's first pass
+	postEvents(t, srv.base, `{"kind":"check_result","asset":"marts/orders","check":{"name":"not_null","passed":false,"severity":"error"}}`)
+	evs := pd.waitFor(t, 1)
+	if evs[0].EventAction != "trigger" || evs[0].DedupKey != "freshet/quality/marts/orders" {
+		t.Errorf("page = %+v", evs[0])
+	}
+}
