@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,9 +74,7 @@ func (s *Server) fullGraph(c echo.Context) error {
 	all := s.deps.Lineage.Current().All()
 	out := graphPage{Subgraph: all, TotalNodes: len(all.Nodes)}
 	if len(all.Nodes) > limit {
-		nodes := slices.Clone(all.Nodes)
-		slices.SortFunc(nodes, func(a, b lineage.Node) int { return strings.Compare(string(a.Key), string(b.Key)) })
-		nodes = nodes[:limit]
+		nodes := all.Nodes[:limit] // All lists the nodes in key order
 		keep := make(map[asset.Key]bool, limit)
 		for _, n := range nodes {
 			keep[n.Key] = true
@@ -131,8 +128,7 @@ func keysPage(c echo.Context, keys []asset.Key) error {
 	if err != nil {
 		return err
 	}
-	keys = slices.Clone(keys)
-	slices.Sort(keys)
+	// Roots and Leaves come in key order: no sort per request.
 	if cur := c.QueryParam("cursor"); cur != "" {
 		i, _ := slices.BinarySearch(keys, asset.Key(cur))
 		for i < len(keys) && keys[i] <= asset.Key(cur) {
