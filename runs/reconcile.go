@@ -132,10 +132,8 @@ func (s *Service) Reconcile(ctx context.Context) (Reconciled, error) {
 func (s *Service) retries(key asset.Key) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.specs {
-		if s.specs[i].Key == key && s.specs[i].Materialize != nil {
-			return s.specs[i].Materialize.Retries
-		}
+	if m := s.command[key]; m != nil {
+		return m.Retries
 	}
 	return 0
 }

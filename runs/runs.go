@@ -95,6 +95,7 @@ type Service struct {
 	done    chan struct{}
 	closed  bool
 	specs   []asset.Spec
+	command map[asset.Key]*asset.MaterializeSpec // the specs with a command, by key
 	live    map[string]*liveRun  // runs of this process not yet recorded as final
 	busy    map[asset.Key]string // asset -> a run queued or in flight for it
 	runs    map[string]store.RunRecord
@@ -162,8 +163,14 @@ func New(opts Options) *Service {
 // a Materialize command become steps; the caller decides where commands
 // may come from (the definitions file, never the API).
 func (s *Service) SetSpecs(specs []asset.Spec) {
+	command := make(map[asset.Key]*asset.MaterializeSpec)
+	for i := range specs {
+		if specs[i].Materialize != nil {
+			command[specs[i].Key] = specs[i].Materialize
+		}
+	}
 	s.mu.Lock()
-	s.specs = slices.Clone(specs)
+	s.specs, s.command = slices.Clone(specs), command
 	s.mu.Unlock()
 }
 
@@ -171,12 +178,7 @@ func (s *Service) SetSpecs(specs []asset.Spec) {
 func (s *Service) Materializable(key asset.Key) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := range s.specs {
-		if s.specs[i].Key == key {
-			return s.specs[i].Materialize != nil
-		}
-	}
-	return false
+	return s.command[key] != nil
 }
 
 // LaunchRequest asks for a run.
