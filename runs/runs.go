@@ -96,8 +96,8 @@ type Service struct {
 	closed  bool
 	specs   []asset.Spec
 	command map[asset.Key]*asset.MaterializeSpec // the specs with a command, by key
-	live    map[string]*liveRun  // runs of this process not yet recorded as final
-	busy    map[asset.Key]string // asset -> a run queued or in flight for it
+	live    map[string]*liveRun                  // runs of this process not yet recorded as final
+	busy    map[asset.Key]string                 // asset -> a run queued or in flight for it
 	runs    map[string]store.RunRecord
 	steps   map[stepID]store.StepRecord
 	logs    []store.RunLogLine
