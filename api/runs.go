@@ -370,12 +370,14 @@ func (s *Server) followRun(c echo.Context, rs Runs, id string, after uint64) err
 	if err := backlog(); err != nil {
 		return nil // the client went away or the store failed mid-stream: nothing more to say
 	}
-	keepAlive := time.NewTicker(15 * time.Second)
+	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
 	for live {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.closing:
+			return nil // shutting down: the client reads the rest from the next server
 		case <-keepAlive.C:
 			if _, err := io.WriteString(w, ": keep-alive\n\n"); err != nil {
 				return nil

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -74,6 +75,8 @@ type Deps struct {
 	Alerts     Alerting
 	Deliveries Deliveries
 	AlertRules config.Alerting
+	// Live is what GET /api/v1/stream follows (nil: 404).
+	Live Live
 }
 
 // Options tune the server.
@@ -113,6 +116,10 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *httpMetrics
+	// closing is closed when Serve starts to shut down: live streams end
+	// then rather than hold the graceful shutdown for its whole timeout.
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New builds the server and its routes.
@@ -131,7 +138,7 @@ func New(deps Deps, opts Options) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version)}
+	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version), closing: make(chan struct{})}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe())
 	e.Use(middleware.RequestID())
@@ -189,6 +196,7 @@ func (s *Server) routes() {
 	v1.GET("/alerts/rules", s.listRules)
 	v1.GET("/alerts/deliveries", s.listDeliveries)
 	v1.POST("/alerts/test", s.testReceiver)
+	v1.GET("/stream", s.stream) // live change notices (api/stream.go)
 	v1.GET("/silences", s.listSilences)
 	v1.POST("/silences", s.addSilence)
 	v1.DELETE("/silences/:id", s.expireSilence)
@@ -232,6 +240,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(func() { s.closeOnce.Do(func() { close(s.closing) }) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

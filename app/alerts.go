@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/freshet-dev/freshet/alerts"
@@ -12,6 +13,7 @@ import (
 	"github.com/freshet-dev/freshet/alerts/receiver"
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/live"
 	"github.com/freshet-dev/freshet/store"
 )
 
@@ -92,6 +94,7 @@ func (a *App) alert(ctx context.Context) {
 		}
 	}()
 	defer func() { <-sent }()
+	var lastFiring string
 	for {
 		pass := a.monitor.Evaluated()
 		select {
@@ -106,5 +109,22 @@ func (a *App) alert(ctx context.Context) {
 		if err := a.engine.Evaluate(ctx, in); err != nil && ctx.Err() == nil {
 			a.log.Warn("alert evaluation", "err", err)
 		}
+		if sig := firingSignature(a.engine.Firing()); sig != lastFiring {
+			lastFiring = sig
+			if err := a.live.Publish(live.TopicAlerts, live.AlertsNotice{Open: strings.Count(sig, "\n")}); err != nil {
+				a.log.Warn("live notice", "err", err)
+			}
+		}
 	}
+}
+
+// firingSignature changes when an incident opens, resolves, is sent or
+// held, or its impact changes: what the alerts page shows.
+func firingSignature(open []engine.Open) string {
+	var b strings.Builder
+	for _, o := range open {
+		fmt.Fprintf(&b, "%s|%s|%s|%d|%d\n", o.Notification.Key, o.Notification.Status, o.Held,
+			o.LastSent.UnixNano(), len(o.Notification.Impacted))
+	}
+	return b.String()
 }

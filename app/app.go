@@ -37,6 +37,7 @@ import (
 	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/live"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/clickhouse"
@@ -112,6 +113,7 @@ type App struct {
 	pipeline *ingest.Pipeline
 	monitor  *monitor.Monitor
 	api      *api.Server
+	live     *live.Hub // change notices for the web UI's stream
 	runs     *runs.Service
 	auto     *automation.Automation
 	declared []asset.Spec
@@ -151,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{log: cfg.Logger, store: st, catalog: catalog.New(), lineage: lineage.NewIndex(),
-		defs: cfg.Definitions, selected: map[asset.Key]asset.Spec{}}
+		defs: cfg.Definitions, selected: map[asset.Key]asset.Spec{}, live: live.New(0, 0)}
 	if cfg.Definitions != nil {
 		a.declared = cfg.Definitions.Assets
 	}
@@ -252,6 +254,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Ready:      func(context.Context) error { return a.wal.Err() },
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		AlertRules: a.alertRules,
+		Live:       a.live,
 	}
 	if a.engine != nil {
 		deps.Alerts, deps.Deliveries = a.engine, a.outbox
@@ -362,6 +365,25 @@ func (a *App) observe(events []asset.Event) {
 	}
 	a.monitor.Observe(events)
 	a.wakeAlerts(events)
+	if err := a.live.PublishEvents(events); err != nil {
+		a.log.Warn("live notice", "err", err)
+	}
+}
+
+// notifyRun tells the live stream's followers that a run or step changed.
+func (a *App) notifyRun(u runs.Update) {
+	var n live.RunNotice
+	switch {
+	case u.Run != nil:
+		n = live.RunNotice{Run: u.Run.ID, Status: u.Run.Status}
+	case u.Step != nil:
+		n = live.RunNotice{Run: u.Step.RunID, Status: u.Step.Status, Step: u.Step.Asset}
+	default:
+		return
+	}
+	if err := a.live.Publish(live.TopicRuns, n); err != nil {
+		a.log.Warn("live notice", "err", err)
+	}
 }
 
 // selectPolicies gives the assets among keys that the specs do not cover
@@ -487,7 +509,8 @@ func (a *App) openRuns(cfg Config) error {
 		instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
 	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
-		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs")})
+		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs"),
+		Notify: a.notifyRun})
 	a.runs.SetSpecs(defs.Assets)
 	a.auto = automation.New(a.runs, automation.Options{
 		Enabled: defs.Automation.Enabled, Cooldown: defs.Automation.Cooldown, MaxBackoff: defs.Automation.MaxBackoff,

@@ -50,6 +50,7 @@ func (o observer) RunChanged(u executor.RunUpdate) {
 	s.runs[rec.ID] = *rec
 	snapshot := *rec
 	lr.publish(Update{Run: &snapshot})
+	s.notify(Update{Run: &snapshot})
 	var ends []asset.Event
 	if final {
 		ends = runEnd(lr)
@@ -130,6 +131,7 @@ func (o observer) StepChanged(u executor.StepUpdate) {
 	s.steps[stepID{u.RunID, u.Asset}] = *st
 	snapshot := *st
 	lr.publish(Update{Step: &snapshot})
+	s.notify(Update{Step: &snapshot})
 	s.mu.Unlock()
 	s.submit(started)
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// span's context becomes the run's TRACEPARENT (telemetry.go). Nil:
 	// no spans; each run starts a trace id of its own for its children.
 	Tracer trace.Tracer
+	// Notify is told of every run and step change (not log lines), under
+	// the service's lock: it must not block or call back (live.Hub's
+	// Publish does neither). Nil: nobody is told.
+	Notify func(Update)
 }
 
 // Service runs and records runs. Create it with New, give it specs,
@@ -249,6 +253,7 @@ func (s *Service) Launch(ctx context.Context, req LaunchRequest) (store.RunRecor
 	s.mu.Lock()
 	lr.run = run
 	rec := lr.rec
+	s.notify(Update{Run: &rec})
 	s.mu.Unlock()
 	s.poke()
 	s.log.Info("run launched", "run", id, "trigger", req.Trigger, "selection", rec.Selection, "steps", len(plan.Steps))
@@ -474,6 +479,14 @@ func (s *Service) forget(lr *liveRun) {
 		if s.busy[k] == lr.rec.ID {
 			delete(s.busy, k)
 		}
+	}
+}
+
+// notify tells Options.Notify of u. Callers hold s.mu, so changes are
+// told in the order they happen.
+func (s *Service) notify(u Update) {
+	if s.opts.Notify != nil {
+		s.opts.Notify(u)
 	}
 }
 
