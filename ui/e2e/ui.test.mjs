@@ -158,6 +158,14 @@ describe("freshet web UI", { concurrency: false }, () => {
     assert.equal(await plot.locator("canvas").count(), 1);
     await page.getByText("materializations,").first().waitFor();
     await shot("asset");
+    // the lag over time against the SLA's limits (raw/shop/orders: max lag 2h, warn after 90m)
+    await page.goto(base + "/assets/raw/shop/orders");
+    const lag = page.getByTestId("lag-plot").locator('[data-plot="lag"]');
+    await lag.waitFor();
+    assert.equal(await lag.getAttribute("data-limits"), "2");
+    assert.ok(Number(await lag.getAttribute("data-points")) >= 3, "a saw-tooth from the materializations");
+    assert.match(await lag.getAttribute("aria-label"), /max lag 2h/);
+    await shot("asset-lag");
   });
 
   it("freshness: the SLA editor shows the API's 400 next to its field, saves, and the SLA survives a reload", async () => {
@@ -213,6 +221,10 @@ describe("freshet web UI", { concurrency: false }, () => {
       throw new Error(`${err.message}\nrun: ${run}\nlogs: ${lines}\npage: ${await logs.textContent()}`);
     }
     await page.locator("h1 + .status.SUCCESS").waitFor();
+    // the step Gantt chart: a bar for the step that ran
+    const bars = page.getByTestId("gantt").locator("rect.gantt-bar.SUCCESS");
+    await bars.first().waitFor();
+    assert.equal(await bars.count(), 1);
     await shot("run");
     await page.goto(base + "/runs");
     await page.getByTestId("runs-table").waitFor();
@@ -229,6 +241,26 @@ describe("freshet web UI", { concurrency: false }, () => {
       assert.ok(impacted.includes(k), `impacted lists ${k}: ${impacted}`);
     }
     await shot("alerts");
+  });
+
+  it("live: a new asset and a state change reach open pages without a reload", async () => {
+    await page.goto(base + "/");
+    await page.getByTestId("live-state").filter({ hasText: "live" }).waitFor();
+    await page.getByRole("row").filter({ hasText: "marts/revenue_daily" }).first().waitFor();
+    const post = (body) => fetch(base + "/api/v1/events", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    // polls are a minute apart: only the stream can bring these in time
+    const r = await post({ kind: "materialization", asset: "live/arrived", time: new Date().toISOString(), metadata: { row_count: 7 } });
+    assert.equal(r.status, 202, await r.text());
+    await page.locator('.vrow[data-key="live/arrived"]').waitFor({ timeout: 15_000 });
+    // an asset page follows its own state: an SLA the data already breaks turns it FAIL
+    await page.goto(base + "/assets/live/arrived");
+    await page.getByTestId("policy").waitFor();
+    const put = await fetch(base + "/api/v1/assets/live%2Farrived/freshness/policy", {
+      method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ max_lag: "1s" }),
+    });
+    assert.equal(put.status, 200, await put.text());
+    await page.locator('article [aria-label="freshness FAIL"]').first().waitFor({ timeout: 20_000 });
+    await shot("live");
   });
 
   it("dark theme, remembered", async () => {

@@ -7,6 +7,7 @@ import { FreshnessPage } from "./pages/Freshness";
 import { RunsPage, RunPage } from "./pages/Runs";
 import { AlertsPage } from "./pages/Alerts";
 import { Loading } from "./components/common";
+import { useLiveUpdates } from "./hooks";
 
 // The graph page brings React Flow; load it when it is first opened.
 const LineagePage = lazy(() => import("./pages/Lineage"));
@@ -57,6 +58,7 @@ export function App() {
   const [theme, setTheme] = useState<Theme>(initialTheme);
   const loc = useLocation();
   useShortcuts();
+  const live = useLiveUpdates();
   const full = loc.pathname === "/" || loc.pathname.startsWith("/lineage");
   useEffect(() => {
     const name = nav.find((n) => (n[0] === "/" ? loc.pathname === "/" : loc.pathname.startsWith(n[0])))?.[1];
@@ -76,6 +78,12 @@ export function App() {
             </NavLink>
           ))}
         </nav>
+        <span
+          className={"live " + live} role="status" data-testid="live-state"
+          title={live === "live" ? "Pages update as changes arrive (GET /api/v1/stream)" : "Not following changes now: reconnecting"}
+        >
+          {live === "live" ? "● live" : live === "connecting" ? "○ connecting" : "○ reconnecting"}
+        </span>
         <button
           type="button"
           aria-label={`Switch to ${theme === "dark" ? "light" : "dark"} theme`}

@@ -41,27 +41,34 @@ function storedToken(): string | null {
   }
 }
 
+/** authHeaders: the stored token, if any, as an Authorization header. */
+export function authHeaders(): Record<string, string> {
+  const token = storedToken();
+  return token ? { Authorization: "Bearer " + token } : {};
+}
+
+/** askToken asks for a token after a 401; true when one was given. */
+export function askToken(): boolean {
+  if (typeof window.prompt !== "function") return false;
+  const given = window.prompt("This Freshet server needs an API token (freshet token create --scope read ...). Token:");
+  if (!given) return false;
+  try {
+    window.localStorage.setItem(tokenKey, given.trim());
+  } catch {
+    return false; // storage refused: nowhere to keep it
+  }
+  return true;
+}
+
 async function request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal, retried = false): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
   const init: RequestInit = { method, signal, headers };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     headers["Content-Type"] = "application/json";
   }
-  const token = storedToken();
-  if (token) headers["Authorization"] = "Bearer " + token;
   const res = await fetch("/api/v1" + path, init);
-  if (res.status === 401 && !retried && typeof window.prompt === "function") {
-    const given = window.prompt("This Freshet server needs an API token (freshet token create --scope read ...). Token:");
-    if (given) {
-      try {
-        window.localStorage.setItem(tokenKey, given.trim());
-      } catch {
-        // storage refused: the token lasts for this request only
-      }
-      return request<T>(method, path, body, signal, true);
-    }
-  }
+  if (res.status === 401 && !retried && askToken()) return request<T>(method, path, body, signal, true);
   const text = await res.text();
   let data: unknown = undefined;
   if (text) {
@@ -116,6 +123,9 @@ export const api = {
     request<Silence>("POST", "/silences", s),
   expireSilence: (id: string) => request<unknown>("DELETE", `/silences/${encodeURIComponent(id)}`),
 };
+
+/** streamURL is the live stream of change notices (docs/api.md). */
+export const streamURL = (topics?: string[]) => "/api/v1/stream" + query({ topics: topics?.join(",") });
 
 /** runLogsURL is the server-sent events stream of a run's logs. */
 export const runLogsURL = (id: string, after = 0) =>

@@ -17,8 +17,8 @@ function describeMatch(m: Matcher): string {
 }
 
 export function AlertsPage() {
-  const alerts = useQuery({ queryKey: ["alerts"], queryFn: () => api.alerts(), refetchInterval: 10_000 });
-  const silences = useQuery({ queryKey: ["silences"], queryFn: () => api.silences(), refetchInterval: 30_000 });
+  const alerts = useQuery({ queryKey: ["alerts"], queryFn: () => api.alerts(), refetchInterval: 60_000 });
+  const silences = useQuery({ queryKey: ["silences"], queryFn: () => api.silences(), refetchInterval: 60_000 });
   const qc = useQueryClient();
   const [draft, setDraft] = useState<{ key: string; comment: string; duration: string } | null>(null);
   const add = useMutation({

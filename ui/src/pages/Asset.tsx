@@ -9,22 +9,24 @@ import { AssetLink, Chips, ErrorBox, Lag, Loading, RunStatus, StateBadge, Time }
 import { Plot } from "../components/Plot";
 import { SlaEditor } from "../components/SlaEditor";
 import { Timeline } from "../components/Timeline";
-import { numericSeries } from "../lib/series";
+import { numericSeries, type Series } from "../lib/series";
+import { lagLimits, lagLine, lagSamples } from "../lib/lag";
+import { formatDuration } from "../lib/time";
 import { describePolicy } from "../lib/sla";
-import type { AssetEvent, Policy } from "../types";
+import type { AssetEvent, FreshnessResult, Policy } from "../types";
 
 export function AssetPage() {
   const key = (useParams()["*"] ?? "").split("/").map(decodeURIComponent).join("/");
   const navigate = useNavigate();
-  const asset = useQuery({ queryKey: ["asset", key], queryFn: () => api.asset(key), refetchInterval: 15_000 });
-  const fresh = useQuery({ queryKey: ["asset-freshness", key], queryFn: () => api.assetFreshness(key), refetchInterval: 15_000 });
+  const asset = useQuery({ queryKey: ["asset", key], queryFn: () => api.asset(key), refetchInterval: 60_000 });
+  const fresh = useQuery({ queryKey: ["asset-freshness", key], queryFn: () => api.assetFreshness(key), refetchInterval: 60_000 });
   const events = useQuery({
     queryKey: ["asset-events", key],
     queryFn: () => api.assetEvents(key, { kind: "materialization,materialization_failed", limit: 1000 }),
     refetchInterval: 30_000,
   });
-  const recent = useQuery({ queryKey: ["asset-recent", key], queryFn: () => api.assetEvents(key, { limit: 25 }), refetchInterval: 15_000 });
-  const runs = useQuery({ queryKey: ["runs", { asset: key }], queryFn: () => api.runs({ asset: key, limit: 10 }), refetchInterval: 10_000 });
+  const recent = useQuery({ queryKey: ["asset-recent", key], queryFn: () => api.assetEvents(key, { limit: 25 }), refetchInterval: 60_000 });
+  const runs = useQuery({ queryKey: ["runs", { asset: key }], queryFn: () => api.runs({ asset: key, limit: 10 }), refetchInterval: 60_000 });
   const series = useMemo(() => numericSeries(events.data?.events ?? []), [events.data]);
   const [editing, setEditing] = useState(false);
   const launch = useMutation({
@@ -104,6 +106,12 @@ export function AssetPage() {
             </dl>
           ) : (
             <p className="muted" data-testid="policy">No SLA: this asset's freshness is not evaluated.</p>
+          )}
+          {r && (
+            <LagPlot
+              history={fresh.data?.history ?? []} materializations={events.data?.events ?? []} result={r}
+              hasUpstream={(a.upstream?.length ?? 0) > 0} policy={fresh.data?.policy?.policy}
+            />
           )}
           {editing && <div style={{ marginTop: 10 }}><SlaEditor assetKey={key} current={fresh.data?.policy} /></div>}
           <PolicyAudit audit={fresh.data?.audit ?? []} />
@@ -233,5 +241,33 @@ function EventTable({ events }: { events: AssetEvent[] }) {
         ))}
       </tbody>
     </table>
+  );
+}
+
+// tick steps for a lag axis: round durations
+const DURATION_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000];
+
+/**
+ * LagPlot: the asset's lag over time with its SLA's limits (lib/lag.ts
+ * says where the points come from). Exact at state changes, at each
+ * materialization of an asset without upstream, and now.
+ */
+function LagPlot({ history, materializations, result, hasUpstream, policy }: {
+  history: AssetEvent[]; materializations: AssetEvent[]; result: FreshnessResult; hasUpstream: boolean; policy?: Policy;
+}) {
+  const evaluated = result.evaluated_at ? Date.parse(result.evaluated_at) / 1000 : Date.now() / 1000;
+  const series: Series | undefined = useMemo(() => {
+    const line = lagLine(lagSamples(history, materializations, result, hasUpstream, evaluated));
+    return line.xs.length >= 2 ? { name: "lag", ...line } : undefined;
+  }, [history, materializations, result, hasUpstream, evaluated]);
+  const limits = useMemo(() => lagLimits(policy).map((l) => ({ label: l.label, value: l.seconds, state: l.state })), [policy]);
+  if (!series) return null;
+  return (
+    <div style={{ marginTop: 8 }} data-testid="lag-plot">
+      <Plot
+        series={series} limits={limits} format={formatDuration} points={false} height={150} incrs={DURATION_STEPS}
+        caption={`Lag over time${limits.length ? " against the SLA" : ""}: exact at state changes${hasUpstream ? "" : " and materializations"}, an upper bound between them`}
+      />
+    </div>
   );
 }

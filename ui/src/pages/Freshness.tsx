@@ -14,7 +14,7 @@ export function FreshnessPage() {
   const [params, setParams] = useSearchParams();
   const stateFilter = (params.get("state") ?? "").split(",").filter(Boolean) as FreshnessState[];
   const edit = params.get("edit") ?? "";
-  const q = useQuery({ queryKey: ["freshness"], queryFn: () => api.freshness(), refetchInterval: 15_000 });
+  const q = useQuery({ queryKey: ["freshness"], queryFn: () => api.freshness(), refetchInterval: 60_000 });
   const setParam = (k: string, v?: string) => {
     const p = new URLSearchParams(params);
     if (v) p.set(k, v);

@@ -4,9 +4,11 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, runLogsURL } from "../api";
+import { api, askToken, authHeaders, runLogsURL } from "../api";
 import { AssetLink, ErrorBox, Loading, RunStatus, Time } from "../components/common";
 import { mergeLines } from "../lib/series";
+import { follow } from "../lib/sse";
+import { Gantt } from "../components/Gantt";
 import { formatDuration } from "../lib/time";
 import type { Run, RunLogLine, RunStep } from "../types";
 
@@ -22,7 +24,7 @@ function took(r: { started?: string; ended?: string }) {
 export function RunsPage() {
   const [params, setParams] = useSearchParams();
   const status = params.get("status") ?? "";
-  const runs = useQuery({ queryKey: ["runs", { status }], queryFn: () => api.runs({ status: status || undefined, limit: 200 }), refetchInterval: 5_000 });
+  const runs = useQuery({ queryKey: ["runs", { status }], queryFn: () => api.runs({ status: status || undefined, limit: 200 }), refetchInterval: 60_000 });
   const [sel, setSel] = useState("");
   const navigate = useNavigate();
   const launch = useMutation({
@@ -82,34 +84,51 @@ export function RunPage() {
     setLines([]);
     setLive("connecting");
     let last = 0;
-    const es = new EventSource(runLogsURL(id));
-    const parse = <T,>(e: Event) => JSON.parse((e as MessageEvent).data) as T;
-    es.onopen = () => setLive("live");
-    es.addEventListener("log", (e) => {
-      const l = parse<RunLogLine>(e);
-      last = Math.max(last, l.seq);
-      setLines((have) => mergeLines(have, [l]));
-    });
-    es.addEventListener("step", (e) => {
-      const st = parse<RunStep>(e);
-      setRun((r) => r && { ...r, steps: (r.steps ?? []).map((x) => (x.asset === st.asset ? { ...x, ...st } : x)) });
-    });
-    es.addEventListener("run", (e) => {
-      const r = parse<Run>(e);
-      setRun((cur) => ({ ...r, steps: cur?.steps ?? r.steps }));
-    });
-    es.addEventListener("end", (e) => {
-      const r = parse<Run>(e);
-      setRun(r);
-      setLive("ended");
-      es.close();
-      qc.invalidateQueries({ queryKey: ["runs"] });
-    });
-    es.onerror = () => {
-      // the browser reconnects by itself; lines already shown are not repeated (mergeLines)
-      if (es.readyState === EventSource.CLOSED) setLive("error");
-    };
-    return () => es.close();
+    let ended = false;
+    const abort = new AbortController();
+    // fetch-based server-sent events: they carry the API token, which
+    // EventSource cannot (lib/sse.ts)
+    follow({
+      url: () => runLogsURL(id, last),
+      headers: authHeaders,
+      onUnauthorized: askToken,
+      reconnect: () => !ended,
+      onState: (st) => setLive((cur) => (cur === "ended" ? cur : st === "open" ? "live" : st === "error" ? "error" : cur)),
+      onMessage: (m) => {
+        let data: unknown;
+        try {
+          data = JSON.parse(m.data);
+        } catch {
+          return;
+        }
+        switch (m.event) {
+          case "log": {
+            const l = data as RunLogLine;
+            last = Math.max(last, l.seq);
+            setLines((have) => mergeLines(have, [l]));
+            break;
+          }
+          case "step": {
+            const st = data as RunStep;
+            setRun((r) => r && { ...r, steps: (r.steps ?? []).map((x) => (x.asset === st.asset ? { ...x, ...st } : x)) });
+            break;
+          }
+          case "run": {
+            const r = data as Run;
+            setRun((cur) => ({ ...r, steps: cur?.steps ?? r.steps }));
+            break;
+          }
+          case "end":
+            ended = true;
+            setRun(data as Run);
+            setLive("ended");
+            abort.abort();
+            qc.invalidateQueries({ queryKey: ["runs"] });
+            break;
+        }
+      },
+    }, abort.signal);
+    return () => abort.abort();
   }, [id, qc]);
 
   const cancel = useMutation({ mutationFn: () => api.cancel(id), onSuccess: (r) => setRun((cur) => ({ ...r, steps: r.steps ?? cur?.steps })) });
@@ -166,6 +185,10 @@ export function RunPage() {
           </table>
         </section>
       </div>
+      <section className="panel" aria-labelledby="timeline-h">
+        <h2 id="timeline-h">Timeline</h2>
+        <Gantt steps={run.steps ?? []} started={run.started} live={active(run.status)} />
+      </section>
       <section className="panel">
         <div className="row">
           <h2 style={{ margin: 0 }}>Logs</h2>
