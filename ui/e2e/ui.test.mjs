@@ -277,6 +277,46 @@ describe("freshet web UI", { concurrency: false }, () => {
     await page.getByRole("button", { name: /Switch to light theme/ }).click();
   });
 
+  it("lineage overview: a big graph is one canvas; hover names a box, a click opens it, zooming in brings the nodes", async () => {
+    // 400 more assets in 20 chains of 20: past the size where the zoomed-out graph is drawn on a canvas
+    const now = Date.now();
+    const events = [];
+    for (let c = 0; c < 20; c++) {
+      for (let i = 0; i < 20; i++) {
+        const e = { kind: "materialization", asset: `big/c${c}/n${i}`, time: new Date(now - (20 - i) * 1000).toISOString() };
+        if (i) e.upstream = [`big/c${c}/n${i - 1}`];
+        events.push(e);
+      }
+    }
+    const r = await fetch(base + "/api/v1/events", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(events) });
+    assert.equal(r.status, 202, await r.text());
+    await page.goto(base + "/lineage?group=0");
+    const canvas = page.getByTestId("overview");
+    await page.waitForFunction(() => Number(document.querySelector("canvas.overview")?.dataset.boxes ?? 0) >= 400, null, { timeout: 30_000 });
+    assert.equal(await page.locator(".react-flow__node").count(), 0, "no DOM nodes while zoomed out");
+    await shot("lineage-overview");
+    // hover across the canvas until a box names itself
+    const box = await canvas.boundingBox();
+    let found = null;
+    for (let y = 0.1; y < 0.95 && !found; y += 0.05) {
+      for (let x = 0.05; x < 0.95 && !found; x += 0.02) {
+        await page.mouse.move(box.x + box.width * x, box.y + box.height * y);
+        if (await page.locator(".overview-tip").count()) found = { x: box.x + box.width * x, y: box.y + box.height * y };
+      }
+    }
+    assert.ok(found, "no box named itself on hover");
+    const key = (await page.locator(".overview-tip").textContent()).split(" · ")[0];
+    await page.mouse.click(found.x, found.y);
+    await page.waitForURL((u) => decodeURIComponent(u.pathname) === "/assets/" + key);
+    await page.getByRole("heading", { level: 1, name: key }).waitFor();
+    // zoomed in, the names are readable: React Flow's nodes replace the canvas
+    await page.goto(base + "/lineage?group=0");
+    await canvas.waitFor();
+    for (let i = 0; i < 12 && (await canvas.count()); i++) await page.getByRole("button", { name: "Zoom In" }).click();
+    await page.locator(".react-flow__node").first().waitFor();
+    assert.equal(await canvas.count(), 0, "the overview is gone once names are readable");
+  });
+
   it("no page errors or console errors", () => {
     assert.deepEqual(problems, []);
   });

@@ -8,6 +8,8 @@ import { RunsPage, RunPage } from "./pages/Runs";
 import { AlertsPage } from "./pages/Alerts";
 import { Loading } from "./components/common";
 import { useLiveUpdates } from "./hooks";
+import { useQueryClient } from "@tanstack/react-query";
+import { api } from "./api";
 
 // The graph page brings React Flow; load it when it is first opened.
 const LineagePage = lazy(() => import("./pages/Lineage"));
@@ -54,11 +56,26 @@ function useShortcuts() {
   }, [navigate]);
 }
 
+/**
+ * usePrefetchGraph starts the whole graph's fetch while the lineage page's
+ * code (React Flow, lazily loaded) is still on its way: the two overlap
+ * instead of following each other.
+ */
+function usePrefetchGraph(path: string, search: string) {
+  const qc = useQueryClient();
+  useEffect(() => {
+    if (path !== "/lineage" || new URLSearchParams(search).has("focus")) return;
+    qc.prefetchQuery({ queryKey: ["graph"], queryFn: () => api.graph(), staleTime: 30_000 });
+    qc.prefetchQuery({ queryKey: ["freshness"], queryFn: () => api.freshness(), staleTime: 10_000 });
+  }, [qc, path, search]);
+}
+
 export function App() {
   const [theme, setTheme] = useState<Theme>(initialTheme);
   const loc = useLocation();
   useShortcuts();
   const live = useLiveUpdates();
+  usePrefetchGraph(loc.pathname, loc.search);
   const full = loc.pathname === "/" || loc.pathname.startsWith("/lineage");
   useEffect(() => {
     const name = nav.find((n) => (n[0] === "/" ? loc.pathname === "/" : loc.pathname.startsWith(n[0])))?.[1];

@@ -25,9 +25,9 @@ function get(): Worker {
   return worker;
 }
 
-/** warmLayout starts the worker (and ELK's load) ahead of the first layout. */
+/** warmLayout starts the worker and its ELK load while the page fetches its graph. */
 export function warmLayout() {
-  get();
+  get().postMessage({ id: 0, warm: true });
 }
 
 export function layoutGraph(input: LayoutInput): Promise<LayoutResult> {

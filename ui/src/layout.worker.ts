@@ -1,12 +1,19 @@
 // Graph layout off the main thread: ELK's layered algorithm (elkjs), or the
 // simple longest-path layers for inputs too big for ELK to finish quickly.
-import ELK from "elkjs/lib/elk.bundled.js";
+import type { ELK as Elk } from "elkjs/lib/elk-api";
 import { layerLayout, type LayoutInput, type LayoutResult } from "./lib/graph";
 
-const elk = new ELK();
+// ELK is 1.4 MB of JavaScript: loaded on the first graph small enough to
+// use it, so that a big graph's layers need not wait for its parsing.
+let elk: Promise<Elk> | undefined;
+const loadElk = () => (elk ??= import("elkjs/lib/elk.bundled.js").then((m) => new m.default()));
 
-/** Above this many nodes ELK takes seconds; the layers are instant. */
-const ELK_MAX_NODES = 1500;
+/**
+ * Above this many nodes ELK takes seconds (a 500-deep chain: 2 s); the
+ * layers take milliseconds, and a graph that big starts zoomed out as the
+ * overview, where the finer placement does not show.
+ */
+const ELK_MAX_NODES = 400;
 
 async function layout(input: LayoutInput): Promise<LayoutResult> {
   const t0 = performance.now();
@@ -15,7 +22,7 @@ async function layout(input: LayoutInput): Promise<LayoutResult> {
   }
   // ELK's cost grows with edges: big inputs get the fast settings
   const big = input.nodes.length + input.edges.length > 400;
-  const res = await elk.layout({
+  const res = await (await loadElk()).layout({
     id: "root",
     layoutOptions: {
       "elk.algorithm": "layered",
@@ -35,8 +42,13 @@ async function layout(input: LayoutInput): Promise<LayoutResult> {
   return { positions, ms: performance.now() - t0, engine: "elk" };
 }
 
-self.onmessage = async (ev: MessageEvent<{ id: number; input: LayoutInput }>) => {
-  const { id, input } = ev.data;
+async function handle(ev: MessageEvent<{ id: number; input?: LayoutInput; warm?: boolean }>) {
+  const { id, input, warm } = ev.data;
+  if (warm || !input) {
+    // the page is fetching its graph: load ELK meanwhile
+    loadElk().catch(() => {});
+    return;
+  }
   try {
     const result = await layout(input);
     self.postMessage({ id, result });
@@ -49,4 +61,11 @@ self.onmessage = async (ev: MessageEvent<{ id: number; input: LayoutInput }>) =>
       self.postMessage({ id, error: String(err) });
     }
   }
-};
+}
+
+// Loaded inside a worker, elk.bundled.js makes itself the worker's message
+// handler (self.onmessage = its dispatcher) and would answer the page in
+// its own protocol, or swallow requests. Ours listens with
+// addEventListener, and assignments to self.onmessage go nowhere.
+Object.defineProperty(self, "onmessage", { configurable: true, get: () => null, set: () => {} });
+self.addEventListener("message", handle);

@@ -3,11 +3,11 @@
 // ringed, declared / observed edges drawn differently; big graphs are
 // collapsed into groups by key prefix (click a group to expand it). The
 // layout runs in a Web Worker (ELK), so the page stays responsive.
-import { memo, useEffect, useMemo, useState } from "react";
+import { memo, useEffect, useMemo, useRef, useState, type RefObject } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import {
-  Background, Controls, Handle, MiniMap, Position, ReactFlow, ReactFlowProvider, useReactFlow,
+  Background, Controls, Handle, MiniMap, Position, ReactFlow, ReactFlowProvider, useReactFlow, useStore,
   type Edge, type Node, type NodeProps,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -16,11 +16,15 @@ import { useFreshness } from "../hooks";
 import { layoutGraph, warmLayout } from "../layout";
 import { GROUP_H, GROUP_W, layoutInput, NODE_H, NODE_W, shapeGraph, type LayoutResult, type Shaped, type ShapedNode } from "../lib/graph";
 import { assetPath, ErrorBox } from "../components/common";
+import { draw, fitViewport, hit, type Box, type Colors as OverviewColors, type Line } from "../lib/overview";
 
-/** Above this many assets the graph starts collapsed into groups. */
-const MAX_NODES = 1000;
+/**
+ * Above this many assets the graph starts collapsed into groups: the
+ * overview canvas draws more at once, but panning 30,000 edges is slow.
+ */
+const MAX_NODES = 3000;
 
-// the worker loads ELK (1.4 MB) while the page fetches the graph
+// the worker starts (and loads ELK) while the page fetches the graph
 warmLayout();
 
 type NodeData = ShapedNode & { onToggle?: (key: string) => void } & Record<string, unknown>;
@@ -160,6 +164,7 @@ function Lineage() {
   }, [ready, shaped]);
 
   const keys = useMemo(() => (graph.data?.nodes ?? []).map((n) => n.key), [graph.data]);
+  const canvasBox = useRef<HTMLDivElement>(null);
   const [focusInput, setFocusInput] = useState(focus);
   useEffect(() => setFocusInput(focus), [focus]);
 
@@ -216,9 +221,9 @@ function Lineage() {
           (in key order; its cap on the whole graph): focus on an asset to see its lineage whole.
         </div>
       )}
-      <div className="lineage-canvas" data-ready={ready ? "true" : "false"} aria-label="Lineage graph">
+      <div className="lineage-canvas" ref={canvasBox} data-ready={ready ? "true" : "false"} aria-label="Lineage graph">
         {ready && (
-          <Flow nodes={nodes} edges={edges} big={shaped.nodes.length > 300} fitKey={layout.key + focus} onOpen={(n) => n.type === "group" ? toggle(n.key) : undefined} />
+          <Flow nodes={nodes} edges={edges} big={shaped.nodes.length > 300} fitKey={layout.key + focus} container={canvasBox} onOpen={(n) => n.type === "group" ? toggle(n.key) : undefined} />
         )}
         {!ready && !graph.error && <div className="overlay">Laying out the graph…</div>}
         {ready && shaped.nodes.length === 0 && <div className="overlay">No lineage yet.</div>}
@@ -227,33 +232,141 @@ function Lineage() {
   );
 }
 
-function Flow({ nodes, edges, big, fitKey, onOpen }: { nodes: Node<NodeData>[]; edges: Edge[]; big: boolean; fitKey: string; onOpen: (n: NodeData) => void }) {
+// Below this zoom names are unreadable: a graph bigger than OVERVIEW_MIN
+// is drawn on one canvas (lib/overview.ts) instead of as DOM nodes.
+const OVERVIEW_ZOOM = 0.45;
+const OVERVIEW_MIN = 250;
+
+function Flow({ nodes, edges, big, fitKey, onOpen, container }: {
+  nodes: Node<NodeData>[]; edges: Edge[]; big: boolean; fitKey: string; onOpen: (n: NodeData) => void; container: RefObject<HTMLDivElement | null>;
+}) {
   const rf = useReactFlow();
   const colors = useMemo(stateColors, []);
   const navigate = useNavigate();
-  useEffect(() => {
+  const boxes = useMemo(() => nodes.map(toBox), [nodes]);
+  // The first view is computed before the first render, from the pane's
+  // size: a big graph then starts as the overview and never renders its
+  // thousands of DOM nodes (nor React Flow's fitView pass) at all.
+  const startView = () => {
+    const el = container.current;
+    const w = el?.clientWidth ?? 1200, h = el?.clientHeight ?? 800;
     const focusNode = nodes.find((n) => n.data.focus);
     // a focused asset is centred; otherwise the whole graph fits
-    requestAnimationFrame(() => {
-      if (focusNode && nodes.length > 60) rf.fitView({ nodes: [{ id: focusNode.id }], maxZoom: 1, duration: 0 });
-      else rf.fitView({ padding: 0.1, duration: 0 });
-    });
+    if (focusNode && nodes.length > 60) {
+      return { x: w / 2 - (focusNode.position.x + NODE_W / 2), y: h / 2 - (focusNode.position.y + NODE_H / 2), zoom: 1 };
+    }
+    return fitViewport(boxes, w, h, MIN_ZOOM, 1.5);
+  };
+  const [initial] = useState(startView);
+  // Whether names are readable, from our own view state rather than React
+  // Flow's store: on the first render the store does not have the initial
+  // view yet, and rendering 2,000 DOM nodes for one frame is the cost this
+  // avoids. Set only when it flips, so panning does not re-render.
+  const [zoomedOut, setZoomedOut] = useState(initial.zoom < OVERVIEW_ZOOM);
+  const overview = nodes.length > OVERVIEW_MIN && zoomedOut;
+  const firstFit = useRef(fitKey);
+  useEffect(() => {
+    if (firstFit.current === fitKey) return; // the initial view did it
+    firstFit.current = fitKey;
+    const v = startView();
+    setZoomedOut(v.zoom < OVERVIEW_ZOOM);
+    rf.setViewport(v, { duration: 0 });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [fitKey]);
+  // in the overview React Flow keeps the nodes (for the viewport's bounds) but draws none
+  const shownNodes = useMemo(() => (overview ? nodes.map((n) => ({ ...n, hidden: true })) : nodes), [overview, nodes]);
+  const open = (b: Box | undefined) => {
+    if (!b) return;
+    if (b.group) onOpen(nodes.find((n) => n.id === b.id)!.data);
+    else navigate(assetPath(b.key));
+  };
+  const [hover, setHover] = useState<{ box: Box; x: number; y: number } | null>(null);
   return (
     <ReactFlow<Node<NodeData>>
-      nodes={nodes} edges={edges} nodeTypes={nodeTypes} fitView minZoom={0.02} maxZoom={2}
+      nodes={shownNodes} edges={overview ? noEdges : edges} nodeTypes={nodeTypes} minZoom={MIN_ZOOM} maxZoom={2} defaultViewport={initial}
       colorMode={document.documentElement.dataset.theme === "dark" ? "dark" : "light"}
       nodesDraggable={false} nodesConnectable={false} elementsSelectable edgesFocusable={false}
       onlyRenderVisibleElements={big} proOptions={{ hideAttribution: true }}
       onNodeDoubleClick={(_, n) => (n.data.type === "asset" ? navigate(assetPath(n.data.key)) : onOpen(n.data))}
       onNodeClick={(_, n) => n.data.type === "group" && onOpen(n.data)}
+      onPaneClick={(e) => {
+        if (!overview) return;
+        const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+        open(hit(boxes, p.x, p.y));
+      }}
+      onPaneMouseMove={(e) => {
+        if (!overview) return hover && setHover(null);
+        const p = rf.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+        const b = hit(boxes, p.x, p.y);
+        const r = (e.currentTarget as HTMLElement).getBoundingClientRect();
+        setHover(b ? { box: b, x: e.clientX - r.left, y: e.clientY - r.top } : null);
+      }}
+      onPaneMouseLeave={() => setHover(null)}
+      onMove={(_, vp) => setZoomedOut(vp.zoom < OVERVIEW_ZOOM)}
       ariaLabelConfig={{ "node.a11yDescription.default": "Press Enter to open, Tab to move between assets." }}
     >
       <Background gap={24} size={1} />
-      <Controls showInteractive={false} aria-label="Zoom controls" />
-      <MiniMap pannable zoomable nodeColor={(n) => colors[(n.data as NodeData).state ?? "NONE"]} nodeStrokeWidth={0} ariaLabel="Minimap" />
+      {overview && <Overview boxes={boxes} edges={edges} colors={colors} />}
+      {overview && hover && (
+        <div className="overview-tip" style={{ left: hover.x + 12, top: hover.y + 12 }} role="tooltip">
+          {hover.box.key}{hover.box.group ? "/…" : ""} · {hover.box.state ? hover.box.state.replace("_", " ") : "no SLA"}{hover.box.rootCause ? " · root cause" : ""}
+        </div>
+      )}
+      <Controls showInteractive={false} aria-label="Zoom controls" fitViewOptions={{ includeHiddenNodes: true, padding: 0.1 }} />
+      {!overview && <MiniMap pannable zoomable nodeColor={(n) => colors[(n.data as NodeData).state ?? "NONE"]} nodeStrokeWidth={0} ariaLabel="Minimap" />}
     </ReactFlow>
+  );
+}
+
+const MIN_ZOOM = 0.02;
+const noEdges: Edge[] = [];
+
+function toBox(n: Node<NodeData>): Box {
+  const group = n.data.type === "group";
+  return {
+    id: n.id, key: n.data.key, x: n.position.x, y: n.position.y, w: group ? GROUP_W : NODE_W, h: group ? GROUP_H : NODE_H,
+    state: n.data.state, rootCause: n.data.rootCause, focus: n.data.focus, group,
+  };
+}
+
+/** Overview draws the zoomed-out graph on a canvas under React Flow's pane, redrawn as it pans and zooms. */
+function Overview({ boxes, edges, colors }: { boxes: Box[]; edges: Edge[]; colors: Record<string, string> }) {
+  const ref = useRef<HTMLCanvasElement>(null);
+  const [x, y, zoom] = useStore((s) => s.transform);
+  const width = useStore((s) => s.width);
+  const height = useStore((s) => s.height);
+  const byId = useMemo(() => new Map(boxes.map((b) => [b.id, b])), [boxes]);
+  const lines = useMemo(() => edges.map((e) => ({ source: e.source, target: e.target, kind: (e.className ?? "both") as Line["kind"] })), [edges]);
+  const palette = useMemo((): OverviewColors => {
+    const css = getComputedStyle(document.documentElement);
+    const v = (name: string, dflt: string) => css.getPropertyValue(name).trim() || dflt;
+    return {
+      states: colors, accent: v("--accent", "#0e7490"), panel: v("--panel", "#fff"),
+      edge: { both: v("--edge-both", "#64748b"), declared: v("--edge-declared", "#888"), observed: v("--edge-observed", "#888") },
+    };
+  }, [colors]);
+  useEffect(() => {
+    const c = ref.current;
+    const ctx = c?.getContext("2d");
+    if (!c || !ctx || !width || !height) return;
+    const frame = requestAnimationFrame(() => {
+      const dpr = window.devicePixelRatio || 1;
+      if (c.width !== Math.round(width * dpr) || c.height !== Math.round(height * dpr)) {
+        c.width = Math.round(width * dpr);
+        c.height = Math.round(height * dpr);
+      }
+      const stats = draw(ctx, boxes, byId, lines, { x, y, zoom }, width, height, dpr, palette);
+      c.dataset.boxes = String(stats.boxes);
+      c.dataset.drawn = "true";
+      performance.mark("freshet:overview-drawn");
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [x, y, zoom, width, height, boxes, byId, lines, palette]);
+  return (
+    <canvas
+      ref={ref} className="overview" style={{ width, height }} data-testid="overview"
+      role="img" aria-label={`Overview of ${boxes.length.toLocaleString()} boxes coloured by freshness; zoom in to read names and use the keyboard, or focus on an asset`}
+    />
   );
 }
 
