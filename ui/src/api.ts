@@ -47,8 +47,15 @@ export function authHeaders(): Record<string, string> {
   return token ? { Authorization: "Bearer " + token } : {};
 }
 
-/** askToken asks for a token after a 401; true when one was given. */
-export function askToken(): boolean {
+/**
+ * askToken asks for a token after a 401 of a request sent with the
+ * Authorization header `sentWith`; true when there is a new one to retry
+ * with. Requests refused together ask once: the later ones find the token
+ * the first one was given.
+ */
+export function askToken(sentWith?: string): boolean {
+  const now = storedToken();
+  if (now && "Bearer " + now !== sentWith) return true;
   if (typeof window.prompt !== "function") return false;
   const given = window.prompt("This Freshet server needs an API token (freshet token create --scope read ...). Token:");
   if (!given) return false;
@@ -68,7 +75,7 @@ async function request<T>(method: string, path: string, body?: unknown, signal?:
     headers["Content-Type"] = "application/json";
   }
   const res = await fetch("/api/v1" + path, init);
-  if (res.status === 401 && !retried && askToken()) return request<T>(method, path, body, signal, true);
+  if (res.status === 401 && !retried && askToken(headers.Authorization)) return request<T>(method, path, body, signal, true);
   const text = await res.text();
   let data: unknown = undefined;
   if (text) {

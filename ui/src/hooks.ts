@@ -66,7 +66,7 @@ export function useLiveUpdates(): LiveState {
     follow({
       url: () => streamURL(),
       headers: authHeaders,
-      onUnauthorized: askToken,
+      onUnauthorized: (sent) => askToken(sent.Authorization),
       onState: (s) => {
         if (s === "open") {
           setState("live");

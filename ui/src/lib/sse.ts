@@ -69,8 +69,8 @@ export interface StreamOptions {
   headers: () => Record<string, string>;
   onMessage: (m: SSEMessage) => void;
   onState?: (s: StreamState, detail?: string) => void;
-  /** onUnauthorized may ask for a token; true: try again now. */
-  onUnauthorized?: () => boolean;
+  /** onUnauthorized may ask for a token (given the headers refused); true: try again now. */
+  onUnauthorized?: (sent: Record<string, string>) => boolean;
   /** reconnect: false ends at the first end of stream (a finished run's tail). */
   reconnect?: () => boolean;
   fetch?: typeof fetch;
@@ -102,8 +102,9 @@ export async function follow(opts: StreamOptions, signal: AbortSignal): Promise<
     opts.onState?.("connecting");
     const parser = new SSEParser();
     try {
-      const res = await f(opts.url(), { headers: { Accept: "text/event-stream", ...opts.headers() }, signal, cache: "no-store" });
-      if (res.status === 401 && opts.onUnauthorized?.()) continue;
+      const headers = { Accept: "text/event-stream", ...opts.headers() };
+      const res = await f(opts.url(), { headers, signal, cache: "no-store" });
+      if (res.status === 401 && opts.onUnauthorized?.(headers)) continue;
       if (!res.ok || !res.body) {
         const text = await res.text().catch(() => "");
         let msg = `HTTP ${res.status}`;

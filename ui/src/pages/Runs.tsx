@@ -91,7 +91,7 @@ export function RunPage() {
     follow({
       url: () => runLogsURL(id, last),
       headers: authHeaders,
-      onUnauthorized: askToken,
+      onUnauthorized: (sent) => askToken(sent.Authorization),
       reconnect: () => !ended,
       onState: (st) => setLive((cur) => (cur === "ended" ? cur : st === "open" ? "live" : st === "error" ? "error" : cur)),
       onMessage: (m) => {
