@@ -32,7 +32,10 @@ type Spec struct {
 	Freshness   *FreshnessPolicy `json:"freshness,omitempty"`
 	Checks      []CheckSpec      `json:"checks,omitempty"`
 	Materialize *MaterializeSpec `json:"materialize,omitempty"`
-	Origin      Origin           `json:"origin"`
+	// Columns are the table's columns as declared (a dbt manifest), with
+	// their upstream columns when the declaration gives them.
+	Columns []Column `json:"columns,omitempty"`
+	Origin  Origin   `json:"origin"`
 }
 
 // Clone returns a deep copy: changing it never changes s.
@@ -42,6 +45,14 @@ func (s Spec) Clone() Spec {
 	s.Kinds = slices.Clone(s.Kinds)
 	s.Deps = slices.Clone(s.Deps)
 	s.Checks = slices.Clone(s.Checks)
+	if s.Columns != nil {
+		cols := make([]Column, len(s.Columns))
+		for i, c := range s.Columns {
+			c.Deps = slices.Clone(c.Deps)
+			cols[i] = c
+		}
+		s.Columns = cols
+	}
 	if s.Partitions != nil {
 		p := *s.Partitions
 		p.Values = slices.Clone(p.Values)
