@@ -77,6 +77,8 @@ type Deps struct {
 	AlertRules config.Alerting
 	// Live is what GET /api/v1/stream follows (nil: 404).
 	Live Live
+	// Columns is column-level lineage (nil: its routes are 404).
+	Columns Columns
 }
 
 // Options tune the server.
@@ -172,6 +174,8 @@ func (s *Server) routes() {
 	v1.GET("/assets/:key", s.getAsset)
 	v1.GET("/assets/:key/events", s.assetEvents)
 	v1.GET("/assets/:key/lineage", s.assetLineage)
+	v1.GET("/assets/:key/columns", s.assetColumns) // api/columns.go
+	v1.GET("/assets/:key/columns/:column/lineage", s.columnLineage)
 	v1.GET("/lineage/graph", s.fullGraph)
 	v1.GET("/lineage/path", s.lineagePath)
 	v1.GET("/lineage/roots", s.roots)

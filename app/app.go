@@ -109,6 +109,7 @@ type App struct {
 	store    store.Store
 	catalog  *catalog.Catalog
 	lineage  *lineage.Index
+	columns  *lineage.Columns // column-level lineage (app/columns.go)
 	wal      *wal.Log
 	pipeline *ingest.Pipeline
 	monitor  *monitor.Monitor
@@ -153,7 +154,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{log: cfg.Logger, store: st, catalog: catalog.New(), lineage: lineage.NewIndex(),
-		defs: cfg.Definitions, selected: map[asset.Key]asset.Spec{}, live: live.New(0, 0)}
+		defs: cfg.Definitions, selected: map[asset.Key]asset.Spec{}, live: live.New(0, 0),
+		columns: lineage.NewColumns()}
 	if cfg.Definitions != nil {
 		a.declared = cfg.Definitions.Assets
 	}
@@ -255,6 +257,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		AlertRules: a.alertRules,
 		Live:       a.live,
+		Columns:    a.columns,
 	}
 	if a.engine != nil {
 		deps.Alerts, deps.Deliveries = a.engine, a.outbox
@@ -321,6 +324,8 @@ func (a *App) rebuild(ctx context.Context) error {
 	}
 	a.catalog.Load(specs, sums, edges)
 	a.lineage.Reset(a.catalog.Keys(), declaredEdges(specs), edges)
+	a.declaredColumns(specs)
+	a.summaryColumns(sums)
 	return nil
 }
 
@@ -360,6 +365,9 @@ func (a *App) observe(events []asset.Event) {
 		}
 	}
 	a.lineage.Observe(discovered, edges)
+	for i := range events {
+		a.eventColumns(&events[i])
+	}
 	if len(discovered) > 0 {
 		a.selectPolicies(discovered)
 	}

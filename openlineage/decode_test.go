@@ -96,6 +96,15 @@ func TestProducers(t *testing.T) {
 				"row_count": "119873", "size_bytes": "28411002", "file_count": "8",
 				"data_source": `"s3://lake"`, "data_source_name": `"s3://lake"`,
 				"parent_job_name": `"orders_enrichment"`, "integration": `"SPARK"`,
+				// the join key that affects every column (the facet's dataset inputs) is not any one column's lineage
+				asset.ColumnLineageKey: mustJSON(t, asset.ColumnLineage{
+					"amount":   {{ColumnRef: asset.ColumnRef{Asset: lake("raw/shop/orders"), Column: "amount"}, Transformation: "DIRECT/IDENTITY"}},
+					"order_id": {{ColumnRef: asset.ColumnRef{Asset: lake("raw/shop/orders"), Column: "order_id"}, Transformation: "DIRECT/IDENTITY"}},
+					"country": {
+						{ColumnRef: asset.ColumnRef{Asset: lake("raw/shop/customers"), Column: "country"}, Transformation: "DIRECT/IDENTITY"},
+						{ColumnRef: asset.ColumnRef{Asset: lake("raw/shop/customers"), Column: "customer_id"}, Transformation: "INDIRECT/JOIN"},
+					},
+				}),
 			},
 		}}},
 		{"spark_fail.json", []want{{
@@ -506,6 +515,9 @@ func FuzzDecode(f *testing.F) {
 			}
 			if _, err := asset.ParseKey(string(e.Asset)); err != nil || e.ID == "" || e.Time.IsZero() {
 				t.Fatalf("accepted an invalid event: %+v", e)
+			}
+			if _, err := asset.ColumnLineageOf(e.Metadata); err != nil {
+				t.Fatalf("accepted column lineage that does not read back: %v", err)
 			}
 			if _, _, ok := ParseDatasetKey(e.Asset); !ok {
 				t.Fatalf("asset %q is not a dataset key", e.Asset)

@@ -415,6 +415,98 @@ func (d *decoder) datasetFacets(meta asset.Metadata, facets *fastjson.Object, fi
 		setText(meta, "data_source", d.str(member(f, "uri"), field+".dataSource.uri", ""))
 		setText(meta, "data_source_name", d.str(member(f, "name"), field+".dataSource.name", ""))
 	}
+	if f := d.facet(facets, "columnLineage", field); f != nil {
+		d.columnLineage(meta, f, field+".columnLineage")
+	}
+}
+
+// columnLineage maps the columnLineage facet's fields to the
+// column_lineage metadata (asset.ColumnLineage): each output column with
+// its input columns, the inputs' datasets named by their asset keys, and
+// the transformation as "TYPE/SUBTYPE" (spec 1-2 of the facet) or the
+// older transformationType. The facet's dataset-level inputs (columns
+// that affect the whole dataset, such as filters) are not column lineage
+// of any one column and are left out.
+func (d *decoder) columnLineage(meta asset.Metadata, f *fastjson.Object, field string) {
+	fields := d.object(member(f, "fields"), field+".fields")
+	if fields == nil {
+		return
+	}
+	cl := asset.ColumnLineage{}
+	fields.Visit(func(col []byte, v *fastjson.Value) {
+		if len(cl) >= asset.MaxColumns {
+			return
+		}
+		p := field + ".fields." + string(col)
+		o := d.object(v, p)
+		if o == nil {
+			return
+		}
+		var ins []asset.ColumnInput
+		var inputs []*fastjson.Value
+		if v := member(o, "inputFields"); v != nil {
+			var err error
+			if inputs, err = v.Array(); err != nil {
+				d.fail("invalid_value", p+".inputFields", "must be an array of input fields, not %s", typeName(v))
+			}
+		}
+		for i, in := range inputs {
+			q := fmt.Sprintf("%s.inputFields[%d]", p, i)
+			io := d.object(in, q)
+			if io == nil {
+				continue
+			}
+			ns := d.str(member(io, "namespace"), q+".namespace", "required: the input dataset's namespace")
+			name := d.str(member(io, "name"), q+".name", "required: the input dataset's name")
+			column := d.str(member(io, "field"), q+".field", "required: the input column's name")
+			if ns == "" || name == "" || column == "" {
+				continue
+			}
+			key, err := DatasetKey(ns, name)
+			if err != nil {
+				d.fail("invalid_value", q+".name", "%s", keyError(err))
+				continue
+			}
+			ins = append(ins, asset.ColumnInput{ColumnRef: asset.ColumnRef{Asset: key, Column: column}, Transformation: d.transformation(io, o, q)})
+			if len(ins) == asset.MaxColumnInputs {
+				break
+			}
+		}
+		if string(col) != "" && len(ins) > 0 {
+			cl[string(col)] = ins
+		}
+	})
+	if len(cl) == 0 {
+		return
+	}
+	if v, err := asset.ColumnLineageValue(cl); err == nil {
+		meta[asset.ColumnLineageKey] = v
+	}
+}
+
+// transformation is an input field's first transformation as
+// "TYPE/SUBTYPE" (e.g. DIRECT/AGGREGATION), or the column's older
+// transformationType (e.g. IDENTITY); "" when neither is given.
+func (d *decoder) transformation(in, col *fastjson.Object, field string) string {
+	if ts := member(in, "transformations"); ts != nil {
+		items, err := ts.Array()
+		if err != nil {
+			d.fail("invalid_value", field+".transformations", "must be an array, not %s", typeName(ts))
+			return ""
+		}
+		if len(items) > 0 {
+			t := d.object(items[0], field+".transformations[0]")
+			if t == nil {
+				return ""
+			}
+			typ := d.str(member(t, "type"), field+".transformations[0].type", "")
+			if sub := d.str(member(t, "subtype"), field+".transformations[0].subtype", ""); sub != "" {
+				return typ + "/" + sub
+			}
+			return typ
+		}
+	}
+	return d.str(member(col, "transformationType"), field+".transformationType", "")
 }
 
 // outputFacets maps outputStatistics: rowCount to row_count (the
