@@ -76,6 +76,9 @@ func (cl ColumnLineage) Validate() error {
 			if in.Asset == "" {
 				return fmt.Errorf("column %q: input %d names no asset", col, i)
 			}
+			if _, err := ParseKey(string(in.Asset)); err != nil {
+				return fmt.Errorf("column %q: input %d: %w", col, i, err)
+			}
 			if err := checkColumnName(in.Column); err != nil {
 				return fmt.Errorf("column %q: input %d: %w", col, i, err)
 			}

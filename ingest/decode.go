@@ -199,6 +199,11 @@ func (d *decoder) validate(w *wireEvent, prefix string) (asset.Event, *Validatio
 			if m.name == asset.RowCountKey && (m.v.Type != asset.MetaInt || m.v.Int < 0) {
 				return fail("invalid_value", "metadata."+m.name, "row_count must be a non-negative integer, not %s", m.raw)
 			}
+			if m.name == asset.ColumnLineageKey {
+				if _, err := asset.ColumnLineageOf(asset.Metadata{m.name: m.v}); err != nil {
+					return fail("invalid_value", "metadata."+m.name, `%v; column_lineage maps each column to its inputs: {"total": [{"asset": "raw/orders", "column": "amount"}]}`, err)
+				}
+			}
 			ev.Metadata[m.name] = m.v
 		}
 	}

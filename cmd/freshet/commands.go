@@ -208,15 +208,22 @@ func health(a wireAsset) string {
 func newLineageCmd(g *globals) *cobra.Command {
 	var up, down bool
 	var depth int
+	var column string
 	cmd := &cobra.Command{
 		Use:   "lineage KEY",
-		Short: "Show what an asset comes from and what depends on it",
+		Short: "Show what an asset (or one of its columns) comes from and what depends on it",
 		Long: `Show the lineage around an asset as a tree. Without --upstream or
 --downstream both directions are shown. Edges come from declared deps
-(freshet.yaml) and from the upstream field of events.`,
+(freshet.yaml) and from the upstream field of events.
+
+With --column, the lineage of one column: the columns it is computed
+from and the columns computed from it, each with its asset and the
+transformation when the report gave one (column lineage comes from the
+OpenLineage columnLineage facet; docs/lineage.md).`,
 		Example: `  freshet lineage raw/shop/orders --downstream
   freshet lineage dashboards/exec_revenue --upstream --depth 2
-  freshet lineage marts/funnel --json`,
+  freshet lineage marts/funnel --json
+  freshet lineage ol/s3:%2F%2Flake/marts/orders_enriched --column country --upstream`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if up && down {
@@ -233,6 +240,9 @@ func newLineageCmd(g *globals) *cobra.Command {
 				dir = "downstream"
 			}
 			q := url.Values{"direction": {dir}, "depth": {strconv.Itoa(depth)}}
+			if column != "" {
+				return columnLineage(cmd, g, args[0], column, dir, q)
+			}
 			var sub subgraph
 			if printed, err := g.fetch(cmd, "/api/v1/assets/"+keyPath(args[0])+"/lineage", q, &sub); printed || err != nil {
 				return err
@@ -253,8 +263,62 @@ func newLineageCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&up, "upstream", false, "only what KEY comes from")
 	cmd.Flags().BoolVar(&down, "downstream", false, "only what depends on KEY")
 	cmd.Flags().IntVar(&depth, "depth", 0, "levels to follow (0 = all)")
+	cmd.Flags().StringVar(&column, "column", "", "the lineage of this column of KEY instead of the whole asset's")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON (nodes and edges)")
 	return cmd
+}
+
+// columnLineage prints a column's lineage as trees of asset#column, with
+// each edge's transformation.
+func columnLineage(cmd *cobra.Command, g *globals, key, column, dir string, q url.Values) error {
+	var cg struct {
+		Nodes []struct {
+			Asset  asset.Key `json:"asset"`
+			Column string    `json:"column"`
+		} `json:"nodes"`
+		Edges []struct {
+			From           asset.ColumnRef `json:"from"`
+			To             asset.ColumnRef `json:"to"`
+			Transformation string          `json:"transformation"`
+		} `json:"edges"`
+		Truncated bool `json:"truncated"`
+	}
+	path := "/api/v1/assets/" + keyPath(key) + "/columns/" + url.PathEscape(column) + "/lineage"
+	if printed, err := g.fetch(cmd, path, q, &cg); printed || err != nil {
+		return err
+	}
+	// the asset tree printer, on columns: a column is a node named asset#column
+	var sub subgraph
+	label := map[asset.Key]string{}
+	for _, e := range cg.Edges {
+		from, to := asset.Key(e.From.String()), asset.Key(e.To.String())
+		sub.Edges = append(sub.Edges, subgraphEdge{Upstream: from, Downstream: to})
+		if e.Transformation != "" {
+			label[from+"\x00"+to] = e.Transformation
+		}
+	}
+	out := cmd.OutOrStdout()
+	start := asset.Key(asset.ColumnRef{Asset: asset.Key(key), Column: column}.String())
+	if dir != "downstream" {
+		fmt.Fprintln(out, "upstream (computed from):")
+		printTree(out, start, sub, true)
+	}
+	if dir != "upstream" {
+		fmt.Fprintln(out, "downstream (read by):")
+		printTree(out, start, sub, false)
+	}
+	if len(label) > 0 {
+		fmt.Fprintln(out, "transformations:")
+		for _, e := range cg.Edges {
+			if tr := label[asset.Key(e.From.String())+"\x00"+asset.Key(e.To.String())]; tr != "" {
+				fmt.Fprintf(out, "  %s -> %s: %s\n", e.From, e.To, tr)
+			}
+		}
+	}
+	if cg.Truncated {
+		fmt.Fprintln(out, "(truncated: the server's limit of columns was reached; use --depth)")
+	}
+	return nil
 }
 
 // printTree prints the subgraph as an indented tree from start; a node

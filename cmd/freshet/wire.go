@@ -110,10 +110,12 @@ type assetDetail struct {
 // subgraph is the Subgraph schema, the answer of
 // GET /api/v1/assets/{key}/lineage (only the edges are read).
 type subgraph struct {
-	Edges []struct {
-		Upstream   asset.Key `json:"upstream"`
-		Downstream asset.Key `json:"downstream"`
-	} `json:"edges"`
+	Edges []subgraphEdge `json:"edges"`
+}
+
+type subgraphEdge struct {
+	Upstream   asset.Key `json:"upstream"`
+	Downstream asset.Key `json:"downstream"`
 }
 
 // freshnessResult is the FreshnessResult schema: an item of the list of
