@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/internal/jsondup"
 )
 
 // Parsing uses fastjson rather than encoding/json: decoding was most of
@@ -200,7 +202,25 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 			setErr(typeError(field(name), "a string", val))
 		}
 	}
+	// A member sent twice would mean whichever copy a reader keeps: the
+	// known members each have a bit; unknown ones fail anyway.
+	var seen uint16
+	once := func(bit uint16, name string) bool {
+		if seen&bit != 0 {
+			setErr(duplicateError(field(name), name))
+			return false
+		}
+		seen |= bit
+		return true
+	}
 	obj.Visit(func(k []byte, val *fastjson.Value) {
+		if verr != nil {
+			return
+		}
+		bit := fieldBit(k)
+		if bit != 0 && !once(bit, string(k)) {
+			return
+		}
 		switch name := string(k); name {
 		case "id":
 			if val.Type() != fastjson.TypeNull {
@@ -220,14 +240,23 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 			} else {
 				str(name, val, &w.Asset)
 			}
-		case "time":
-			str(name, val, &w.Time)
+		case "time", "data_time":
+			// Absent or null means now (time) or unknown (data_time); an
+			// empty string is neither, and is refused rather than guessed.
+			if b, err := val.StringBytes(); err == nil && len(b) == 0 {
+				setErr(&ValidationError{Code: "invalid_value", Field: field(name),
+					Message: name + ` is empty: give an RFC 3339 time such as "2026-11-25T08:00:00Z", or leave the member out`})
+				return
+			}
+			if name == "time" {
+				str(name, val, &w.Time)
+			} else {
+				str(name, val, &w.DataTime)
+			}
 		case "run_id":
 			str(name, val, &w.RunID)
 		case "partition":
 			str(name, val, &w.Partition)
-		case "data_time":
-			str(name, val, &w.DataTime)
 		case "upstream":
 			w.Upstream, verr = d.upstreamList(val, field(name), verr)
 		case "metadata":
@@ -244,6 +273,39 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 		return asset.Event{}, verr
 	}
 	return d.validate(&w, prefix)
+}
+
+// fieldBit is the bit of a known event member in event's duplicate
+// check; 0 for an unknown name.
+func fieldBit(k []byte) uint16 {
+	switch string(k) {
+	case "id":
+		return 1 << 0
+	case "kind":
+		return 1 << 1
+	case "asset":
+		return 1 << 2
+	case "time":
+		return 1 << 3
+	case "run_id":
+		return 1 << 4
+	case "partition":
+		return 1 << 5
+	case "data_time":
+		return 1 << 6
+	case "upstream":
+		return 1 << 7
+	case "metadata":
+		return 1 << 8
+	case "check":
+		return 1 << 9
+	}
+	return 0
+}
+
+func duplicateError(field, name string) *ValidationError {
+	return &ValidationError{Code: "duplicate_field", Field: field,
+		Message: fmt.Sprintf("member %q appears more than once in the same object: send it once", name)}
 }
 
 func (d *decoder) upstreamList(v *fastjson.Value, field string, prev *ValidationError) ([]string, *ValidationError) {
@@ -331,6 +393,10 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 		case fastjson.TypeTrue, fastjson.TypeFalse:
 			e.v, e.raw = asset.Bool(val.Type() == fastjson.TypeTrue), val.String()
 		case fastjson.TypeObject, fastjson.TypeArray:
+			if dup := jsondup.Find(val, field+"."+name+"."); dup != "" {
+				verr = duplicateError(dup, dup[strings.LastIndexByte(dup, '.')+1:])
+				return
+			}
 			// fastjson copies nested values as written; check them with
 			// encoding/json (and compact them) so that what is stored is
 			// valid JSON in valid UTF-8.
@@ -399,12 +465,22 @@ func check(v *fastjson.Value, field string, prev *ValidationError) (*wireCheck, 
 		return nil, typeError(field, "an object", v)
 	}
 	c := &wireCheck{}
-	var verr *ValidationError
+	var (
+		verr *ValidationError
+		seen [3]bool // name, severity, passed
+	)
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if verr != nil {
 			return
 		}
 		name := string(k)
+		if i := slices.Index([]string{"name", "severity", "passed"}, name); i >= 0 {
+			if seen[i] {
+				verr = duplicateError(field+"."+name, name)
+				return
+			}
+			seen[i] = true
+		}
 		switch name {
 		case "name", "severity":
 			if val.Type() == fastjson.TypeNull {
