@@ -70,6 +70,7 @@ type wireEvent struct {
 	Upstream                                      []string
 	Metadata                                      []metaEntry
 	Check                                         *wireCheck
+	seen                                          uint16 // members met so far, by fieldBit
 }
 
 type metaEntry struct {
@@ -202,24 +203,18 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 			setErr(typeError(field(name), "a string", val))
 		}
 	}
-	// A member sent twice would mean whichever copy a reader keeps: the
-	// known members each have a bit; unknown ones fail anyway.
-	var seen uint16
-	once := func(bit uint16, name string) bool {
-		if seen&bit != 0 {
-			setErr(duplicateError(field(name), name))
-			return false
-		}
-		seen |= bit
-		return true
-	}
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if verr != nil {
 			return
 		}
-		bit := fieldBit(k)
-		if bit != 0 && !once(bit, string(k)) {
-			return
+		// A member sent twice would mean whichever copy a reader keeps:
+		// each known member has a bit (unknown ones fail anyway).
+		if bit := fieldBit(k); bit != 0 {
+			if w.seen&bit != 0 {
+				setErr(duplicateError(field(string(k)), string(k)))
+				return
+			}
+			w.seen |= bit
 		}
 		switch name := string(k); name {
 		case "id":
@@ -275,30 +270,17 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 	return d.validate(&w, prefix)
 }
 
+// eventFields are the known event members, in the order of their bits
+// in wireEvent.seen.
+var eventFields = [...]string{"id", "kind", "asset", "time", "run_id", "partition", "data_time", "upstream", "metadata", "check"}
+
 // fieldBit is the bit of a known event member in event's duplicate
 // check; 0 for an unknown name.
 func fieldBit(k []byte) uint16 {
-	switch string(k) {
-	case "id":
-		return 1 << 0
-	case "kind":
-		return 1 << 1
-	case "asset":
-		return 1 << 2
-	case "time":
-		return 1 << 3
-	case "run_id":
-		return 1 << 4
-	case "partition":
-		return 1 << 5
-	case "data_time":
-		return 1 << 6
-	case "upstream":
-		return 1 << 7
-	case "metadata":
-		return 1 << 8
-	case "check":
-		return 1 << 9
+	for i, f := range eventFields {
+		if string(k) == f { // compared without converting k
+			return 1 << i
+		}
 	}
 	return 0
 }
