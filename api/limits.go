@@ -114,7 +114,7 @@ func (l *ingestSlots) acquire(ctx context.Context) (release func(), err error) {
 	}
 	n := int64(cap(l.slots))
 	return nil, &Error{Status: http.StatusTooManyRequests, Code: "ingest_busy", RetryAfter: 1,
-		Limit: &LimitError{Name: "max-concurrent-ingest", Max: n, Current: n},
+		Limit:   &LimitError{Name: "max-concurrent-ingest", Max: n, Current: n},
 		Message: fmt.Sprintf("%d ingest requests are in progress, the most this server takes at once (--max-concurrent-ingest): retry in a moment", n)}
 }
 
@@ -183,7 +183,7 @@ func (g *assetGate) admit(newKeys []asset.Key) (release func(failed bool), err e
 					n, newKeys[0], int(g.perMin), int(g.tokens), retry)
 			}
 			return nil, &Error{Status: http.StatusTooManyRequests, Code: "asset_rate_limit", Field: "asset", RetryAfter: max(retry, 1),
-				Limit: &LimitError{Name: "max-new-assets-per-minute", Max: int64(g.perMin), Current: int64(g.perMin - g.tokens)},
+				Limit:   &LimitError{Name: "max-new-assets-per-minute", Max: int64(g.perMin), Current: int64(g.perMin - g.tokens)},
 				Message: msg}
 		}
 		g.tokens -= float64(n)

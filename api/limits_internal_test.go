@@ -11,7 +11,7 @@ import (
 
 type fakeSet struct{ n int }
 
-func (f *fakeSet) Len() int                              { return f.n }
+func (f *fakeSet) Len() int                             { return f.n }
 func (f *fakeSet) Unknown(ev []asset.Event) []asset.Key { return nil }
 
 func keys(n int) []asset.Key {
