@@ -17,24 +17,25 @@ const smallObject = 16
 
 // Find returns the path of the first member that repeats a name of its
 // object, at any depth ("a.b", "items[2].name"); "" when there is none.
-// prefix is prepended to the path (e.g. "metadata.").
+// The path starts with prefix, the path of v itself ("metadata.schema"),
+// if any. It allocates only for objects of more than 16 members, for
+// deep nesting and for the path it returns.
 func Find(v *fastjson.Value, prefix string) string {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		return findObject(o, prefix)
-	case fastjson.TypeArray:
-		items, _ := v.Array()
-		for i, item := range items {
-			if t := item.Type(); t != fastjson.TypeObject && t != fastjson.TypeArray {
-				continue
-			}
-			if p := Find(item, trimDot(prefix)+"["+strconv.Itoa(i)+"]."); p != "" {
-				return p
-			}
-		}
+	var (
+		buf [32][]byte
+		f   = finder{names: buf[:0]}
+	)
+	if !f.find(v) {
+		return ""
 	}
-	return ""
+	b := []byte(prefix)
+	for i := len(f.path) - 1; i >= 0; i-- { // f.path is innermost first
+		if seg := f.path[i]; seg[0] != '[' && len(b) > 0 {
+			b = append(b, '.')
+		}
+		b = append(b, f.path[i]...)
+	}
+	return string(b)
 }
 
 // FindIn parses body and finds a repeated member as Find does; err is a
@@ -48,45 +49,65 @@ func FindIn(body []byte) (string, error) {
 	return Find(v, ""), nil
 }
 
-func findObject(o *fastjson.Object, prefix string) string {
-	var (
-		dup   string
-		small [smallObject][]byte
-		names = small[:0]
-		seen  map[string]struct{}
-	)
+// finder walks a value; names is a stack of the member names of the
+// objects being walked, path the found member's path, innermost first.
+type finder struct {
+	names [][]byte
+	path  []string
+}
+
+func (f *finder) find(v *fastjson.Value) bool {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		return f.object(o)
+	case fastjson.TypeArray:
+		items, _ := v.Array()
+		for i, item := range items {
+			if t := item.Type(); (t == fastjson.TypeObject || t == fastjson.TypeArray) && f.find(item) {
+				f.path = append(f.path, "["+strconv.Itoa(i)+"]")
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (f *finder) object(o *fastjson.Object) bool {
+	start := len(f.names)
+	defer func() { f.names = f.names[:start] }()
+	var seen map[string]struct{}
 	if o.Len() > smallObject {
 		seen = make(map[string]struct{}, o.Len())
 	}
+	found := false
 	o.Visit(func(k []byte, val *fastjson.Value) {
-		if dup != "" {
+		if found {
 			return
 		}
 		if seen != nil {
-			if _, ok := seen[string(k)]; ok {
-				dup = prefix + string(k)
-				return
+			if _, dup := seen[string(k)]; dup {
+				found = true
+			} else {
+				seen[string(k)] = struct{}{}
 			}
-			seen[string(k)] = struct{}{}
 		} else {
-			for _, n := range names {
+			for _, n := range f.names[start:] {
 				if bytes.Equal(n, k) {
-					dup = prefix + string(k)
-					return
+					found = true
+					break
 				}
 			}
-			names = append(names, k)
+			f.names = append(f.names, k)
 		}
-		if t := val.Type(); t == fastjson.TypeObject || t == fastjson.TypeArray {
-			dup = Find(val, prefix+string(k)+".")
+		if found {
+			f.path = append(f.path, string(k))
+			return
+		}
+		if t := val.Type(); (t == fastjson.TypeObject || t == fastjson.TypeArray) && f.find(val) {
+			f.path = append(f.path, string(k))
+			found = true
 		}
 	})
-	return dup
-}
-
-func trimDot(prefix string) string {
-	if n := len(prefix); n > 0 && prefix[n-1] == '.' {
-		return prefix[:n-1]
-	}
-	return prefix
+	return found
 }
