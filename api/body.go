@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +24,15 @@ func readObject(c echo.Context, limit int64) ([]byte, map[string]json.RawMessage
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, nil, &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body must be a JSON object: " + err.Error()}
+	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD without a word.
+	for name, v := range raw {
+		if !utf8.Valid(v) {
+			return nil, nil, badRequest(name, "%s is not valid UTF-8", name)
+		}
+	}
+	if !utf8.Valid(body) {
+		return nil, nil, &Error{Status: http.StatusBadRequest, Code: "invalid_json", Message: "the body is not valid UTF-8"}
 	}
 	// encoding/json keeps the last of two members with one name, and
 	// another reader may keep the first: refuse the ambiguity.
