@@ -74,10 +74,10 @@ type hostileCase struct {
 	chunked        bool              // send the body chunked (no Content-Length)
 	// plain: net/http itself refuses the request line (an invalid
 	// escape) before any handler runs, with a plain-text 400.
-	plain bool
-	field          string            // the JSON error must name this field ("" any)
-	status         int               // the status must be this (0: any 4xx)
-	mayClose       bool              // the server may cut the connection instead of answering
+	plain    bool
+	field    string // the JSON error must name this field ("" any)
+	status   int    // the status must be this (0: any 4xx)
+	mayClose bool   // the server may cut the connection instead of answering
 }
 
 type outcome struct {
@@ -266,7 +266,9 @@ var lookalikes = map[string]string{
 func hostileCases(routes []*echoRoute) []hostileCase {
 	var cs []hostileCase
 	add := func(c hostileCase) { cs = append(cs, c) }
-	ev := func(members string) []byte { return []byte(`{"kind":"materialization","asset":"raw/orders"` + members + `}`) }
+	ev := func(members string) []byte {
+		return []byte(`{"kind":"materialization","asset":"raw/orders"` + members + `}`)
+	}
 	event := ev("")
 	// A concrete request to each route, with a body a write would take.
 	example := func(r *echoRoute) (target string, body []byte) {
@@ -472,7 +474,7 @@ func hostileCases(routes []*echoRoute) []hostileCase {
 		{"time before 1970", "application/json", string(ev(`,"time":"1900-01-01T00:00:00Z"`)), "time", 400},
 		{"time with year 0", "application/json", string(ev(`,"time":"0000-01-01T00:00:00Z"`)), "time", 400},
 		{"huge row_count", "application/json", string(ev(`,"metadata":{"row_count":1e400}`)), "metadata.row_count", 400},
-		{"huge integer", "application/json", string(ev(`,"metadata":{"n":`+strings.Repeat("9", 400)+`}`)), "metadata.n", 400},
+		{"huge integer", "application/json", string(ev(`,"metadata":{"n":` + strings.Repeat("9", 400) + `}`)), "metadata.n", 400},
 		{"negative row_count", "application/json", string(ev(`,"metadata":{"row_count":-1}`)), "metadata.row_count", 400},
 		{"NaN", "application/json", string(ev(`,"metadata":{"x":NaN}`)), "", 400},
 		{"Infinity", "application/json", string(ev(`,"metadata":{"x":Infinity}`)), "", 400},
