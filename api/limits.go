@@ -6,9 +6,11 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/auth"
@@ -22,13 +24,18 @@ import (
 // Defaults for the limits (api.Options and the serve flags).
 const (
 	// DefaultMaxConcurrentIngest bounds the ingest requests being read,
-	// decoded and acknowledged at once. Each may hold its body (up to
-	// --max-body-bytes) and its decoded events, so this bounds the memory
-	// ingest can take, whatever the number of clients.
-	DefaultMaxConcurrentIngest = 8
-	// DefaultIngestWait is how long an ingest request waits for a free
-	// slot before it is refused: enough to absorb a burst of small
-	// requests, short enough that waiting clients cost next to nothing.
+	// decoded and acknowledged at once.
+	DefaultMaxConcurrentIngest = 32
+	// DefaultMaxIngestBytes bounds the bodies of those requests together
+	// (a body without Content-Length, or compressed, counts as
+	// --max-body-bytes). Decoding takes about six times a body's size, so
+	// this bounds the memory ingest can take, whatever the number of
+	// clients: four bodies of the default 16 MiB limit at once.
+	DefaultMaxIngestBytes = 64 << 20
+	// DefaultIngestWait is how long an ingest request waits for room
+	// before it is refused: enough to absorb a burst, short enough that
+	// waiting clients cost next to nothing (they have not sent their
+	// bodies yet).
 	DefaultIngestWait = time.Second
 	// DefaultMaxAssets bounds the catalog (every asset costs memory in
 	// the catalog, the lineage index and the freshness monitor).
@@ -56,29 +63,43 @@ type LimitError struct {
 	Current int64  `json:"current"`
 }
 
-// ingestSlots bounds the ingest requests in progress (nil: no bound).
+// ingestSlots bounds the ingest requests in progress, by count and by the
+// size of their bodies (nil: no bound).
 type ingestSlots struct {
-	slots chan struct{}
-	wait  time.Duration
+	count    chan struct{} // nil: no count bound
+	bytes    *semaphore.Weighted
+	maxBytes int64 // 0: no byte bound
+	held     atomic.Int64
+	wait     time.Duration
 }
 
-func newIngestSlots(n int, wait time.Duration) *ingestSlots {
-	if n < 0 {
-		return nil
-	}
+func newIngestSlots(n int, maxBytes int64, wait time.Duration) *ingestSlots {
 	if n == 0 {
 		n = DefaultMaxConcurrentIngest
+	}
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxIngestBytes
+	}
+	if n < 0 && maxBytes < 0 {
+		return nil
 	}
 	if wait <= 0 {
 		wait = DefaultIngestWait
 	}
-	return &ingestSlots{slots: make(chan struct{}, n), wait: wait}
+	l := &ingestSlots{wait: wait}
+	if n > 0 {
+		l.count = make(chan struct{}, n)
+	}
+	if maxBytes > 0 {
+		l.bytes, l.maxBytes = semaphore.NewWeighted(maxBytes), maxBytes
+	}
+	return l
 }
 
-// limitIngest holds a slot for each ingest request (POST /events,
+// limitIngest holds room for each ingest request (POST /events,
 // /lineage, /lineage/batch: whatever needs the ingest scope) from before
-// its body is read until it is answered. Beyond the bound a request waits
-// up to the ingest wait for a slot, then gets 429 with Retry-After.
+// its body is read until it is answered. Without room a request waits up
+// to the ingest wait, then gets 429 with Retry-After.
 func (s *Server) limitIngest() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -86,7 +107,13 @@ func (s *Server) limitIngest() echo.MiddlewareFunc {
 			if s.slots == nil || s.scopeFor(req.Method, req.URL.Path) != auth.ScopeIngest {
 				return next(c)
 			}
-			release, err := s.slots.acquire(req.Context())
+			// What the body can take: its declared size, or the limit
+			// when it is chunked or compressed.
+			size := s.opts.BodyLimit
+			if req.ContentLength >= 0 && req.Header.Get("Content-Encoding") == "" {
+				size = min(req.ContentLength, size)
+			}
+			release, err := s.slots.acquire(req.Context(), size)
 			if err != nil {
 				return err
 			}
@@ -96,26 +123,44 @@ func (s *Server) limitIngest() echo.MiddlewareFunc {
 	}
 }
 
-func (l *ingestSlots) acquire(ctx context.Context) (release func(), err error) {
-	free := func() { <-l.slots }
-	select {
-	case l.slots <- struct{}{}:
-		return free, nil
-	default:
+func (l *ingestSlots) acquire(ctx context.Context, size int64) (release func(), err error) {
+	ctx, cancel := context.WithTimeout(ctx, l.wait)
+	defer cancel()
+	if l.count != nil {
+		select {
+		case l.count <- struct{}{}:
+		case <-ctx.Done():
+			return nil, l.busy("max-concurrent-ingest", int64(cap(l.count)), int64(len(l.count)),
+				fmt.Sprintf("%d ingest requests are in progress, the most this server takes at once (--max-concurrent-ingest): retry in a moment", cap(l.count)))
+		}
 	}
-	t := time.NewTimer(l.wait)
-	defer t.Stop()
-	select {
-	case l.slots <- struct{}{}:
-		return free, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-t.C:
+	size = min(max(size, 1), l.maxBytes)
+	if l.bytes != nil {
+		if err := l.bytes.Acquire(ctx, size); err != nil {
+			if l.count != nil {
+				<-l.count
+			}
+			return nil, l.busy("max-ingest-bytes", l.maxBytes, l.held.Load(),
+				fmt.Sprintf("ingest requests holding %d MiB of bodies are in progress; this server reads at most %d MiB at once (--max-ingest-bytes): retry in a moment, or send smaller batches",
+					l.held.Load()>>20, l.maxBytes>>20))
+		}
+		l.held.Add(size)
 	}
-	n := int64(cap(l.slots))
-	return nil, &Error{Status: http.StatusTooManyRequests, Code: "ingest_busy", RetryAfter: 1,
-		Limit:   &LimitError{Name: "max-concurrent-ingest", Max: n, Current: n},
-		Message: fmt.Sprintf("%d ingest requests are in progress, the most this server takes at once (--max-concurrent-ingest): retry in a moment", n)}
+	return func() {
+		if l.bytes != nil {
+			l.held.Add(-size)
+			l.bytes.Release(size)
+		}
+		if l.count != nil {
+			<-l.count
+		}
+	}, nil
+}
+
+// busy is the refusal of a request that found no room in time.
+func (l *ingestSlots) busy(name string, limit, current int64, msg string) error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "ingest_busy", RetryAfter: 1,
+		Limit: &LimitError{Name: name, Max: limit, Current: current}, Message: msg}
 }
 
 // assetGate applies the total asset cap and the rate of new assets to

@@ -37,47 +37,66 @@ func limitOf(t *testing.T, r response, status int, code, name string) (max, curr
 
 func newAsset(key string) string { return fmt.Sprintf(`{"kind":"materialization","asset":%q}`, key) }
 
-// TestConcurrentIngestLimit: while as many ingest requests as the bound
-// are in progress, one more waits, then gets 429 naming the limit; reads
-// go on; once a slot frees, ingest works again.
+// TestConcurrentIngestLimit: while ingest requests use all the room
+// (by count, or by the size of their bodies), one more waits, then gets
+// 429 naming the limit; reads go on; once room frees, ingest works again.
 func TestConcurrentIngestLimit(t *testing.T) {
 	t.Parallel()
-	base := serverWith(t, func(c *app.Config) { c.MaxConcurrentIngest, c.IngestWait = 1, 50*time.Millisecond })
-	addr := strings.TrimPrefix(base, "http://")
-	// A body that is still arriving holds its slot.
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "POST /api/v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n{\"kind\":", addr)
-	var busy response
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if busy = post(t, base+"/api/v1/events", "application/json", newAsset("raw/orders")); busy.status == http.StatusTooManyRequests {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ingest never refused while a body held the only slot: %d %s", busy.status, busy.body)
-		}
-	}
-	if max, _ := limitOf(t, busy, http.StatusTooManyRequests, "ingest_busy", "max-concurrent-ingest"); max != 1 {
-		t.Errorf("limit max = %d, want 1", max)
-	}
-	for _, path := range []string{"/api/v1/lineage", "/api/v1/lineage/batch"} {
-		limitOf(t, post(t, base+path, "application/json", olBase), http.StatusTooManyRequests, "ingest_busy", "max-concurrent-ingest")
-	}
-	if r := get(t, base+"/api/v1/assets"); r.status != http.StatusOK {
-		t.Errorf("reads are not ingest: GET /assets = %d", r.status)
-	}
-	conn.Close() // the slow body ends: its slot is free again
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		r := post(t, base+"/api/v1/events", "application/json", newAsset("raw/orders"))
-		if r.status == http.StatusAccepted {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ingest still refused after the slot was freed: %d %s", r.status, r.body)
-		}
+	for _, tc := range []struct {
+		name       string
+		count      int
+		bytes      int64
+		heldLength string // the Content-Length of the body that holds the room
+		limit      string
+		max        int64
+	}{
+		{"count", 1, -1, "100000", "max-concurrent-ingest", 1},
+		{"bytes", -1, 1000, "600", "max-ingest-bytes", 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base := serverWith(t, func(c *app.Config) {
+				c.MaxConcurrentIngest, c.MaxIngestBytes, c.IngestWait = tc.count, tc.bytes, 50*time.Millisecond
+			})
+			addr := strings.TrimPrefix(base, "http://")
+			// A body that is still arriving holds its room.
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST /api/v1/events HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %s\r\n\r\n{\"kind\":", addr, tc.heldLength)
+			var busy response
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				// 500 bytes: within the byte budget alone, not beside the held 600.
+				body := newAsset("raw/orders") + strings.Repeat(" ", 500)
+				if busy = post(t, base+"/api/v1/events", "application/json", body); busy.status == http.StatusTooManyRequests {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("ingest never refused while a body held the room: %d %s", busy.status, busy.body)
+				}
+			}
+			if max, _ := limitOf(t, busy, http.StatusTooManyRequests, "ingest_busy", tc.limit); max != tc.max {
+				t.Errorf("limit max = %d, want %d", max, tc.max)
+			}
+			for _, path := range []string{"/api/v1/lineage", "/api/v1/lineage/batch"} {
+				limitOf(t, post(t, base+path, "application/json", olBase), http.StatusTooManyRequests, "ingest_busy", tc.limit)
+			}
+			if r := get(t, base+"/api/v1/assets"); r.status != http.StatusOK {
+				t.Errorf("reads are not ingest: GET /assets = %d", r.status)
+			}
+			conn.Close() // the slow body ends: its room is free again
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				r := post(t, base+"/api/v1/events", "application/json", newAsset("raw/orders"))
+				if r.status == http.StatusAccepted {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("ingest still refused after the room was freed: %d %s", r.status, r.body)
+				}
+			}
+		})
 	}
 }
 

@@ -108,6 +108,7 @@ type Options struct {
 	// negative value no limit. IngestWait is how long an ingest request
 	// waits for a slot (0: DefaultIngestWait).
 	MaxConcurrentIngest, MaxAssets, NewAssetsPerMinute int
+	MaxIngestBytes                                     int64
 	IngestWait                                         time.Duration
 	// ReadTimeout bounds reading a request, body included (0: a minute).
 	ReadTimeout time.Duration
@@ -152,7 +153,7 @@ func New(deps Deps, opts Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version),
-		slots: newIngestSlots(opts.MaxConcurrentIngest, opts.IngestWait)}
+		slots: newIngestSlots(opts.MaxConcurrentIngest, opts.MaxIngestBytes, opts.IngestWait)}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe())
 	e.Use(middleware.RequestID())

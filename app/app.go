@@ -95,6 +95,7 @@ type Config struct {
 	// Limits on ingest and catalog growth (docs/security.md): 0 takes
 	// api's default, a negative value turns the limit off.
 	MaxConcurrentIngest, MaxAssets, NewAssetsPerMinute int
+	MaxIngestBytes                                     int64
 	// IngestWait is how long an ingest request waits for a slot before
 	// 429 (0: api.DefaultIngestWait); ReadTimeout bounds reading a request
 	// (0: a minute).
@@ -268,7 +269,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
 		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
-		TracerProvider: cfg.TracerProvider, MaxConcurrentIngest: cfg.MaxConcurrentIngest, IngestWait: cfg.IngestWait,
+		TracerProvider: cfg.TracerProvider, MaxConcurrentIngest: cfg.MaxConcurrentIngest, MaxIngestBytes: cfg.MaxIngestBytes, IngestWait: cfg.IngestWait,
 		MaxAssets: cfg.MaxAssets, NewAssetsPerMinute: cfg.NewAssetsPerMinute, ReadTimeout: cfg.ReadTimeout})
 	reg.MustRegister(a.api.Collectors()...)
 
