@@ -19,7 +19,8 @@ import (
 // Limits on what clients can make the server hold (docs/security.md):
 // ingest requests in progress at once, and how fast and how far the
 // catalog grows. Each refusal is a 4xx whose JSON error names the limit,
-// its flag and the current value; nothing waits in an unbounded queue.
+// its flag and the current value. A request waits for room at most a
+// second, and before its body is read.
 
 // Defaults for the limits (api.Options and the serve flags).
 const (
@@ -28,9 +29,10 @@ const (
 	DefaultMaxConcurrentIngest = 32
 	// DefaultMaxIngestBytes bounds the bodies of those requests together
 	// (a body without Content-Length, or compressed, counts as
-	// --max-body-bytes). Decoding takes about six times a body's size, so
-	// this bounds the memory ingest can take, whatever the number of
-	// clients: four bodies of the default 16 MiB limit at once.
+	// --max-body-bytes). Decoding takes six to eight times a body's size
+	// (the events are several times larger than their JSON), so this
+	// bounds the memory ingest can take, whatever the number of clients:
+	// four bodies of the default 16 MiB limit at once.
 	DefaultMaxIngestBytes = 64 << 20
 	// DefaultIngestWait is how long an ingest request waits for room
 	// before it is refused: enough to absorb a burst, short enough that
