@@ -36,7 +36,7 @@ func readObject(c echo.Context, limit int64) ([]byte, map[string]json.RawMessage
 	}
 	// encoding/json keeps the last of two members with one name, and
 	// another reader may keep the first: refuse the ambiguity.
-	if dup, err := jsondup.FindIn(body); err == nil && dup != "" {
+	if dup, ok, err := jsondup.FindIn(body); err == nil && ok {
 		return nil, nil, &Error{Status: http.StatusBadRequest, Code: "duplicate_field", Field: dup,
 			Message: fmt.Sprintf("member %q appears more than once in the same object: send it once", dup[strings.LastIndexAny(dup, ".]")+1:])}
 	}

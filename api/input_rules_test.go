@@ -33,6 +33,7 @@ func TestInputRules(t *testing.T) {
 		{"event empty time", "POST", "/api/v1/events", "application/json", `{"kind":"observation","asset":"raw/orders","time":""}`, "invalid_value", "time"},
 		{"batch empty time", "POST", "/api/v1/events", "application/json", `[{"kind":"observation","asset":"raw/orders"},{"kind":"observation","asset":"raw/orders","time":""}]`, "invalid_value", "[1].time"},
 		{"policy member twice", "PUT", policy, "application/json", `{"max_lag":"2h","max_lag":"8760h"}`, "duplicate_field", "max_lag"},
+		{"policy empty name twice", "PUT", policy, "application/json", `{"":1,"":2}`, "duplicate_field", `""`},
 		{"policy actor twice", "PUT", policy, "application/json", `{"max_lag":"2h","actor":"alice","actor":"mallory"}`, "duplicate_field", "actor"},
 		{"policy max_lag 1ns", "PUT", policy, "application/json", `{"max_lag":"1ns"}`, "invalid_value", "max_lag"},
 		{"policy max_lag 999ms", "PUT", policy, "application/json", `{"max_lag":"999ms"}`, "invalid_value", "max_lag"},

@@ -98,6 +98,7 @@ func TestDecodeBadInput(t *testing.T) {
 		{"duplicate metadata member", `{"kind":"observation","asset":"a","metadata":{},"metadata":{}}`, false, "duplicate_field", "metadata", 0, ""},
 		{"duplicate nested", `{"kind":"observation","asset":"a","metadata":{"s":{"cols":{"a":1,"a":2}}}}`, false, "duplicate_field", "metadata.s.cols.a", 0, `"a"`},
 		{"duplicate in nested array", `{"kind":"observation","asset":"a","metadata":{"s":[1,{"k":1,"k":1}]}}`, false, "duplicate_field", "metadata.s[1].k", 0, ""},
+		{"duplicate empty name", `{"kind":"observation","asset":"a","metadata":{"s":{"":1,"":2}}}`, false, "duplicate_field", `metadata.s.""`, 0, ""},
 		{"duplicate check member", `{"kind":"check_result","asset":"a","check":{"name":"x","passed":true,"passed":false}}`, false, "duplicate_field", "check.passed", 0, ""},
 		{"duplicate in array element", `[{"kind":"observation","asset":"a"},{"kind":"observation","asset":"a","asset":"a"}]`, false, "duplicate_field", "[1].asset", 0, ""},
 		{"duplicate ndjson", "{\"kind\":\"observation\",\"asset\":\"a\"}\n{\"kind\":\"observation\",\"upstream\":[],\"asset\":\"a\",\"upstream\":[\"b\"]}\n", true, "duplicate_field", "upstream", 2, ""},

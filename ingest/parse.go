@@ -375,7 +375,7 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 		case fastjson.TypeTrue, fastjson.TypeFalse:
 			e.v, e.raw = asset.Bool(val.Type() == fastjson.TypeTrue), val.String()
 		case fastjson.TypeObject, fastjson.TypeArray:
-			if dup := jsondup.Find(val, field+"."+name); dup != "" {
+			if dup, ok := jsondup.Find(val, field+"."+name); ok {
 				verr = duplicateError(dup, dup[strings.LastIndexByte(dup, '.')+1:])
 				return
 			}

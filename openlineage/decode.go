@@ -221,7 +221,7 @@ func (d *decoder) event(raw []byte, out []asset.Event) []asset.Event {
 		return out
 	}
 	// Two members with one name mean whichever a reader keeps.
-	if dup := jsondup.Find(v, ""); dup != "" {
+	if dup, ok := jsondup.Find(v, ""); ok {
 		d.fail("duplicate_field", dup, "member %q appears more than once in the same object: send it once", dup[strings.LastIndexAny(dup, ".]")+1:])
 		return out
 	}

@@ -16,44 +16,61 @@ import (
 const smallObject = 16
 
 // Find returns the path of the first member that repeats a name of its
-// object, at any depth ("a.b", "items[2].name"); "" when there is none.
-// The path starts with prefix, the path of v itself ("metadata.schema"),
-// if any. It allocates only for objects of more than 16 members, for
-// deep nesting and for the path it returns.
-func Find(v *fastjson.Value, prefix string) string {
+// object, at any depth ("a.b", "items[2].name"; an empty name is written
+// ""), and whether there is one. The path starts with prefix, the path
+// of v itself ("metadata.schema"), if any. It allocates only for objects
+// of more than 16 members, for deep nesting and for the path it returns.
+func Find(v *fastjson.Value, prefix string) (path string, found bool) {
 	var (
 		buf [32][]byte
 		f   = finder{names: buf[:0]}
 	)
 	if !f.find(v) {
-		return ""
+		return "", false
 	}
 	b := []byte(prefix)
 	for i := len(f.path) - 1; i >= 0; i-- { // f.path is innermost first
-		if seg := f.path[i]; seg[0] != '[' && len(b) > 0 {
+		seg := f.path[i]
+		switch {
+		case seg.index >= 0:
+			b = append(b, '[')
+			b = strconv.AppendInt(b, int64(seg.index), 10)
+			b = append(b, ']')
+			continue
+		case len(b) > 0:
 			b = append(b, '.')
 		}
-		b = append(b, f.path[i]...)
+		if seg.name == "" {
+			b = append(b, `""`...)
+		}
+		b = append(b, seg.name...)
 	}
-	return string(b)
+	return string(b), true
 }
 
 // FindIn parses body and finds a repeated member as Find does; err is a
 // syntax error.
-func FindIn(body []byte) (string, error) {
+func FindIn(body []byte) (path string, found bool, err error) {
 	var p fastjson.Parser
 	v, err := p.ParseBytes(body)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return Find(v, ""), nil
+	path, found = Find(v, "")
+	return path, found, nil
 }
 
 // finder walks a value; names is a stack of the member names of the
 // objects being walked, path the found member's path, innermost first.
 type finder struct {
 	names [][]byte
-	path  []string
+	path  []segment
+}
+
+// segment is a member name, or an array index when index >= 0.
+type segment struct {
+	name  string
+	index int
 }
 
 func (f *finder) find(v *fastjson.Value) bool {
@@ -65,7 +82,7 @@ func (f *finder) find(v *fastjson.Value) bool {
 		items, _ := v.Array()
 		for i, item := range items {
 			if t := item.Type(); (t == fastjson.TypeObject || t == fastjson.TypeArray) && f.find(item) {
-				f.path = append(f.path, "["+strconv.Itoa(i)+"]")
+				f.path = append(f.path, segment{index: i})
 				return true
 			}
 		}
@@ -101,11 +118,11 @@ func (f *finder) object(o *fastjson.Object) bool {
 			f.names = append(f.names, k)
 		}
 		if found {
-			f.path = append(f.path, string(k))
+			f.path = append(f.path, segment{name: string(k), index: -1})
 			return
 		}
 		if t := val.Type(); (t == fastjson.TypeObject || t == fastjson.TypeArray) && f.find(val) {
-			f.path = append(f.path, string(k))
+			f.path = append(f.path, segment{name: string(k), index: -1})
 			found = true
 		}
 	})
