@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/freshet-dev/freshet/asset"
@@ -70,9 +71,11 @@ type LimitError struct {
 type ingestSlots struct {
 	count    chan struct{} // nil: no count bound
 	bytes    *semaphore.Weighted
-	maxBytes int64 // 0: no byte bound
-	held     atomic.Int64
-	wait     time.Duration
+	maxBytes int64        // 0: no byte bound
+	held     atomic.Int64 // body bytes admitted
+	// inProgress counts admitted requests, for the gauge (count may be nil).
+	inProgress atomic.Int64
+	wait       time.Duration
 }
 
 func newIngestSlots(n int, maxBytes int64, wait time.Duration) *ingestSlots {
@@ -148,7 +151,9 @@ func (l *ingestSlots) acquire(ctx context.Context, size int64) (release func(), 
 		}
 		l.held.Add(size)
 	}
+	l.inProgress.Add(1)
 	return func() {
+		l.inProgress.Add(-1)
 		if l.bytes != nil {
 			l.held.Add(-size)
 			l.bytes.Release(size)
@@ -157,6 +162,25 @@ func (l *ingestSlots) acquire(ctx context.Context, size int64) (release func(), 
 			<-l.count
 		}
 	}, nil
+}
+
+// collectors are the limits' gauges: how close the server is to them.
+func (s *Server) limitCollectors() []prometheus.Collector {
+	var out []prometheus.Collector
+	if l := s.slots; l != nil {
+		out = append(out,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_ingest_requests_in_progress",
+				Help: "Ingest requests being read, decoded or acknowledged (--max-concurrent-ingest bounds them)."},
+				func() float64 { return float64(l.inProgress.Load()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_ingest_body_bytes_in_progress",
+				Help: "Body bytes those requests hold room for (--max-ingest-bytes bounds them)."},
+				func() float64 { return float64(l.held.Load()) }))
+	}
+	if set := s.deps.Assets; set != nil {
+		out = append(out, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_assets",
+			Help: "Assets in the catalog (--max-assets bounds them)."}, func() float64 { return float64(set.Len()) }))
+	}
+	return out
 }
 
 // busy is the refusal of a request that found no room in time.

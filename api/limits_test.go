@@ -86,6 +86,10 @@ func TestConcurrentIngestLimit(t *testing.T) {
 			if r := get(t, base+"/api/v1/assets"); r.status != http.StatusOK {
 				t.Errorf("reads are not ingest: GET /assets = %d", r.status)
 			}
+			if m := string(get(t, base+"/metrics").body); !strings.Contains(m, "\nfreshet_ingest_requests_in_progress 1\n") ||
+				!strings.Contains(m, "\nfreshet_ingest_rejected_total{reason=\"ingest_busy\"} 3\n") {
+				t.Errorf("/metrics does not show the held request and the 3 refusals")
+			}
 			conn.Close() // the slow body ends: its room is free again
 			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 				r := post(t, base+"/api/v1/events", "application/json", newAsset("raw/orders"))

@@ -169,6 +169,7 @@ func New(deps Deps, opts Options) *Server {
 		},
 	}))
 	s.routes()
+	s.metrics.collectors = append(s.metrics.collectors, s.limitCollectors()...)
 	s.handler = s.instrument(e)
 	return s
 }
