@@ -24,6 +24,11 @@ type Error struct {
 	Field     string `json:"field,omitempty"`
 	Line      int    `json:"line,omitempty"`
 	RequestID string `json:"request_id,omitempty"`
+	// Limit, for a refusal by a limit (api/limits.go), names it and says
+	// its value and the current count.
+	Limit *LimitError `json:"limit,omitempty"`
+	// RetryAfter, in seconds, is sent as the Retry-After header.
+	RetryAfter int `json:"-"`
 }
 
 func (e *Error) Error() string {
@@ -75,7 +80,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 			"method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 	}
 	var rt retryable
-	if errors.As(err, &rt) {
+	if out.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(out.RetryAfter))
+	} else if errors.As(err, &rt) {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(int(max(rt.RetryAfter().Round(time.Second), time.Second).Seconds())))
 	}
 	if out.Status == http.StatusServiceUnavailable && c.Response().Header().Get("Retry-After") == "" {

@@ -130,6 +130,10 @@ func keysPage(c echo.Context, keys []asset.Key) error {
 	}
 	// Roots and Leaves come in key order: no sort per request.
 	if cur := c.QueryParam("cursor"); cur != "" {
+		// A cursor is a key this server gave: anything else is a mistake.
+		if _, err := asset.ParseKey(cur); err != nil {
+			return badRequest("cursor", "cursor is not one this server gave (the last key of a page): %v", err)
+		}
 		i, _ := slices.BinarySearch(keys, asset.Key(cur))
 		for i < len(keys) && keys[i] <= asset.Key(cur) {
 			i++

@@ -138,6 +138,8 @@ func TestLineageInvalid(t *testing.T) {
 		{name: "an array to the single endpoint", body: `[` + olBase + `]`, code: "invalid_json"},
 		{name: "NaN", body: strings.Replace(olBase, `"rowCount": 10`, `"rowCount": NaN`, 1), code: "invalid_json"},
 		{name: "invalid UTF-8", body: strings.Replace(olBase, "dag.task", "dag.\xff", 1), code: "invalid_json"},
+		{name: "member twice", body: strings.Replace(olBase, `"eventType": "COMPLETE",`, `"eventType": "COMPLETE", "eventType": "FAIL",`, 1), code: "duplicate_field", field: "eventType"},
+		{name: "nested member twice", body: strings.Replace(olBase, `"rowCount": 10,`, `"rowCount": 10, "rowCount": 11,`, 1), code: "duplicate_field", field: "outputs[0].outputFacets.outputStatistics.rowCount"},
 		{name: "empty object", body: `{}`, code: "missing_field", field: "eventTime"},
 		{name: "eventTime missing", edits: []edit{{"eventTime", del}}, code: "missing_field", field: "eventTime"},
 		{name: "eventTime a number", edits: []edit{{"eventTime", 1764057600}}, code: "invalid_value", field: "eventTime"},

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/labstack/echo/v4"
 
@@ -138,6 +139,10 @@ func (s *Server) launchRun(c echo.Context) error {
 		case "partition":
 			if err := json.Unmarshal(v, &req.Partition); err != nil {
 				return badRequest("partition", "partition must be a string")
+			}
+			// It reaches the step's environment: no control characters.
+			if len(req.Partition) > 200 || strings.ContainsFunc(req.Partition, unicode.IsControl) {
+				return badRequest("partition", "partition must be at most 200 bytes without control characters")
 			}
 		default:
 			return &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: name,

@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,9 @@ type Deps struct {
 	Live Live
 	// Columns is column-level lineage (nil: its routes are 404).
 	Columns Columns
+	// Assets tells new keys from assets, for the asset limits (nil: no
+	// asset limits).
+	Assets AssetSet
 }
 
 // Options tune the server.
@@ -105,6 +109,14 @@ type Options struct {
 	// TracerProvider gives every request a server span named after its
 	// route (api/telemetry.go); nil or the no-op provider: no spans.
 	TracerProvider trace.TracerProvider
+	// Limits (api/limits.go). For each count, 0 means its default and a
+	// negative value no limit. IngestWait is how long an ingest request
+	// waits for a slot (0: DefaultIngestWait).
+	MaxConcurrentIngest, MaxAssets, NewAssetsPerMinute int
+	MaxIngestBytes                                     int64
+	IngestWait                                         time.Duration
+	// ReadTimeout bounds reading a request, body included (0: a minute).
+	ReadTimeout time.Duration
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
@@ -122,6 +134,7 @@ type Server struct {
 	// then rather than hold the graceful shutdown for its whole timeout.
 	closing   chan struct{}
 	closeOnce sync.Once
+	slots     *ingestSlots // nil: no bound on concurrent ingest
 }
 
 // New builds the server and its routes.
@@ -138,14 +151,24 @@ func New(deps Deps, opts Options) *Server {
 	if deps.Ready == nil {
 		deps.Ready = func(context.Context) error { return nil }
 	}
+	if gate := newAssetGate(deps.Assets, opts.MaxAssets, opts.NewAssetsPerMinute, opts.Now); gate != nil {
+		if deps.Ingest != nil {
+			deps.Ingest = gatedIngester{Ingester: deps.Ingest, gate: gate}
+		}
+		if deps.Declare != nil {
+			deps.Declare = gatedDeclare(gate, deps.Declare)
+		}
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version), closing: make(chan struct{})}
+	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version), closing: make(chan struct{}),
+		slots: newIngestSlots(opts.MaxConcurrentIngest, opts.MaxIngestBytes, opts.IngestWait)}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe())
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests())
 	e.Use(s.guard())
+	e.Use(s.limitIngest())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableErrorHandler: true, // the error goes to handleError: a 500 with the request id
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -155,6 +178,7 @@ func New(deps Deps, opts Options) *Server {
 		},
 	}))
 	s.routes()
+	s.metrics.collectors = append(s.metrics.collectors, s.limitCollectors()...)
 	s.handler = s.instrument(e)
 	return s
 }
@@ -239,7 +263,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// A body must arrive within a minute and an answer be written in
 		// one (live streams lift their own write deadline); idle
 		// keep-alive connections are closed after two.
-		ReadTimeout:  time.Minute,
+		ReadTimeout:  cmp.Or(s.opts.ReadTimeout, time.Minute),
 		WriteTimeout: time.Minute,
 		IdleTimeout:  2 * time.Minute,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

@@ -35,7 +35,8 @@ var ingestRoutes = map[string]bool{
 // ingestReasons are the refusals of ingest requests, counted from 0 so
 // that rate() sees the first one.
 var ingestReasons = []string{"invalid_json", "invalid_value", "missing_field", "unknown_field", "too_many_events",
-	"body_too_large", "body_incomplete", "unsupported_media_type", "unavailable", "unauthorized", "forbidden"}
+	"body_too_large", "body_incomplete", "unsupported_media_type", "unavailable", "unauthorized", "forbidden",
+	"duplicate_field", "ingest_busy", "asset_limit", "asset_rate_limit"}
 
 // httpMetrics are the API's Prometheus collectors.
 type httpMetrics struct {

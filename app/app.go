@@ -93,6 +93,14 @@ type Config struct {
 	// NoAssetMetrics leaves the per-asset series (freshet_asset_*) out of
 	// /metrics, for catalogs too large to scrape them.
 	NoAssetMetrics bool
+	// Limits on ingest and catalog growth (docs/security.md): 0 takes
+	// api's default, a negative value turns the limit off.
+	MaxConcurrentIngest, MaxAssets, NewAssetsPerMinute int
+	MaxIngestBytes                                     int64
+	// IngestWait is how long an ingest request waits for a slot before
+	// 429 (0: api.DefaultIngestWait); ReadTimeout bounds reading a request
+	// (0: a minute).
+	IngestWait, ReadTimeout time.Duration
 }
 
 // tracer is a component's tracer; nil when tracing is off.
@@ -258,6 +266,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		AlertRules: a.alertRules,
 		Live:       a.live,
 		Columns:    a.columns,
+		Assets:     a.catalog,
 	}
 	if a.engine != nil {
 		deps.Alerts, deps.Deliveries = a.engine, a.outbox
@@ -266,7 +275,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
 		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
-		TracerProvider: cfg.TracerProvider})
+		TracerProvider: cfg.TracerProvider, MaxConcurrentIngest: cfg.MaxConcurrentIngest, MaxIngestBytes: cfg.MaxIngestBytes, IngestWait: cfg.IngestWait,
+		MaxAssets: cfg.MaxAssets, NewAssetsPerMinute: cfg.NewAssetsPerMinute, ReadTimeout: cfg.ReadTimeout})
 	reg.MustRegister(a.api.Collectors()...)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

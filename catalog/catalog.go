@@ -307,6 +307,41 @@ func (c *Catalog) Len() int {
 	return len(c.entries)
 }
 
+// Unknown returns the distinct keys among the events' assets and
+// upstreams that are not in the catalog: the assets Apply would create.
+// Ingest asks it before acknowledging, to hold the asset limits.
+func (c *Catalog) Unknown(events []asset.Event) []asset.Key {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var (
+		out  []asset.Key
+		seen map[asset.Key]bool
+		prev asset.Key
+	)
+	add := func(k asset.Key) {
+		if _, ok := c.entries[k]; ok || seen[k] {
+			return
+		}
+		if seen == nil {
+			seen = make(map[asset.Key]bool)
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	for i := range events {
+		// Batches name the same asset over and over (the decoder shares
+		// one string per key, so this comparison is a pointer check).
+		if k := events[i].Asset; k != prev || i == 0 {
+			add(k)
+			prev = k
+		}
+		for _, u := range events[i].Upstream {
+			add(u)
+		}
+	}
+	return out
+}
+
 // Keys returns every key, sorted. The caller may modify the slice.
 func (c *Catalog) Keys() []asset.Key { return slices.Clone(c.sortedKeys()) }
 

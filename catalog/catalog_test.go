@@ -315,3 +315,24 @@ func TestConcurrentApplyAndList(t *testing.T) {
 		t.Errorf("total = %d over %d assets, want 800 over 10", total, len(assets))
 	}
 }
+
+// TestUnknown: the keys a batch would add to the catalog, each once,
+// from assets and upstreams alike.
+func TestUnknown(t *testing.T) {
+	t.Parallel()
+	c := New()
+	c.Apply([]asset.Event{ev("e1", asset.KindMaterialization, "raw/a", 1)})
+	batch := []asset.Event{
+		ev("e2", asset.KindMaterialization, "raw/a", 2),
+		ev("e3", asset.KindMaterialization, "new/b", 3),
+		ev("e4", asset.KindMaterialization, "new/b", 4),
+		{ID: "e5", Kind: asset.KindMaterialization, Asset: "raw/a", Upstream: []asset.Key{"new/c", "raw/a", "new/b"}},
+	}
+	got := c.Unknown(batch)
+	if len(got) != 2 || got[0] != "new/b" || got[1] != "new/c" {
+		t.Errorf("Unknown = %v, want [new/b new/c]", got)
+	}
+	if got := c.Unknown(batch[:1]); got != nil {
+		t.Errorf("a batch of known assets: Unknown = %v", got)
+	}
+}

@@ -81,6 +81,8 @@ func TestBadInput(t *testing.T) {
 		{"max_lag unknown unit", "assets:\n  - key: a\n    freshness: {max_lag: 2y}\n", 3, "assets[0].freshness.max_lag", `unknown unit "y"`},
 		{"max_lag negative", "assets:\n  - key: a\n    freshness: {max_lag: -2h}\n", 3, "assets[0].freshness.max_lag", "negative"},
 		{"max_lag is a list", "assets:\n  - key: a\n    freshness: {max_lag: [2h]}\n", 3, "assets[0].freshness.max_lag", "expected a duration"},
+		{"max_lag under a second", "assets:\n  - key: a\n    freshness: {max_lag: 500ms}\n", 3, "assets[0].freshness", "max_lag 500ms is less than 1s"},
+		{"grace under a second", "assets:\n  - key: a\n    freshness: {max_lag: 1h, grace: 1ns}\n", 3, "assets[0].freshness", "grace 1ns is less than 1s"},
 		{"warn_after not below max_lag", "assets:\n  - key: a\n    freshness: {max_lag: 1h, warn_after: 2h}\n", 3, "assets[0].freshness", "warn_after 2h must be less than max_lag 1h"},
 		{"automation enabled not a bool", "assets: []\nautomation:\n  enabled: yes please\n", 3, "automation.enabled", "expected true or false"},
 		{"automation cooldown without unit", "assets: []\nautomation: {enabled: true, cooldown: 10}\n", 2, "automation.cooldown", "give a unit"},

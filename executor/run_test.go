@@ -285,6 +285,15 @@ func TestRunStartFailures(t *testing.T) {
 	if evs := s.eventsFor("baddir"); len(evs) != 1 || evs[0].Kind != asset.KindMaterializationFailed || !strings.Contains(evs[0].Metadata[MetaError].Text, "working directory") {
 		t.Errorf("baddir events %+v", evs)
 	}
+	// A step that never started still has a time: an event without one is
+	// refused by every store, and would stall the store writer.
+	for _, k := range []asset.Key{"missing", "baddir"} {
+		for _, ev := range s.eventsFor(k) {
+			if ev.Time.IsZero() {
+				t.Errorf("%s: event %s %s has no time", k, ev.ID, ev.Kind)
+			}
+		}
+	}
 }
 
 func TestRunCancel(t *testing.T) {

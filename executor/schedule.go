@@ -256,11 +256,17 @@ func (s *scheduler) record(i int, o Outcome, rep *pipesReport, outcome bool) {
 		events = append(events, rep.checks...)
 	}
 	if outcome {
+		ended := o.Ended
+		if ended.IsZero() {
+			// A command that could not start has no end of its own; an
+			// event without a time would be refused by the store.
+			ended = time.Now()
+		}
 		e := asset.Event{
 			ID:        asset.NewEventID(),
 			Kind:      asset.KindMaterialization,
 			Asset:     st.Asset,
-			Time:      o.Ended.UTC(),
+			Time:      ended.UTC(),
 			RunID:     r.ID,
 			Partition: r.req.Partition,
 			Metadata:  make(asset.Metadata, 2),

@@ -20,6 +20,10 @@ type Policy struct {
 	sched *schedule // nil for a max_lag policy
 }
 
+// MinDuration is the least max_lag, warn_after or grace a policy takes
+// (0, for warn_after and grace, means none).
+const MinDuration = time.Second
+
 // MinCronLag is the least max_lag a cron policy takes. Data "as of the
 // deadline itself" cannot be met by any run that takes time, so a smaller
 // value is a mistake, not an SLA.
@@ -42,6 +46,15 @@ func CompilePolicy(p asset.FreshnessPolicy) (*Policy, error) {
 	}
 	if p.WarnAfter < 0 {
 		return nil, fmt.Errorf("%w: warn_after %s is negative", ErrInvalidPolicy, p.WarnAfter)
+	}
+	for _, d := range [...]struct {
+		name string
+		v    time.Duration
+	}{{"max_lag", p.MaxLag}, {"warn_after", p.WarnAfter}, {"grace", p.Grace}} {
+		if d.v > 0 && d.v < MinDuration {
+			return nil, fmt.Errorf("%w: %s %s is less than %s: freshness is judged in seconds at best, and such a policy would flap on every event",
+				ErrInvalidPolicy, d.name, d.v, fmtDuration(MinDuration))
+		}
 	}
 	if p.Cron == "" {
 		if p.Timezone != "" {

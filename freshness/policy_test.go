@@ -25,6 +25,14 @@ func TestCronPolicyRule(t *testing.T) {
 		{"warn_after with cron", asset.FreshnessPolicy{Cron: "0 7 * * *", WarnAfter: time.Hour}, "warn_after applies to max_lag"},
 		{"no cron, no max_lag", asset.FreshnessPolicy{}, "max_lag is required"},
 		{"timezone without cron", asset.FreshnessPolicy{MaxLag: time.Hour, Timezone: "UTC"}, "cron is not"},
+		// Every policy duration is at least a second (0 leaves warn_after and grace unset).
+		{"max_lag 1ns", asset.FreshnessPolicy{MaxLag: time.Nanosecond}, "max_lag 1ns is less than 1s"},
+		{"max_lag 999ms", asset.FreshnessPolicy{MaxLag: 999 * time.Millisecond}, "max_lag 999ms is less than 1s"},
+		{"max_lag 1s", asset.FreshnessPolicy{MaxLag: time.Second}, ""},
+		{"warn_after 1ns", asset.FreshnessPolicy{MaxLag: time.Hour, WarnAfter: time.Nanosecond}, "warn_after 1ns"},
+		{"grace 1ms", asset.FreshnessPolicy{MaxLag: time.Hour, Grace: time.Millisecond}, "grace 1ms"},
+		{"cron grace 1us", asset.FreshnessPolicy{Cron: "0 7 * * *", Grace: time.Microsecond}, "grace 1µs"},
+		{"grace 1s", asset.FreshnessPolicy{MaxLag: time.Hour, Grace: time.Second}, ""},
 	} {
 		_, err := CompilePolicy(c.p)
 		switch {

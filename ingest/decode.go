@@ -206,6 +206,15 @@ func (d *decoder) validate(w *wireEvent, prefix string) (asset.Event, *Validatio
 			}
 			ev.Metadata[m.name] = m.v
 		}
+		if len(ev.Metadata) < len(w.Metadata) { // a name came twice: say which
+			seen := make(map[string]bool, len(w.Metadata))
+			for _, m := range w.Metadata {
+				if seen[m.name] {
+					return asset.Event{}, duplicateError(prefix+"metadata."+m.name, m.name)
+				}
+				seen[m.name] = true
+			}
+		}
 	}
 
 	switch c := w.Check; {

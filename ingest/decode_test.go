@@ -93,6 +93,23 @@ func TestDecodeBadInput(t *testing.T) {
 		{"ndjson blank lines count", "\n\n{\"kind\":\"observation\"}\n", true, "missing_field", "asset", 3, ""},
 		{"ndjson syntax", "{\"kind\":\"observation\",\"asset\":\"a\"}\n{oops}\n", true, "invalid_json", "", 2, ""},
 		{"ndjson array line", "[]\n", true, "invalid_json", "", 1, "JSON object"},
+		// A member twice means whichever copy a reader keeps: refused at every level.
+		{"duplicate asset", `{"kind":"observation","asset":"a","asset":"b"}`, false, "duplicate_field", "asset", 0, `"asset" appears more than once`},
+		{"duplicate kind", `{"kind":"observation","asset":"a","kind":"materialization"}`, false, "duplicate_field", "kind", 0, "kind"},
+		{"duplicate time", `{"kind":"observation","asset":"a","time":"2026-11-25T10:00:00Z","time":"2026-11-25T11:00:00Z"}`, false, "duplicate_field", "time", 0, ""},
+		{"duplicate null id", `{"id":null,"kind":"observation","asset":"a","id":"x"}`, false, "duplicate_field", "id", 0, ""},
+		{"duplicate escaped", `{"kind":"observation","asset":"a","\u0061sset":"b"}`, false, "duplicate_field", "asset", 0, ""},
+		{"duplicate metadata", `{"kind":"observation","asset":"a","metadata":{"x":1,"y":2,"x":3}}`, false, "duplicate_field", "metadata.x", 0, `"x"`},
+		{"duplicate metadata member", `{"kind":"observation","asset":"a","metadata":{},"metadata":{}}`, false, "duplicate_field", "metadata", 0, ""},
+		{"duplicate nested", `{"kind":"observation","asset":"a","metadata":{"s":{"cols":{"a":1,"a":2}}}}`, false, "duplicate_field", "metadata.s.cols.a", 0, `"a"`},
+		{"duplicate in nested array", `{"kind":"observation","asset":"a","metadata":{"s":[1,{"k":1,"k":1}]}}`, false, "duplicate_field", "metadata.s[1].k", 0, ""},
+		{"duplicate empty name", `{"kind":"observation","asset":"a","metadata":{"s":{"":1,"":2}}}`, false, "duplicate_field", `metadata.s.""`, 0, ""},
+		{"duplicate check member", `{"kind":"check_result","asset":"a","check":{"name":"x","passed":true,"passed":false}}`, false, "duplicate_field", "check.passed", 0, ""},
+		{"duplicate in array element", `[{"kind":"observation","asset":"a"},{"kind":"observation","asset":"a","asset":"a"}]`, false, "duplicate_field", "[1].asset", 0, ""},
+		{"duplicate ndjson", "{\"kind\":\"observation\",\"asset\":\"a\"}\n{\"kind\":\"observation\",\"upstream\":[],\"asset\":\"a\",\"upstream\":[\"b\"]}\n", true, "duplicate_field", "upstream", 2, ""},
+		{"empty time", `{"kind":"observation","asset":"a","time":""}`, false, "invalid_value", "time", 0, "time is empty"},
+		{"empty data_time", `{"kind":"materialization","asset":"a","data_time":""}`, false, "invalid_value", "data_time", 0, "data_time is empty"},
+		{"empty time in batch", `[{"kind":"observation","asset":"a","time":""}]`, false, "invalid_value", "[0].time", 0, "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/internal/jsondup"
 )
 
 // Parsing uses fastjson rather than encoding/json: decoding was most of
@@ -68,6 +70,7 @@ type wireEvent struct {
 	Upstream                                      []string
 	Metadata                                      []metaEntry
 	Check                                         *wireCheck
+	seen                                          uint16 // members met so far, by fieldBit
 }
 
 type metaEntry struct {
@@ -201,6 +204,18 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 		}
 	}
 	obj.Visit(func(k []byte, val *fastjson.Value) {
+		if verr != nil {
+			return
+		}
+		// A member sent twice would mean whichever copy a reader keeps:
+		// each known member has a bit (unknown ones fail anyway).
+		if bit := fieldBit(k); bit != 0 {
+			if w.seen&bit != 0 {
+				setErr(duplicateError(field(string(k)), string(k)))
+				return
+			}
+			w.seen |= bit
+		}
 		switch name := string(k); name {
 		case "id":
 			if val.Type() != fastjson.TypeNull {
@@ -220,14 +235,23 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 			} else {
 				str(name, val, &w.Asset)
 			}
-		case "time":
-			str(name, val, &w.Time)
+		case "time", "data_time":
+			// Absent or null means now (time) or unknown (data_time); an
+			// empty string is neither, and is refused rather than guessed.
+			if b, err := val.StringBytes(); err == nil && len(b) == 0 {
+				setErr(&ValidationError{Code: "invalid_value", Field: field(name),
+					Message: name + ` is empty: give an RFC 3339 time such as "2026-11-25T08:00:00Z", or leave the member out`})
+				return
+			}
+			if name == "time" {
+				str(name, val, &w.Time)
+			} else {
+				str(name, val, &w.DataTime)
+			}
 		case "run_id":
 			str(name, val, &w.RunID)
 		case "partition":
 			str(name, val, &w.Partition)
-		case "data_time":
-			str(name, val, &w.DataTime)
 		case "upstream":
 			w.Upstream, verr = d.upstreamList(val, field(name), verr)
 		case "metadata":
@@ -244,6 +268,26 @@ func (d *decoder) event(v *fastjson.Value, prefix string) (asset.Event, *Validat
 		return asset.Event{}, verr
 	}
 	return d.validate(&w, prefix)
+}
+
+// eventFields are the known event members, in the order of their bits
+// in wireEvent.seen.
+var eventFields = [...]string{"id", "kind", "asset", "time", "run_id", "partition", "data_time", "upstream", "metadata", "check"}
+
+// fieldBit is the bit of a known event member in event's duplicate
+// check; 0 for an unknown name.
+func fieldBit(k []byte) uint16 {
+	for i, f := range eventFields {
+		if string(k) == f { // compared without converting k
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+func duplicateError(field, name string) *ValidationError {
+	return &ValidationError{Code: "duplicate_field", Field: field,
+		Message: fmt.Sprintf("member %q appears more than once in the same object: send it once", name)}
 }
 
 func (d *decoder) upstreamList(v *fastjson.Value, field string, prev *ValidationError) ([]string, *ValidationError) {
@@ -331,6 +375,10 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 		case fastjson.TypeTrue, fastjson.TypeFalse:
 			e.v, e.raw = asset.Bool(val.Type() == fastjson.TypeTrue), val.String()
 		case fastjson.TypeObject, fastjson.TypeArray:
+			if dup, ok := jsondup.Find(val, field+"."+name); ok {
+				verr = duplicateError(dup, dup[strings.LastIndexByte(dup, '.')+1:])
+				return
+			}
 			// fastjson copies nested values as written; check them with
 			// encoding/json (and compact them) so that what is stored is
 			// valid JSON in valid UTF-8.
@@ -399,12 +447,22 @@ func check(v *fastjson.Value, field string, prev *ValidationError) (*wireCheck, 
 		return nil, typeError(field, "an object", v)
 	}
 	c := &wireCheck{}
-	var verr *ValidationError
+	var (
+		verr *ValidationError
+		seen [3]bool // name, severity, passed
+	)
 	obj.Visit(func(k []byte, val *fastjson.Value) {
 		if verr != nil {
 			return
 		}
 		name := string(k)
+		if i := slices.Index([]string{"name", "severity", "passed"}, name); i >= 0 {
+			if seen[i] {
+				verr = duplicateError(field+"."+name, name)
+				return
+			}
+			seen[i] = true
+		}
 		switch name {
 		case "name", "severity":
 			if val.Type() == fastjson.TypeNull {

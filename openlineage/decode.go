@@ -12,6 +12,7 @@ import (
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/ingest"
+	"github.com/freshet-dev/freshet/internal/jsondup"
 )
 
 // Limits on one OpenLineage event, beyond the request's body limit.
@@ -217,6 +218,11 @@ func (d *decoder) event(raw []byte, out []asset.Event) []asset.Event {
 	}
 	if !utf8.Valid(d.compact.Bytes()) {
 		d.fail("invalid_json", "", "the event is not valid UTF-8")
+		return out
+	}
+	// Two members with one name mean whichever a reader keeps.
+	if dup, ok := jsondup.Find(v, ""); ok {
+		d.fail("duplicate_field", dup, "member %q appears more than once in the same object: send it once", dup[strings.LastIndexAny(dup, ".]")+1:])
 		return out
 	}
 	before := len(d.errs)

@@ -96,6 +96,18 @@ func (e *Engine) AddSilence(ctx context.Context, s Silence, now time.Time) (Sile
 	case s.CreatedBy == "":
 		return Silence{}, fmt.Errorf("%w: created_by: say who", ErrSilenceInvalid)
 	}
+	// Keys follow the one rule for keys (asset.ParseKey): a lookalike
+	// would silence nothing, and say otherwise.
+	for i, k := range s.Match.Keys {
+		if _, err := asset.ParseKey(string(k)); err != nil {
+			return Silence{}, fmt.Errorf("%w: match.keys[%d]: %v", ErrSilenceInvalid, i, err)
+		}
+	}
+	if s.Match.KeyPrefix != "" {
+		if _, err := asset.ParseKey(string(s.Match.KeyPrefix)); err != nil {
+			return Silence{}, fmt.Errorf("%w: match.key_prefix: %v", ErrSilenceInvalid, err)
+		}
+	}
 	if s.StartsAt.IsZero() {
 		s.StartsAt = now
 	}

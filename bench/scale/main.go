@@ -148,7 +148,11 @@ func start(bin, cfg, dsn, dataDir, logLevel, pprofAddr string) (*server, error) 
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--config", cfg, "--store", dsn, "--data-dir", dataDir, "--addr", addr, "--log-level", logLevel}
+	// The graph is created as fast as it can be posted: lift the limits
+	// on catalog growth (docs/security.md), which would stop it at 10,000
+	// new assets a minute.
+	args := []string{"serve", "--config", cfg, "--store", dsn, "--data-dir", dataDir, "--addr", addr, "--log-level", logLevel,
+		"--max-new-assets-per-minute", "0", "--max-assets", "0"}
 	if pprofAddr != "" {
 		args = append(args, "--pprof-addr", pprofAddr)
 	}

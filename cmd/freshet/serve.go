@@ -44,6 +44,7 @@ type serverFlags struct {
 	dev            bool // freshet dev: loopback only
 	maxEvents      int
 	noAssetMetrics bool
+	limits         limitFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -52,6 +53,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db (options: docs/clickhouse.md)")
 	cmd.Flags().Int64Var(&f.bodyLimit, "max-body-bytes", 16<<20, "largest request body accepted by POST /api/v1/events and /api/v1/lineage (413 beyond)")
 	cmd.Flags().IntVar(&f.maxEvents, "max-events-per-request", ingest.DefaultMaxEvents, "most events in one POST /api/v1/events or /api/v1/lineage/batch (400 too_many_events beyond)")
+	f.limits.register(cmd)
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.walDir, "wal-dir", "", "write-ahead log directory (default DATA-DIR/wal); put it on a local disk")
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
@@ -120,6 +122,7 @@ func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
 		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
 		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics}
+	f.limits.apply(&cfg)
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil {
 		return cfg, fmt.Errorf("--addr %q: %w", f.addr, err)
