@@ -263,6 +263,30 @@ describe("freshet web UI", { concurrency: false }, () => {
     await shot("live");
   });
 
+  it("asset page: columns with what they are computed from and what reads them, and a column's trace", async () => {
+    const now = new Date().toISOString();
+    const events = [
+      { kind: "materialization", asset: "cols/src", time: now, metadata: { columns: [{ name: "amount", type: "numeric(12,2)" }] } },
+      {
+        kind: "materialization", asset: "cols/mart", time: now, upstream: ["cols/src"],
+        metadata: { columns: [{ name: "total", type: "numeric", description: "revenue per day" }], column_lineage: { total: [{ asset: "cols/src", column: "amount", transformation: "DIRECT/AGGREGATION" }] } },
+      },
+    ];
+    const r = await fetch(base + "/api/v1/events", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(events) });
+    assert.equal(r.status, 202, await r.text());
+    await page.goto(base + "/assets/cols/mart");
+    const total = page.getByTestId("columns").locator('tr[data-column="total"]');
+    await total.filter({ hasText: "cols/src.amount" }).waitFor();
+    assert.match(await total.textContent(), /numeric.*direct\/aggregation/);
+    await total.getByRole("button", { name: "Whole lineage of column total" }).click();
+    await page.getByTestId("column-trace").filter({ hasText: "1 up: cols/src.amount" }).waitFor();
+    await shot("asset-columns");
+    // the source column names its reader; the link opens it
+    await total.getByRole("link", { name: "cols/src" }).click();
+    await page.waitForURL(/\/assets\/cols\/src$/);
+    await page.getByTestId("columns").locator('tr[data-column="amount"]').filter({ hasText: "cols/mart.total" }).waitFor();
+  });
+
   it("dark theme, remembered", async () => {
     await page.goto(base + "/");
     await page.getByRole("button", { name: /Switch to dark theme/ }).click();

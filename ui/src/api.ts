@@ -1,7 +1,7 @@
 // The REST client: same-origin fetches of /api/v1, errors as ApiError with
 // the API's code, message and field (docs/api.md).
 import type {
-  AssetDetail, AssetFreshness, AssetPage, EventPage, FreshnessList, OpenAlert, Policy, Run,
+  AssetColumns, AssetDetail, AssetFreshness, AssetPage, ColumnGraph, EventPage, FreshnessList, OpenAlert, Policy, Run,
   RunLogLine, Silence, Subgraph,
 } from "./types";
 
@@ -109,6 +109,9 @@ export const api = {
   assetLineage: (key: string, direction: "upstream" | "downstream" | "both", depth: number) =>
     request<Subgraph>("GET", `/assets/${encodeKey(key)}/lineage` + query({ direction, depth })),
   graph: () => request<Subgraph>("GET", "/lineage/graph"),
+  columns: (key: string) => request<AssetColumns>("GET", `/assets/${encodeKey(key)}/columns`),
+  columnLineage: (key: string, column: string) =>
+    request<ColumnGraph>("GET", `/assets/${encodeKey(key)}/columns/${encodeURIComponent(column)}/lineage`),
   freshness: (p: { state?: string; group?: string } = {}) => request<FreshnessList>("GET", "/freshness" + query(p)),
   assetFreshness: (key: string) => request<AssetFreshness>("GET", `/assets/${encodeKey(key)}/freshness`),
   putPolicy: (key: string, policy: Policy & { actor?: string }) =>

@@ -210,3 +210,31 @@ export interface Silence {
   created?: string;
   active?: boolean;
 }
+
+export interface ColumnRef {
+  asset: string;
+  column: string;
+}
+
+export interface ColumnInput extends ColumnRef {
+  transformation?: string;
+}
+
+export interface AssetColumn {
+  name: string;
+  type?: string;
+  description?: string;
+  upstream: ColumnInput[];
+  downstream: ColumnInput[];
+}
+
+export interface AssetColumns {
+  asset: string;
+  columns: AssetColumn[];
+}
+
+export interface ColumnGraph {
+  nodes: (ColumnRef & { depth: number })[];
+  edges: { from: ColumnRef; to: ColumnRef; transformation?: string }[];
+  truncated?: boolean;
+}

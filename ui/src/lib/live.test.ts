@@ -6,7 +6,7 @@ const keys = (inv: ReturnType<typeof invalidations>) => (inv === "all" ? "all" :
 describe("invalidations", () => {
   it("events re-read the assets they name, the catalog and the graph", () => {
     const got = keys(invalidations("events", { count: 2, kinds: { materialization: 2 }, assets: ["raw/a"] }));
-    expect(got).toEqual(['["assets"]', '["graph"]', '["lineage"]', '["asset","raw/a"]', '["asset-events","raw/a"]', '["asset-recent","raw/a"]', '["asset-freshness","raw/a"]']);
+    expect(got).toEqual(['["assets"]', '["graph"]', '["lineage"]', '["asset","raw/a"]', '["asset-events","raw/a"]', '["asset-recent","raw/a"]', '["asset-freshness","raw/a"]', '["asset-columns","raw/a"]']);
   });
   it("run events re-read the runs list", () => {
     expect(keys(invalidations("events", { count: 1, kinds: { run_started: 1 }, assets: [] }))).toContain('["runs"]');

@@ -31,7 +31,7 @@ export function invalidations(topic: string, data: unknown): Invalidation[] | "a
         { key: ["lineage"], every: EVERY.graph },
       ];
       for (const k of n.assets ?? []) {
-        out.push(now(["asset", k]), now(["asset-events", k]), now(["asset-recent", k]), now(["asset-freshness", k]));
+        out.push(now(["asset", k]), now(["asset-events", k]), now(["asset-recent", k]), now(["asset-freshness", k]), now(["asset-columns", k]));
       }
       if (n.more) out.push({ key: ["asset"], every: EVERY.list }, { key: ["asset-events"], every: EVERY.list });
       if (n.kinds && Object.keys(n.kinds).some((k) => k.startsWith("run_"))) out.push({ key: ["runs"], every: 1_000 });

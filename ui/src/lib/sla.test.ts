@@ -30,6 +30,11 @@ describe("validate", () => {
     expect(Object.keys(e).sort()).toEqual(["grace", "max_lag", "warn_after"]);
     expect(e.max_lag).toMatch(/not a duration/);
   });
+  it("wants durations of at least a second, as the server does", () => {
+    expect(validate({ ...emptyForm, max_lag: "500ms" }).max_lag).toMatch(/at least 1s/);
+    expect(validate({ ...emptyForm, max_lag: "0s" }).max_lag).toMatch(/at least 1s/);
+    expect(validate({ ...emptyForm, max_lag: "1s" })).toEqual({});
+  });
   it("wants warn_after under max_lag", () => {
     expect(validate({ ...emptyForm, max_lag: "1h", warn_after: "2h" }).warn_after).toMatch(/less than max_lag/);
     expect(validate({ ...emptyForm, max_lag: "1h", warn_after: "60m" }).warn_after).toMatch(/less than/);

@@ -77,7 +77,7 @@ export function validate(f: SlaForm): Errors {
       e[k] = `"${v}" is not a duration: write a number and a unit, e.g. 90m, 2h or 1d12h`;
       return undefined;
     }
-    if (s <= 0) e[k] = `${k} must be more than 0`;
+    if (s < 1) e[k] = `${k} must be at least 1s (the server evaluates no finer)`;
     return s;
   };
   const maxLag = dur("max_lag", f.mode === "lag");

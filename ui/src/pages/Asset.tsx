@@ -9,6 +9,7 @@ import { AssetLink, Chips, ErrorBox, Lag, Loading, RunStatus, StateBadge, Time }
 import { Plot } from "../components/Plot";
 import { SlaEditor } from "../components/SlaEditor";
 import { Timeline } from "../components/Timeline";
+import { Columns } from "../components/Columns";
 import { numericSeries, type Series } from "../lib/series";
 import { lagLimits, lagLine, lagSamples } from "../lib/lag";
 import { formatDuration } from "../lib/time";
@@ -155,6 +156,11 @@ export function AssetPage() {
           <Checks declared={s.checks ?? []} latest={a.last_checks ?? []} />
         </section>
       </div>
+
+      <section className="panel" aria-labelledby="cols-h">
+        <h2 id="cols-h">Columns</h2>
+        <Columns assetKey={key} />
+      </section>
 
       <section className="panel" aria-labelledby="runs-h">
         <h2 id="runs-h">Recent runs</h2>
