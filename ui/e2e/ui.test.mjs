@@ -240,6 +240,10 @@ describe("freshet web UI", { concurrency: false }, () => {
     for (const k of ["staging/accounts", "marts/churn_features", "ml/churn_model", "dashboards/churn_risk"]) {
       assert.ok(impacted.includes(k), `impacted lists ${k}: ${impacted}`);
     }
+    // the delivery log, and the fx incidents the automation's rebuilds resolved
+    await page.getByTestId("deliveries").locator("td.delivery.delivered").first().waitFor();
+    await page.getByTestId("resolved").locator("tr[data-key]").first().waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId("resolved").textContent(), /fx/);
     await shot("alerts");
   });
 

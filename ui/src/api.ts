@@ -1,7 +1,7 @@
 // The REST client: same-origin fetches of /api/v1, errors as ApiError with
 // the API's code, message and field (docs/api.md).
 import type {
-  AssetColumns, AssetDetail, AssetFreshness, AssetPage, ColumnGraph, EventPage, FreshnessList, OpenAlert, Policy, Run,
+  AssetColumns, AssetDetail, Delivery, AssetFreshness, AssetPage, ColumnGraph, EventPage, FreshnessList, OpenAlert, Policy, Run,
   RunLogLine, Silence, Subgraph,
 } from "./types";
 
@@ -129,6 +129,8 @@ export const api = {
     request<{ lines: RunLogLine[]; next_after?: number }>("GET", `/runs/${encodeURIComponent(id)}/logs` + query({ after, limit: 10000 })),
   alerts: () => request<{ alerts: OpenAlert[] }>("GET", "/alerts"),
   silences: () => request<{ silences: Silence[] }>("GET", "/silences"),
+  deliveries: (p: { state?: string; receiver?: string; key?: string; limit?: number; cursor?: string } = {}) =>
+    request<{ deliveries: Delivery[]; next_cursor?: string }>("GET", "/alerts/deliveries" + query(p)),
   addSilence: (s: { match: Silence["match"]; comment: string; created_by?: string; duration?: string }) =>
     request<Silence>("POST", "/silences", s),
   expireSilence: (id: string) => request<unknown>("DELETE", `/silences/${encodeURIComponent(id)}`),

@@ -181,6 +181,7 @@ export interface Notification {
   lag_ns?: number;
   deadline?: string;
   starts_at?: string;
+  ends_at?: string;
   details?: Record<string, string>;
 }
 
@@ -237,4 +238,20 @@ export interface ColumnGraph {
   nodes: (ColumnRef & { depth: number })[];
   edges: { from: ColumnRef; to: ColumnRef; transformation?: string }[];
   truncated?: boolean;
+}
+
+export interface Delivery {
+  id: string;
+  receiver: string;
+  key: string;
+  status: "firing" | "resolved";
+  state: "pending" | "delivered" | "failed" | string;
+  attempts: number;
+  last_code?: number;
+  last_error?: string;
+  last_latency_ms?: number;
+  next_attempt?: string;
+  created: string;
+  updated: string;
+  notification: Notification;
 }

@@ -1,12 +1,13 @@
 // Alerts: what is open, one per rule and root cause, with the impacted
-// assets and why one is held; silences, with a form to add one for a root
-// cause and a button to end one.
-import { useState } from "react";
+// assets and why one is held; what resolved lately; silences, with a form
+// to add one for a root cause and a button to end one; the delivery log.
+import { useMemo, useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../api";
 import { AssetLink, Chips, ErrorBox, Loading, Time } from "../components/common";
 import { formatDuration } from "../lib/time";
-import type { Matcher } from "../types";
+import { resolvedIncidents } from "../lib/alerts";
+import type { Delivery, Matcher } from "../types";
 
 function describeMatch(m: Matcher): string {
   const parts: string[] = [];
@@ -38,6 +39,12 @@ export function AlertsPage() {
     },
   });
   const list = alerts.data?.alerts ?? [];
+  // the latest 500 deliveries: the log below, and the incidents that resolved
+  const deliveries = useQuery({ queryKey: ["alerts", "deliveries"], queryFn: () => api.deliveries({ limit: 500 }), refetchInterval: 60_000 });
+  const resolved = useMemo(
+    () => resolvedIncidents(deliveries.data?.deliveries ?? [], new Set(list.map((a) => a.notification.key))),
+    [deliveries.data, list],
+  );
   return (
     <>
       <h1>Alerts</h1>
@@ -89,6 +96,26 @@ export function AlertsPage() {
           </div>
         </form>
       )}
+      <section className="panel" aria-labelledby="res-h">
+        <h2 id="res-h">Resolved</h2>
+        {resolved.length ? (
+          <table className="list" data-testid="resolved">
+            <thead><tr><th>Resolved</th><th>Root cause</th><th>Rule</th><th>Lasted</th><th>Impacted</th><th>Told</th></tr></thead>
+            <tbody>
+              {resolved.slice(0, 50).map((r) => (
+                <tr key={r.key} data-key={r.key}>
+                  <td><Time t={r.resolvedAt} /></td>
+                  <td>{r.notification.root_cause ? <AssetLink k={r.notification.root_cause} /> : r.notification.asset ?? "—"}</td>
+                  <td>{r.notification.rule ?? ""}</td>
+                  <td>{r.lasted !== undefined ? formatDuration(r.lasted) : "—"}</td>
+                  <td>{r.notification.impacted?.length ?? Number(r.notification.details?.impacted_count ?? 0)}</td>
+                  <td>{r.receivers.join(", ")}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : <p className="muted">Nothing resolved among the latest deliveries.</p>}
+      </section>
       <section className="panel" aria-labelledby="sil-h">
         <h2 id="sil-h">Silences</h2>
         <ErrorBox error={silences.error ?? expire.error} />
@@ -110,6 +137,54 @@ export function AlertsPage() {
           </table>
         ) : <p className="muted">No silences.</p>}
       </section>
+      <DeliveryLog first={deliveries.data?.deliveries} error={deliveries.error} />
     </>
+  );
+}
+
+/** DeliveryLog: every notification sent or being sent to a receiver, newest first, filtered by state. */
+function DeliveryLog({ first, error }: { first?: Delivery[]; error: unknown }) {
+  const [state, setState] = useState("");
+  const filtered = useQuery({
+    queryKey: ["alerts", "deliveries", state],
+    queryFn: () => api.deliveries({ state, limit: 200 }),
+    enabled: state !== "",
+  });
+  const rows = (state ? filtered.data?.deliveries : first) ?? [];
+  return (
+    <section className="panel" aria-labelledby="del-h">
+      <div className="row">
+        <h2 id="del-h" style={{ margin: 0 }}>Delivery log</h2>
+        <span className="spacer" />
+        <label className="row">
+          state
+          <select value={state} onChange={(e) => setState(e.target.value)} aria-label="Show deliveries in this state">
+            <option value="">all</option>
+            <option value="pending">pending (retrying)</option>
+            <option value="delivered">delivered</option>
+            <option value="failed">failed</option>
+          </select>
+        </label>
+      </div>
+      <ErrorBox error={error ?? filtered.error} />
+      {rows.length ? (
+        <table className="list" data-testid="deliveries">
+          <thead><tr><th>When</th><th>Receiver</th><th>Incident</th><th>Sent</th><th>State</th><th>Attempts</th><th>Answer</th></tr></thead>
+          <tbody>
+            {rows.slice(0, 200).map((d) => (
+              <tr key={d.id}>
+                <td><Time t={d.created} /></td>
+                <td>{d.receiver}</td>
+                <td title={d.notification.summary}>{d.notification.root_cause ?? d.key}</td>
+                <td>{d.status}</td>
+                <td className={"delivery " + d.state}>{d.state}{d.next_attempt && <span className="hint"> (next <Time t={d.next_attempt} />)</span>}</td>
+                <td>{d.attempts}</td>
+                <td className="hint">{[d.last_code ? `HTTP ${d.last_code}` : "", d.last_error ?? "", d.last_latency_ms !== undefined ? `${d.last_latency_ms.toFixed(1)} ms` : ""].filter(Boolean).join(" · ")}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : <p className="muted">No deliveries{state ? ` in state ${state}` : ""}.</p>}
+    </section>
   );
 }
