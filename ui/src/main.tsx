@@ -3,7 +3,7 @@ import { createRoot } from "react-dom/client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { BrowserRouter } from "react-router";
 import { App } from "./App";
-import { ApiError } from "./api";
+import { api, ApiError } from "./api";
 import { applyTheme, initialTheme } from "./theme";
 import "./styles.css";
 
@@ -19,6 +19,15 @@ const client = new QueryClient({
     },
   },
 });
+
+// Opened on the lineage page: its code (React Flow, lazily loaded) and the
+// whole graph start loading now, before React's first render.
+if (location.pathname === "/lineage") {
+  void import("./pages/Lineage");
+  if (!new URLSearchParams(location.search).has("focus")) {
+    void client.prefetchQuery({ queryKey: ["graph"], queryFn: () => api.graph(), staleTime: 30_000 });
+  }
+}
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
