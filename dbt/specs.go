@@ -11,7 +11,7 @@ import (
 )
 
 // Origin is the origin of the specs an import makes.
-const Origin asset.Origin = "dbt"
+const Origin = asset.OriginDBT
 
 // FreshnessCheck is the check a source's freshness results report as
 // (pass, warn or error), besides the observation with its data time.
