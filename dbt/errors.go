@@ -88,6 +88,9 @@ func decodeErr(artifact, path string, data []byte, err error) *FieldError {
 	switch {
 	case errors.As(err, &se):
 		line, col := position(data, se.Offset)
+		if se.Offset >= int64(len(data)) {
+			return fieldErr(artifact, path, "the JSON ends early, at line %d (a truncated file?)", line)
+		}
 		return fieldErr(artifact, path, "invalid JSON at line %d, column %d: %v", line, col, se)
 	case errors.As(err, &te):
 		p := path

@@ -24,8 +24,8 @@ var sourcesVersions = []int{3}
 const maxClockSkew = 5 * time.Minute
 
 type runResults struct {
-	Metadata *metadata    `json:"metadata"`
-	Results  *[]runResult `json:"results"`
+	Metadata *metadata          `json:"metadata"`
+	Results  *[]json.RawMessage `json:"results"`
 }
 
 type runResult struct {
@@ -46,8 +46,8 @@ type timing struct {
 }
 
 type sourcesFile struct {
-	Metadata *metadata       `json:"metadata"`
-	Results  *[]sourceResult `json:"results"`
+	Metadata *metadata          `json:"metadata"`
+	Results  *[]json.RawMessage `json:"results"`
 }
 
 type sourceResult struct {
@@ -89,8 +89,12 @@ func (p *project) runEvents(data []byte, m *Manifest, now time.Time) ([]asset.Ev
 	inv := rr.Metadata.InvocationID
 	generated, generatedOK := parseTime(rr.Metadata.GeneratedAt)
 	var out []asset.Event
-	for i, r := range *rr.Results {
+	for i, raw := range *rr.Results {
 		path := index("results", i)
+		var r runResult
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, c, decodeErr(art, path, raw, err)
+		}
 		if r.UniqueID == "" {
 			return nil, c, missingField(art, path+".unique_id", "unique_id is required")
 		}
@@ -195,8 +199,12 @@ func (p *project) sourceEvents(data []byte, m *Manifest, now time.Time) ([]asset
 	inv := sf.Metadata.InvocationID
 	generated, generatedOK := parseTime(sf.Metadata.GeneratedAt)
 	var out []asset.Event
-	for i, r := range *sf.Results {
+	for i, raw := range *sf.Results {
 		path := index("results", i)
+		var r sourceResult
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, c, decodeErr(art, path, raw, err)
+		}
 		if r.UniqueID == "" {
 			return nil, c, missingField(art, path+".unique_id", "unique_id is required")
 		}
