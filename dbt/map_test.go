@@ -220,7 +220,7 @@ func TestEvents(t *testing.T) {
 			if n, ok := e.Metadata.RowCount(); !ok || n != 18342 {
 				return "row_count missing or wrong"
 			}
-			if d := e.Metadata["duration_s"]; d.Float != 158.12 {
+			if d := e.Metadata["duration_s"]; d.Float != 138.12 {
 				return "duration_s wrong"
 			}
 			if !e.Time.Equal(time.Date(2026, 11, 25, 6, 2, 41, 120000000, time.UTC)) {
