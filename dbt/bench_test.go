@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/freshet-dev/freshet/dbt"
 )
@@ -119,6 +120,44 @@ func BenchmarkImport(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkImportPaired times both in each iteration, in alternating
+// order, and reports their ratio: on a shared, busy machine the two
+// halves of BenchmarkImport may run under different loads. Run:
+//
+//	go test -run '^$' -bench BenchmarkImportPaired -count 5 ./dbt/
+func BenchmarkImportPaired(b *testing.B) {
+	manifest, runResults := bigProject(b, 1000)
+	mapIt := func() {
+		if _, err := dbt.Map(dbt.Artifacts{Manifest: manifest, RunResults: runResults}, dbt.Options{Now: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	unmarshal := func() {
+		var m, r any
+		if json.Unmarshal(manifest, &m) != nil || json.Unmarshal(runResults, &r) != nil {
+			b.Fatal("unmarshal")
+		}
+	}
+	var inDBT, inJSON time.Duration
+	i := 0
+	for b.Loop() {
+		first, second, d1, d2 := mapIt, unmarshal, &inDBT, &inJSON
+		if i%2 == 1 {
+			first, second, d1, d2 = unmarshal, mapIt, &inJSON, &inDBT
+		}
+		t0 := time.Now()
+		first()
+		t1 := time.Now()
+		second()
+		*d1 += t1.Sub(t0)
+		*d2 += time.Since(t1)
+		i++
+	}
+	b.ReportMetric(float64(inDBT)/float64(inJSON), "dbt/unmarshal")
+	b.ReportMetric(float64(inDBT.Milliseconds())/float64(i), "dbt-ms/op")
+	b.ReportMetric(float64(inJSON.Milliseconds())/float64(i), "unmarshal-ms/op")
 }
 
 // TestBigProject keeps the benchmark's generator honest: its project maps.

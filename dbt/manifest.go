@@ -200,16 +200,21 @@ type Group struct {
 // DecodeManifest reads and checks a manifest.json: the schema version,
 // the members Freshet uses and their types, and that every dependency
 // names a node or source of the manifest.
+//
+// One pass decodes the whole file into its types. Only if that fails is
+// it read again, node by node, to name the value at fault: encoding/json
+// names a member by a dotted path, which cannot tell the dots of dbt's
+// unique ids from its own.
 func DecodeManifest(data []byte) (*Manifest, error) {
 	const art = ArtifactManifest
 	var top struct {
-		Metadata *metadata                  `json:"metadata"`
-		Nodes    map[string]json.RawMessage `json:"nodes"`
-		Sources  map[string]json.RawMessage `json:"sources"`
-		Groups   map[string]json.RawMessage `json:"groups"`
+		Metadata *metadata         `json:"metadata"`
+		Nodes    map[string]*Node  `json:"nodes"`
+		Sources  map[string]*Node  `json:"sources"`
+		Groups   map[string]*group `json:"groups"`
 	}
 	if err := decodeTop(art, data, &top); err != nil {
-		return nil, err
+		return nil, decodeManifestSlow(data, err)
 	}
 	v, err := checkVersion(art, "manifest", top.Metadata, manifestVersions, "dbt 1.6 and later")
 	if err != nil {
@@ -220,30 +225,30 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	}
 	m := &Manifest{Version: v, DBTVersion: top.Metadata.DBTVersion, ProjectName: top.Metadata.ProjectName,
 		AdapterType: top.Metadata.AdapterType, InvocationID: top.Metadata.InvocationID,
-		Nodes: make(map[string]*Node, len(top.Nodes)), Sources: make(map[string]*Node, len(top.Sources)),
-		Groups: make(map[string]Group, len(top.Groups))}
-	for _, id := range slices.Sorted(maps.Keys(top.Nodes)) {
-		n, err := decodeNode(entry("nodes", id), id, top.Nodes[id])
-		if err != nil {
+		Nodes: top.Nodes, Sources: top.Sources, Groups: make(map[string]Group, len(top.Groups))}
+	if m.Sources == nil {
+		m.Sources = map[string]*Node{}
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.Nodes)) {
+		if err := checkNode(entry("nodes", id), id, m.Nodes[id]); err != nil {
 			return nil, err
 		}
-		m.Nodes[id] = n
 	}
-	for _, id := range slices.Sorted(maps.Keys(top.Sources)) {
-		n, err := decodeNode(entry("sources", id), id, top.Sources[id])
-		if err != nil {
+	for _, id := range slices.Sorted(maps.Keys(m.Sources)) {
+		path := entry("sources", id)
+		n := m.Sources[id]
+		if err := checkNode(path, id, n); err != nil {
 			return nil, err
 		}
 		if n.ResourceType != "source" {
-			return nil, fieldErr(art, entry("sources", id)+".resource_type", "a source's resource_type must be source, not %q", n.ResourceType)
+			return nil, fieldErr(art, path+".resource_type", "a source's resource_type must be source, not %q", n.ResourceType)
 		}
-		m.Sources[id] = n
 	}
 	for _, id := range slices.Sorted(maps.Keys(top.Groups)) {
 		path := entry("groups", id)
-		var g group
-		if err := json.Unmarshal(top.Groups[id], &g); err != nil {
-			return nil, decodeErr(art, path, top.Groups[id], err)
+		g := top.Groups[id]
+		if g == nil {
+			return nil, fieldErr(art, path, "must be an object, not null")
 		}
 		if g.Name == "" {
 			return nil, missingField(art, path+".name", "a group needs a name")
@@ -267,6 +272,46 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	return m, nil
 }
 
+// decodeManifestSlow finds the value the one-pass decode failed on:
+// members one by one, then each node, in key order. err is the one-pass
+// error, returned as it is if this pass finds nothing more precise.
+func decodeManifestSlow(data []byte, err error) error {
+	const art = ArtifactManifest
+	var fe *FieldError
+	if errors.As(err, &fe) && fe.Path == "" {
+		return err // not JSON, or not an object: nothing more to find
+	}
+	var top struct {
+		Metadata json.RawMessage            `json:"metadata"`
+		Nodes    map[string]json.RawMessage `json:"nodes"`
+		Sources  map[string]json.RawMessage `json:"sources"`
+		Groups   map[string]json.RawMessage `json:"groups"`
+	}
+	if err := json.Unmarshal(data, &top); err != nil {
+		return decodeErr(art, "", data, err)
+	}
+	var meta metadata
+	if err := json.Unmarshal(top.Metadata, &meta); len(top.Metadata) > 0 && err != nil {
+		return decodeErr(art, "metadata", top.Metadata, err)
+	}
+	if _, err := checkVersion(art, "manifest", &meta, manifestVersions, "dbt 1.6 and later"); err != nil {
+		return err
+	}
+	for _, sec := range []struct {
+		name string
+		m    map[string]json.RawMessage
+		v    func() any
+	}{{"nodes", top.Nodes, func() any { return new(Node) }}, {"sources", top.Sources, func() any { return new(Node) }},
+		{"groups", top.Groups, func() any { return new(group) }}} {
+		for _, id := range slices.Sorted(maps.Keys(sec.m)) {
+			if err := json.Unmarshal(sec.m[id], sec.v()); err != nil {
+				return decodeErr(art, entry(sec.name, id), sec.m[id], err)
+			}
+		}
+	}
+	return err
+}
+
 // otherResource: depends_on may name metrics, semantic models and the
 // like, which live in other members of the manifest and are not assets.
 func otherResource(id string) bool {
@@ -283,34 +328,32 @@ func otherResource(id string) bool {
 // taken for something else.
 var nodeTypes = []string{"model", "seed", "snapshot", "test", "source", "analysis", "operation", "sql_operation", "rpc", "sql", "unit_test"}
 
-func decodeNode(path, id string, raw json.RawMessage) (*Node, error) {
+// checkNode checks what the types cannot: required members, the key,
+// the resource type, freshness periods.
+func checkNode(path, id string, n *Node) error {
 	const art = ArtifactManifest
-	var n Node
-	if err := json.Unmarshal(raw, &n); err != nil {
-		return nil, decodeErr(art, path, raw, err)
-	}
 	switch {
-	case string(raw) == "null":
-		return nil, fieldErr(art, path, "must be an object, not null")
+	case n == nil:
+		return fieldErr(art, path, "must be an object, not null")
 	case n.UniqueID == "":
-		return nil, missingField(art, path+".unique_id", "unique_id is required")
+		return missingField(art, path+".unique_id", "unique_id is required")
 	case n.UniqueID != id:
-		return nil, fieldErr(art, path+".unique_id", "%q differs from the node's key", n.UniqueID)
+		return fieldErr(art, path+".unique_id", "%q differs from the node's key", n.UniqueID)
 	case n.ResourceType == "":
-		return nil, missingField(art, path+".resource_type", "resource_type is required")
+		return missingField(art, path+".resource_type", "resource_type is required")
 	case !slices.Contains(nodeTypes, n.ResourceType):
-		return nil, fieldErr(art, path+".resource_type", "unknown resource_type %q: want one of %s", n.ResourceType, strings.Join(nodeTypes, ", "))
+		return fieldErr(art, path+".resource_type", "unknown resource_type %q: want one of %s", n.ResourceType, strings.Join(nodeTypes, ", "))
 	case n.Name == "":
-		return nil, missingField(art, path+".name", "name is required")
+		return missingField(art, path+".name", "name is required")
 	}
 	if n.builds() || n.ResourceType == "source" {
 		if n.Schema == "" {
-			return nil, missingField(art, path+".schema", "schema is required for a %s", n.ResourceType)
+			return missingField(art, path+".schema", "schema is required for a %s", n.ResourceType)
 		}
 	}
 	for i, d := range n.DependsOn.Nodes {
 		if d == "" {
-			return nil, fieldErr(art, index(path+".depends_on.nodes", i), "must not be empty")
+			return fieldErr(art, index(path+".depends_on.nodes", i), "must not be empty")
 		}
 	}
 	if f := n.Freshness; f != nil {
@@ -322,11 +365,11 @@ func decodeNode(path, id string, raw json.RawMessage) (*Node, error) {
 				continue
 			}
 			if _, err := p.p.duration(); err != nil {
-				return nil, fieldErr(art, path+".freshness."+p.name, "%v", err)
+				return fieldErr(art, path+".freshness."+p.name, "%v", err)
 			}
 		}
 	}
-	return &n, nil
+	return nil
 }
 
 // builds reports whether the node makes a relation (or, ephemeral, a
