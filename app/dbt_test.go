@@ -58,6 +58,7 @@ func dbtBody(t testing.TB, names []string, extra string) []byte {
 type imported struct {
 	Assets           int         `json:"assets"`
 	Checks           int         `json:"checks"`
+	ColumnLineage    int         `json:"column_lineage"`
 	Materializations int         `json:"materializations"`
 	Failures         int         `json:"failures"`
 	Tests            int         `json:"tests"`
@@ -196,7 +197,7 @@ freshness_policies:
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := imported{Assets: 11, Checks: 10, Materializations: 7, Failures: 1, Tests: 9, TestsFailed: 3, Observations: 2, Events: 19,
+	want := imported{Assets: 11, Checks: 10, ColumnLineage: 15, Materializations: 7, Failures: 1, Tests: 9, TestsFailed: 3, Observations: 2, Events: 19,
 		DeclaredInFile: []asset.Key{customers}}
 	if g, w := fmt.Sprint(got), fmt.Sprint(want); g != w {
 		t.Errorf("import answered %s, want %s", g, w)
@@ -220,6 +221,8 @@ freshness_policies:
 		}
 		if len(o.Spec.Columns) != 4 || o.Spec.Columns[3].Name != "amount" || o.Spec.Columns[3].Type != "numeric(12,2)" {
 			t.Errorf("orders columns %+v", o.Spec.Columns)
+		} else if d := o.Spec.Columns[0].Deps; len(d) != 1 || d[0].String() != "dbt/analytics/staging/stg_orders#order_id" {
+			t.Errorf("orders.order_id column lineage %+v", d)
 		}
 		if len(o.Spec.Checks) != 4 {
 			t.Errorf("orders checks %+v", o.Spec.Checks)

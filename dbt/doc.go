@@ -25,8 +25,13 @@
 //     of the offending value, such as
 //     manifest: nodes["model.shop.orders"].depends_on.nodes[1].
 //
-// What it refuses to do: it infers no column lineage (the manifest has
-// none; dbt-ol's OpenLineage events carry it), it maps no exposures,
-// metrics, semantic models or unit tests, and it never deletes anything:
-// a model removed from the project keeps its asset.
+//   - Column lineage, which the manifest does not have, is read from a
+//     model's compiled SQL only where it is plain (inferColumns): select
+//     items that are column references of relations the model depends on
+//     and whose columns are declared. Anything else gives no lineage, never
+//     a guess; the inferred inputs say so in their transformation.
+//
+// What it refuses to do: it maps no exposures, metrics, semantic models or
+// unit tests, and it never deletes anything: a model removed from the
+// project keeps its asset.
 package dbt

@@ -48,6 +48,7 @@ func Map(a Artifacts, opts Options) (*Import, error) {
 	}
 	out := &Import{Project: m.ProjectName, Specs: p.specs}
 	out.Counts.Assets = len(p.specs)
+	out.Counts.ColumnLineage = p.inferred
 	for _, s := range p.specs {
 		out.Counts.Checks += len(s.Checks)
 	}

@@ -52,6 +52,7 @@ type Node struct {
 	Loader       string          `json:"loader"`
 	Freshness    *FreshnessRules `json:"freshness"`
 	SourceMeta   map[string]any  `json:"source_meta"`
+	CompiledCode string          `json:"compiled_code"`
 }
 
 // NodeConfig is the part of a node's config Freshet uses.

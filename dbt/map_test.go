@@ -119,7 +119,8 @@ func TestSpecs(t *testing.T) {
 			columns: []string{"code:text", "name:text"}, desc: "ISO 3166 country codes and names."},
 		{key: "dbt/analytics/staging/stg_orders", deps: []asset.Key{"dbt/raw/shop/orders"}, kinds: []string{"dbt", "view"},
 			tags: []string{"staging"}, group: "shop.staging", checks: []string{"not_null_stg_orders_order_id:error", "unique_stg_orders_order_id:error"},
-			columns: []string{"order_id:bigint", "customer_id:", "status:"}, desc: "Orders, cleaned."},
+			// ordered_at is not declared: the compiled SQL selects it.
+			columns: []string{"order_id:bigint", "customer_id:", "status:", "ordered_at:"}, desc: "Orders, cleaned."},
 		{key: "dbt/analytics/staging/stg_payments", deps: []asset.Key{"dbt/raw/shop/stripe_payments"}, kinds: []string{"dbt", "view"},
 			tags: []string{"staging"}, group: "shop.staging"},
 		// The ephemeral int_order_payments is no asset: orders reads what it reads.
@@ -186,7 +187,7 @@ func TestSpecs(t *testing.T) {
 func TestEvents(t *testing.T) {
 	t.Parallel()
 	im := shop(t, 12, dbt.Options{})
-	want := dbt.Counts{Assets: 11, Checks: 10, Materializations: 7, Failures: 1, Tests: 9, TestsFailed: 3, Observations: 2, Skipped: 1}
+	want := dbt.Counts{Assets: 11, Checks: 10, ColumnLineage: 15, Materializations: 7, Failures: 1, Tests: 9, TestsFailed: 3, Observations: 2, Skipped: 1}
 	if im.Counts != want {
 		t.Errorf("counts %+v, want %+v", im.Counts, want)
 	}
@@ -343,5 +344,54 @@ func TestManifestOnly(t *testing.T) {
 	}
 	if len(im.Events) != 0 || len(im.Specs) != 11 || im.Project != "shop" {
 		t.Errorf("%d events, %d specs, project %q", len(im.Events), len(im.Specs), im.Project)
+	}
+}
+
+// TestColumnLineage: the lineage read from the models' compiled SQL.
+func TestColumnLineage(t *testing.T) {
+	t.Parallel()
+	im := shop(t, 12, dbt.Options{})
+	lineage := func(k asset.Key) map[string]string {
+		out := map[string]string{}
+		for _, c := range specOf(t, im, k).Columns {
+			var ins []string
+			for _, in := range c.Deps {
+				if in.Transformation != dbt.InferredTransformation {
+					t.Errorf("%s.%s: transformation %q", k, c.Name, in.Transformation)
+				}
+				ins = append(ins, in.String())
+			}
+			out[c.Name] = strings.Join(ins, ",")
+		}
+		return out
+	}
+	cases := []struct {
+		asset asset.Key
+		want  map[string]string
+	}{
+		// select id as order_id, customer_id, status, ordered_at from "raw"."shop"."orders"
+		{"dbt/analytics/staging/stg_orders", map[string]string{"order_id": "dbt/raw/shop/orders#id", "customer_id": "dbt/raw/shop/orders#customer_id",
+			"status": "dbt/raw/shop/orders#status", "ordered_at": "dbt/raw/shop/orders#ordered_at"}},
+		// amount_cents / 100.0 as amount is an expression: no lineage.
+		{"dbt/analytics/staging/stg_payments", map[string]string{"payment_id": "dbt/raw/shop/stripe_payments#id", "order_id": "dbt/raw/shop/stripe_payments#order_id"}},
+		// o.* through the alias of stg_orders; p.amount comes from the
+		// ephemeral model's CTE, which declares no columns.
+		{"dbt/analytics/marts/orders", map[string]string{"order_id": "dbt/analytics/staging/stg_orders#order_id", "customer_id": "dbt/analytics/staging/stg_orders#customer_id",
+			"status": "dbt/analytics/staging/stg_orders#status", "amount": ""}},
+		// cc.name as country across a join; count(o.order_id) is an aggregate.
+		{"dbt/analytics/marts/customers", map[string]string{"customer_id": "dbt/analytics/staging/stg_customers#customer_id", "name": "dbt/analytics/staging/stg_customers#name",
+			"country": "dbt/analytics/seeds/country_codes#name", "orders": ""}},
+		// the incremental model reads ordered_at, which orders does not declare.
+		{"dbt/analytics/marts/revenue_daily", map[string]string{"day": "", "revenue": ""}},
+	}
+	for _, c := range cases {
+		t.Run(string(c.asset), func(t *testing.T) {
+			got := lineage(c.asset)
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(c.want)
+			if string(g) != string(w) {
+				t.Errorf("column lineage %s, want %s", g, w)
+			}
+		})
 	}
 }

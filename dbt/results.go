@@ -64,6 +64,7 @@ type sourceResult struct {
 type Counts struct {
 	Assets           int `json:"assets"`
 	Checks           int `json:"checks"`           // checks declared (tests, source freshness)
+	ColumnLineage    int `json:"column_lineage"`   // columns with lineage inferred from compiled SQL
 	Materializations int `json:"materializations"` // successful model, seed and snapshot runs
 	Failures         int `json:"failures"`         // failed ones
 	Tests            int `json:"tests"`            // test results, one per tested asset

@@ -24,6 +24,10 @@ type project struct {
 	keys  map[string]asset.Key // unique_id -> key, for nodes and sources that are assets
 	deps  map[string][]asset.Key
 	tests map[string]test // test unique_id -> the checks it reports
+	// relations are the names compiled SQL may give each asset:
+	// "db.schema.identifier" and "schema.identifier", lower-cased.
+	relations map[asset.Key][]string
+	inferred  int // columns given inferred lineage
 }
 
 // test is a data test as checks: its check name on each asset it tests.
@@ -36,7 +40,7 @@ type test struct {
 // mapManifest makes the specs: one per model, seed, snapshot and source
 // (two that share a relation are one asset), with tests as checks.
 func mapManifest(m *Manifest, namespace string) (*project, error) {
-	p := &project{keys: map[string]asset.Key{}, deps: map[string][]asset.Key{}, tests: map[string]test{}}
+	p := &project{keys: map[string]asset.Key{}, deps: map[string][]asset.Key{}, tests: map[string]test{}, relations: map[asset.Key][]string{}}
 	byKey := map[asset.Key]*asset.Spec{}
 	var order []asset.Key
 	add := func(path string, n *Node) error {
@@ -45,6 +49,16 @@ func mapManifest(m *Manifest, namespace string) (*project, error) {
 			return fieldErr(ArtifactManifest, path, "%s", keyErr(n, err))
 		}
 		p.keys[n.UniqueID] = k
+		db, schema, ident := n.relation()
+		names := []string{strings.ToLower(schema + "." + ident)}
+		if db != "" {
+			names = append(names, strings.ToLower(db+"."+schema+"."+ident))
+		}
+		for _, name := range names {
+			if !slices.Contains(p.relations[k], name) {
+				p.relations[k] = append(p.relations[k], name)
+			}
+		}
 		s := m.spec(n, k)
 		if old := byKey[k]; old != nil {
 			mergeSpec(old, s)
@@ -106,6 +120,11 @@ func mapManifest(m *Manifest, namespace string) (*project, error) {
 			if !slices.ContainsFunc(s.Checks, func(c asset.CheckSpec) bool { return c.Name == t.check }) {
 				s.Checks = append(s.Checks, asset.CheckSpec{Name: t.check, Description: testDescription(n), Severity: t.severity})
 			}
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.Nodes)) {
+		if n := m.Nodes[id]; n.isAsset() && n.CompiledCode != "" {
+			p.inferred += addColumnLineage(byKey[p.keys[id]], n, p.deps[id], byKey, p.relations)
 		}
 	}
 	p.specs = make([]asset.Spec, len(order))
@@ -333,4 +352,42 @@ func freshnessDescription(p *asset.FreshnessPolicy) string {
 		d += ", warn after " + asset.FormatDuration(p.WarnAfter)
 	}
 	return d
+}
+
+// addColumnLineage gives the spec's columns the lineage inferred from the
+// node's compiled SQL (inferColumns), over the relations of its deps
+// whose columns the manifest declares; a column the SQL selects that the
+// spec does not declare is added. It returns how many columns got some.
+func addColumnLineage(s *asset.Spec, n *Node, deps []asset.Key, byKey map[asset.Key]*asset.Spec, relations map[asset.Key][]string) int {
+	rel := map[string]relationColumns{}
+	for _, k := range deps {
+		d := byKey[k]
+		if d == nil || len(d.Columns) == 0 {
+			continue // columns unknown: nothing to resolve against
+		}
+		cols := make(map[string]string, len(d.Columns))
+		for _, c := range d.Columns {
+			cols[strings.ToLower(c.Name)] = c.Name
+		}
+		for _, name := range relations[k] {
+			rel[name] = relationColumns{key: k, cols: cols}
+		}
+	}
+	if len(rel) == 0 {
+		return 0
+	}
+	lineage := inferColumns(n.CompiledCode, rel)
+	count := 0
+	for _, name := range slices.Sorted(maps.Keys(lineage)) {
+		i := slices.IndexFunc(s.Columns, func(c asset.Column) bool { return strings.EqualFold(c.Name, name) })
+		if i < 0 {
+			s.Columns = append(s.Columns, asset.Column{Name: name})
+			i = len(s.Columns) - 1
+		}
+		if len(s.Columns[i].Deps) == 0 {
+			s.Columns[i].Deps = lineage[name]
+			count++
+		}
+	}
+	return count
 }

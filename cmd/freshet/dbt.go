@@ -22,6 +22,7 @@ type dbtImported struct {
 	Project          string   `json:"project"`
 	Assets           int      `json:"assets"`
 	Checks           int      `json:"checks"`
+	ColumnLineage    int      `json:"column_lineage"`
 	Materializations int      `json:"materializations"`
 	Failures         int      `json:"failures"`
 	Tests            int      `json:"tests"`
@@ -55,6 +56,8 @@ gzip-compressed; the token in FRESHET_TOKEN needs the ingest scope).
                     description, group, kinds (dbt + materialization) and columns;
                     tests become checks of the asset they test; a source's
                     freshness criteria (error_after, warn_after) its freshness SLA.
+                    Column lineage is inferred from each model's compiled SQL where
+                    it is plain: select items that are column references.
                     Schema v10 to v12 (dbt 1.6 and later).
   run_results.json  each model, seed or snapshot run becomes a materialization
                     (duration, rows affected) or a materialization_failed (the
@@ -105,7 +108,7 @@ mapping.`,
 					return err
 				}
 				c := im.Counts
-				printImported(cmd.OutOrStdout(), "would import", dbtImported{Project: im.Project, Assets: c.Assets, Checks: c.Checks,
+				printImported(cmd.OutOrStdout(), "would import", dbtImported{Project: im.Project, Assets: c.Assets, Checks: c.Checks, ColumnLineage: c.ColumnLineage,
 					Materializations: c.Materializations, Failures: c.Failures, Tests: c.Tests, TestsFailed: c.TestsFailed,
 					Observations: c.Observations, Skipped: c.Skipped, Events: len(im.Events)})
 				return nil
@@ -201,6 +204,9 @@ func printImported(w io.Writer, verb string, r dbtImported) {
 	row := func(n int, what string) { fmt.Fprintf(tw, "  %d\t %s\n", n, what) }
 	row(r.Assets, "assets (models, seeds, snapshots, sources)")
 	row(r.Checks, "checks (tests, source freshness)")
+	if r.ColumnLineage > 0 {
+		row(r.ColumnLineage, "columns with lineage inferred from compiled SQL")
+	}
 	row(r.Materializations, "materializations")
 	row(r.Failures, "failed runs")
 	row(r.Tests, fmt.Sprintf("check results (%d not passing)", r.TestsFailed))
