@@ -9,18 +9,22 @@
 //     run_results.json v4 to v6 and sources.json v3 are read; any other
 //     version is refused with an error naming metadata.dbt_schema_version
 //     and the version found.
+//
 //   - Models, seeds and snapshots (the nodes) and sources become asset
 //     specs keyed by the relation they build or read (Key), with their
 //     dependencies, owners, tags, description, group, kinds, code version
 //     (the file checksum) and columns; data tests become checks of the
 //     asset they test. Source freshness criteria (error_after, warn_after)
 //     become freshness policies.
+//
 //   - Run results become materializations (time, duration, rows affected,
 //     the adapter response) or materialization failures; test results
 //     become check results; source freshness results become observations
 //     whose data time is max_loaded_at.
+//
 //   - Event ids are derived from the dbt invocation and the node, so
 //     importing the same run_results.json twice stores its events once.
+//
 //   - Every problem is a *FieldError naming the artifact and the JSON path
 //     of the offending value, such as
 //     manifest: nodes["model.shop.orders"].depends_on.nodes[1].
