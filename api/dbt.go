@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -42,8 +43,11 @@ func (s *Server) importDBT(c echo.Context) error {
 		return notFound("", "this server does not import dbt artifacts")
 	}
 	req := c.Request()
-	if err := checkLineageType(req.Header.Get(echo.HeaderContentType)); err != nil {
-		return err
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "Content-Type",
+				Message: fmt.Sprintf("send the artifacts as one application/json object, not %q", ct)}
+		}
 	}
 	body, err := s.readDBTBody(c)
 	if err != nil {

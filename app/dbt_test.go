@@ -70,11 +70,16 @@ type imported struct {
 
 func postDBT(t *testing.T, base string, body []byte, gzipped bool) (int, []byte) {
 	t.Helper()
+	return postDBTAs(t, base, "application/json", body, gzipped)
+}
+
+func postDBTAs(t *testing.T, base, contentType string, body []byte, gzipped bool) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, base+"/api/v1/dbt/import", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	if gzipped {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
@@ -421,6 +426,10 @@ func TestDBTImportLimits(t *testing.T) {
 		{"an array", []byte(`[]`), false, http.StatusBadRequest, ""},
 		{"a manifest of another version", []byte(`{"manifest": {"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v7.json"}}}`), false,
 			http.StatusBadRequest, "manifest.metadata.dbt_schema_version"},
+	}
+	if code, b := postDBTAs(t, srv.base, "application/x-ndjson", []byte(`{"manifest": {}}`), false); code != http.StatusUnsupportedMediaType ||
+		!strings.Contains(string(b), `"field":"Content-Type"`) {
+		t.Errorf("NDJSON: %d %s, want 415 naming Content-Type", code, b)
 	}
 	for _, c := range cases {
 		code, b := postDBT(t, srv.base, c.body, c.gzipped)
