@@ -32,6 +32,9 @@ func (a *App) PutSpecs(ctx context.Context, specs []asset.Spec) (shadowed []asse
 			return nil, fmt.Errorf("spec %d: %s is given twice", i, s.Key)
 		}
 		seen[s.Key] = true
+		if len(s.Columns) > asset.MaxColumns {
+			return nil, fmt.Errorf("spec %s: %d columns, more than the %d allowed", s.Key, len(s.Columns), asset.MaxColumns)
+		}
 		if s.Materialize != nil {
 			return nil, fmt.Errorf("spec %s: a materialize command may only come from the definitions file", s.Key)
 		}

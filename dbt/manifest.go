@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/freshet-dev/freshet/asset"
 )
 
 // Manifest is what Freshet reads of a manifest.json: the project's nodes,
@@ -351,6 +353,9 @@ func checkNode(path, id string, n *Node) error {
 		if n.Schema == "" {
 			return missingField(art, path+".schema", "schema is required for a %s", n.ResourceType)
 		}
+	}
+	if len(n.Columns) > asset.MaxColumns {
+		return fieldErr(art, path+".columns", "%d columns, more than the %d an asset may have", len(n.Columns), asset.MaxColumns)
 	}
 	for i, d := range n.DependsOn.Nodes {
 		if d == "" {

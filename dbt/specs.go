@@ -380,6 +380,9 @@ func addColumnLineage(s *asset.Spec, n *Node, deps []asset.Key, byKey map[asset.
 	count := 0
 	for _, name := range slices.Sorted(maps.Keys(lineage)) {
 		i := slices.IndexFunc(s.Columns, func(c asset.Column) bool { return strings.EqualFold(c.Name, name) })
+		if i < 0 && len(s.Columns) >= asset.MaxColumns {
+			continue
+		}
 		if i < 0 {
 			s.Columns = append(s.Columns, asset.Column{Name: name})
 			i = len(s.Columns) - 1
