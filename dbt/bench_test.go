@@ -2,85 +2,21 @@ package dbt_test
 
 import (
 	"encoding/json"
-	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/freshet-dev/freshet/dbt"
+	"github.com/freshet-dev/freshet/dbt/dbttest"
 )
 
-// bigProject is a project of models models (each reading one or two
-// earlier models or one of 50 sources, with 6 columns and 2 tests) and its
-// run results: the test project's nodes as templates, so each has what
-// dbt writes (config, raw and compiled code, ...).
-func bigProject(b testing.TB, models int) (manifest, runResults []byte) {
-	var m map[string]any
-	if err := json.Unmarshal(read(b, "manifest.json"), &m); err != nil {
-		b.Fatal(err)
-	}
-	clone := func(v any) map[string]any {
-		raw, _ := json.Marshal(v)
-		var out map[string]any
-		json.Unmarshal(raw, &out)
-		return out
-	}
-	nodes, sources := m["nodes"].(map[string]any), m["sources"].(map[string]any)
-	modelT, testT, srcT := nodes["model.shop.orders"], nodes["test.shop.unique_orders_order_id"], sources["source.shop.shop.orders"]
-	newNodes, newSources := map[string]any{}, map[string]any{}
-	for i := range 50 {
-		s := clone(srcT)
-		name := fmt.Sprintf("table_%d", i)
-		id := "source.shop.shop." + name
-		s["unique_id"], s["name"], s["identifier"] = id, name, name
-		newSources[id] = s
-	}
-	var results []any
-	for i := range models {
-		n := clone(modelT)
-		name := fmt.Sprintf("model_%d", i)
-		id := "model.shop." + name
-		n["unique_id"], n["name"], n["alias"] = id, name, name
-		n["schema"] = fmt.Sprintf("layer_%d", i%10)
-		deps := []any{fmt.Sprintf("source.shop.shop.table_%d", i%50)}
-		if i >= 10 {
-			deps = []any{fmt.Sprintf("model.shop.model_%d", i-1-i%7), fmt.Sprintf("model.shop.model_%d", i/2)}
-		}
-		n["depends_on"] = map[string]any{"macros": []any{}, "nodes": deps}
-		cols := n["columns"].(map[string]any)
-		cols["loaded_at"] = map[string]any{"name": "loaded_at", "description": "", "data_type": "timestamp", "meta": map[string]any{}, "tags": []any{}}
-		cols["note"] = map[string]any{"name": "note", "description": "free text", "data_type": "text", "meta": map[string]any{}, "tags": []any{}}
-		newNodes[id] = n
-		results = append(results, map[string]any{"status": "success", "unique_id": id, "thread_id": "Thread-1", "execution_time": 1.5,
-			"timing":           []any{map[string]any{"name": "execute", "started_at": "2026-11-25T06:00:00Z", "completed_at": "2026-11-25T06:00:01.5Z"}},
-			"adapter_response": map[string]any{"_message": "SELECT 10", "code": "SELECT", "rows_affected": 10}, "message": "SELECT 10"})
-		for j, col := range []string{"order_id", "customer_id"} {
-			tn := clone(testT)
-			tname := fmt.Sprintf("unique_%s_%s", name, col)
-			tid := "test.shop." + tname
-			tn["unique_id"], tn["name"], tn["attached_node"], tn["column_name"] = tid, tname, id, col
-			tn["depends_on"] = map[string]any{"macros": []any{"macro.dbt.test_unique"}, "nodes": []any{id}}
-			newNodes[tid] = tn
-			status := "pass"
-			if (i+j)%17 == 0 {
-				status = "fail"
-			}
-			results = append(results, map[string]any{"status": status, "unique_id": tid, "execution_time": 0.2, "failures": 0,
-				"timing": []any{map[string]any{"name": "execute", "started_at": "2026-11-25T06:01:00Z", "completed_at": "2026-11-25T06:01:00.2Z"}}})
-		}
-	}
-	m["nodes"], m["sources"] = newNodes, newSources
-	m["parent_map"], m["child_map"], m["group_map"] = map[string]any{}, map[string]any{}, map[string]any{}
-	manifest, err := json.Marshal(m)
+// bigProject is dbttest.Project from the test project.
+func bigProject(tb testing.TB, models int) (manifest, runResults []byte) {
+	tb.Helper()
+	manifest, runResults, err := dbttest.Project(filepath.Join("testdata", "shop"), models)
 	if err != nil {
-		b.Fatal(err)
-	}
-	var rr map[string]any
-	json.Unmarshal(read(b, "run_results.json"), &rr)
-	rr["results"] = results
-	runResults, err = json.Marshal(rr)
-	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return manifest, runResults
 }
