@@ -22,9 +22,9 @@ func (s *Server) listAssets(c echo.Context) error {
 		Kind: c.QueryParam("kind"), Text: c.QueryParam("q"), Origin: asset.Origin(c.QueryParam("origin")),
 	}
 	switch f.Origin {
-	case "", asset.OriginDeclared, asset.OriginDiscovered, asset.OriginAPI:
+	case "", asset.OriginDeclared, asset.OriginDiscovered, asset.OriginAPI, asset.OriginDBT:
 	default:
-		return badRequest("origin", "origin must be declared, discovered or api, not %q", f.Origin)
+		return badRequest("origin", "origin must be declared, discovered, api or dbt, not %q", f.Origin)
 	}
 	limit, err := limitParam(c, 10000)
 	if err != nil {

@@ -43,7 +43,7 @@ func (s *Server) scopeFor(method, path string) string {
 		return ""
 	case method == http.MethodGet || method == http.MethodHead:
 		return auth.ScopeRead
-	case method == http.MethodPost && (path == "/api/v1/events" || path == "/api/v1/lineage" || path == "/api/v1/lineage/batch"):
+	case method == http.MethodPost && (path == "/api/v1/events" || path == "/api/v1/lineage" || path == "/api/v1/lineage/batch" || path == "/api/v1/dbt/import"):
 		return auth.ScopeIngest
 	case strings.HasPrefix(path, "/api/v1/tokens"):
 		return auth.ScopeAdmin

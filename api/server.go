@@ -83,6 +83,16 @@ type Deps struct {
 	// Assets tells new keys from assets, for the asset limits (nil: no
 	// asset limits).
 	Assets AssetSet
+	// Specs stores specs from outside the definitions file: the dbt
+	// import (nil: POST /api/v1/dbt/import is 404).
+	Specs SpecWriter
+}
+
+// SpecWriter stores specs made outside the definitions file and makes
+// them current; it returns the keys the definitions file declares, whose
+// specs it keeps but does not use.
+type SpecWriter interface {
+	PutSpecs(ctx context.Context, specs []asset.Spec) (shadowed []asset.Key, err error)
 }
 
 // Options tune the server.
@@ -106,6 +116,10 @@ type Options struct {
 	// MaxEvents bounds the events of one ingest request (0:
 	// ingest.DefaultMaxEvents).
 	MaxEvents int
+	// DBTBodyLimit bounds the body of POST /api/v1/dbt/import, sent and
+	// inflated: a manifest is far larger than an event batch (0:
+	// DefaultDBTBodyLimit).
+	DBTBodyLimit int64
 	// TracerProvider gives every request a server span named after its
 	// route (api/telemetry.go); nil or the no-op provider: no spans.
 	TracerProvider trace.TracerProvider
@@ -121,6 +135,10 @@ type Options struct {
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
 const DefaultBodyLimit = 16 << 20
+
+// DefaultDBTBodyLimit is the largest dbt import accepted unless
+// configured: the manifest of a project of a few thousand models.
+const DefaultDBTBodyLimit = 256 << 20
 
 // Server is the HTTP API.
 type Server struct {
@@ -144,6 +162,9 @@ func New(deps Deps, opts Options) *Server {
 	}
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = DefaultBodyLimit
+	}
+	if opts.DBTBodyLimit <= 0 {
+		opts.DBTBodyLimit = DefaultDBTBodyLimit
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -206,6 +227,7 @@ func (s *Server) routes() {
 	v1.GET("/lineage/leaves", s.leaves)
 	v1.POST("/lineage", s.postLineage)            // OpenLineage in (api/openlineage.go)
 	v1.POST("/lineage/batch", s.postLineageBatch) // a JSON array or NDJSON of them
+	v1.POST("/dbt/import", s.importDBT)           // dbt artifacts (api/dbt.go)
 	v1.GET("/freshness", s.listFreshness)
 	v1.GET("/assets/:key/freshness", s.assetFreshness)
 	v1.PUT("/assets/:key/freshness/policy", s.putPolicy)

@@ -9,12 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,8 +52,10 @@ type Config struct {
 	// Definitions are the parsed asset definitions (freshet.yaml).
 	Definitions *config.File
 	BodyLimit   int64
-	Version     string
-	Logger      *slog.Logger
+	// DBTBodyLimit bounds a dbt import's body (0: api.DefaultDBTBodyLimit).
+	DBTBodyLimit int64
+	Version      string
+	Logger       *slog.Logger
 	// WALDir holds the write-ahead log (default DataDir/wal).
 	WALDir string
 	// WALMaxBytes bounds the unconfirmed data the log holds before ingest
@@ -146,7 +146,9 @@ type App struct {
 	specs       []asset.Spec // effective specs (definitions + stored), for the monitor
 	defs        *config.File
 	specKeys    map[asset.Key]bool       // keys of specs
-	selMu       sync.Mutex               // guards selected and specsSent, orders SetSpecs calls
+	selMu       sync.Mutex               // guards specs, specKeys, selected and specsSent, orders SetSpecs calls
+	specMu      sync.Mutex               // serialises spec writes (PutSpecs, declare)
+	graphMu     sync.Mutex               // orders observed-edge updates with PutSpecs' lineage reset
 	selected    map[asset.Key]asset.Spec // assets outside specs that a selection policy covers
 	specsSent   bool
 	sums        []store.Summary // from the last rebuild, until the monitor has loaded them
@@ -257,6 +259,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
 		Declare:     a.declare,
+		Specs:       a,
 		Runs:        a.runs,
 		Automation:  a.auto,
 		// Not ready once the log has failed: it no longer acknowledges,
@@ -276,7 +279,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
 		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
 		TracerProvider: cfg.TracerProvider, MaxConcurrentIngest: cfg.MaxConcurrentIngest, MaxIngestBytes: cfg.MaxIngestBytes, IngestWait: cfg.IngestWait,
-		MaxAssets: cfg.MaxAssets, NewAssetsPerMinute: cfg.NewAssetsPerMinute, ReadTimeout: cfg.ReadTimeout})
+		MaxAssets: cfg.MaxAssets, NewAssetsPerMinute: cfg.NewAssetsPerMinute, ReadTimeout: cfg.ReadTimeout,
+		DBTBodyLimit: cfg.DBTBodyLimit})
 	reg.MustRegister(a.api.Collectors()...)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -374,7 +378,9 @@ func (a *App) observe(events []asset.Event) {
 			edges = append(edges, asset.Edge{Upstream: u, Downstream: events[i].Asset})
 		}
 	}
+	a.graphMu.Lock()
 	a.lineage.Observe(discovered, edges)
+	a.graphMu.Unlock()
 	for i := range events {
 		a.eventColumns(&events[i])
 	}
@@ -433,15 +439,15 @@ func (a *App) selectPolicies(keys []asset.Key) {
 		}
 	}
 	if added || !a.specsSent {
-		all := append(slices.Clone(a.specs), slices.Collect(maps.Values(a.selected))...)
-		a.monitor.SetSpecs(all)
-		a.specsSent = true
+		a.sendSpecsLocked()
 	}
 }
 
 // declare makes key an asset (origin api) when an SLA is set on it before
 // anything reported it; the spec is stored, so it survives a restart.
 func (a *App) declare(ctx context.Context, key asset.Key) error {
+	a.specMu.Lock() // a concurrent PutSpecs of key must not be overwritten
+	defer a.specMu.Unlock()
 	if _, ok := a.catalog.Get(key); ok {
 		return nil
 	}
@@ -449,7 +455,10 @@ func (a *App) declare(ctx context.Context, key asset.Key) error {
 	if err := a.store.PutSpecs(ctx, []asset.Spec{spec}); err != nil {
 		return fmt.Errorf("declare %s: %w", key, err)
 	}
-	a.lineage.Observe(a.catalog.SetSpecs([]asset.Spec{spec}), nil)
+	added := a.catalog.SetSpecs([]asset.Spec{spec})
+	a.graphMu.Lock()
+	a.lineage.Observe(added, nil)
+	a.graphMu.Unlock()
 	return nil
 }
 
@@ -529,7 +538,7 @@ func (a *App) openRuns(cfg Config) error {
 	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
 		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs"),
 		Notify: a.notifyRun})
-	a.runs.SetSpecs(defs.Assets)
+	a.runs.SetSpecs(runSpecs(a.specs))
 	a.auto = automation.New(a.runs, automation.Options{
 		Enabled: defs.Automation.Enabled, Cooldown: defs.Automation.Cooldown, MaxBackoff: defs.Automation.MaxBackoff,
 		Allowed: func(k asset.Key) bool {

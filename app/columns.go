@@ -7,19 +7,21 @@ import (
 	"github.com/freshet-dev/freshet/store"
 )
 
-// declaredColumns sets the column lineage of specs that declare it (a
-// column's deps): what an asset's events report replaces it.
+// declaredColumns sets the column lineage of specs that declare columns
+// (a column's deps; none clears what an earlier declaration set): what an
+// asset's events report replaces it, and is not replaced by it.
 func (a *App) declaredColumns(specs []asset.Spec) {
 	for _, sp := range specs {
+		if len(sp.Columns) == 0 {
+			continue
+		}
 		cl := asset.ColumnLineage{}
 		for _, c := range sp.Columns {
 			if len(c.Deps) > 0 {
 				cl[c.Name] = c.Deps
 			}
 		}
-		if len(cl) > 0 {
-			a.columns.Set(sp.Key, cl, time.Time{})
-		}
+		a.columns.Set(sp.Key, cl, time.Time{})
 	}
 }
 

@@ -15,6 +15,7 @@ const (
 	OriginDeclared   Origin = "declared"   // freshet.yaml
 	OriginDiscovered Origin = "discovered" // first seen in an event
 	OriginAPI        Origin = "api"
+	OriginDBT        Origin = "dbt" // a dbt project's manifest.json (package dbt)
 )
 
 // Spec describes an asset: what it is, who owns it, what it depends on and

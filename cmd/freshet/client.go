@@ -44,6 +44,13 @@ func (c *client) do(ctx context.Context, method, path, contentType string, body 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	return c.send(req, out)
+}
+
+// send makes the request with the token and decodes the answer into out
+// (an error answer into an *apiError).
+func (c *client) send(req *http.Request, out any) error {
+	method, path := req.Method, req.URL.Path
 	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -71,7 +71,8 @@ Then, from any shell:
   freshet status                      # what is stale, and why
   freshet sla set marts/revenue --max-lag 2h --warn-after 90m
   freshet materialize +marts/revenue --wait   # run the commands in freshet.yaml
-  freshet send events.ndjson`,
+  freshet send events.ndjson
+  freshet dbt import --manifest target/manifest.json --run-results target/run_results.json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -84,7 +85,7 @@ Then, from any shell:
 	root.PersistentFlags().StringVar(&g.server, "server", defaultServer, "Freshet server to talk to (env FRESHET_SERVER)")
 	root.AddCommand(
 		newServeCmd(), newDevCmd(), newCheckConfigCmd(), newTokenCmd(),
-		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g),
+		newAssetsCmd(g), newAssetCmd(g), newLineageCmd(g), newEventsCmd(g), newSendCmd(g), newDBTCmd(g),
 		newStatusCmd(g), newSLACmd(g),
 		newMaterializeCmd(g), newRunsCmd(g), newRunCmd(g), newLogsCmd(g), newCancelCmd(g),
 		newAlertsCmd(g), newSilenceCmd(g),

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -39,6 +40,11 @@ func TestScripts(t *testing.T) {
 			ln.Close()
 			env.Setenv("PORT", strconv.Itoa(port))
 			env.Setenv("FRESHET_SERVER", fmt.Sprintf("http://127.0.0.1:%d", port))
+			shop, err := filepath.Abs(filepath.Join("..", "..", "dbt", "testdata", "shop"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("DBT_SHOP", shop) // the dbt test project's artifacts
 			setClock(env, time.Now())
 			return nil
 		},

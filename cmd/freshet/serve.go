@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/freshet-dev/freshet/api"
 	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/auth"
 	"github.com/freshet-dev/freshet/config"
@@ -45,6 +46,7 @@ type serverFlags struct {
 	maxEvents      int
 	noAssetMetrics bool
 	limits         limitFlags
+	dbtBodyLimit   int64
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
@@ -52,6 +54,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store and the write-ahead log")
 	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db (options: docs/clickhouse.md)")
 	cmd.Flags().Int64Var(&f.bodyLimit, "max-body-bytes", 16<<20, "largest request body accepted by POST /api/v1/events and /api/v1/lineage (413 beyond)")
+	cmd.Flags().Int64Var(&f.dbtBodyLimit, "max-dbt-body-bytes", api.DefaultDBTBodyLimit, "largest body accepted by POST /api/v1/dbt/import (freshet dbt import), sent and after gzip (413 beyond)")
 	cmd.Flags().IntVar(&f.maxEvents, "max-events-per-request", ingest.DefaultMaxEvents, "most events in one POST /api/v1/events or /api/v1/lineage/batch (400 too_many_events beyond)")
 	f.limits.register(cmd)
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -121,7 +124,8 @@ func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config
 	cfg := app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
 		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
-		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics}
+		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics,
+		DBTBodyLimit: f.dbtBodyLimit}
 	f.limits.apply(&cfg)
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil {
