@@ -37,6 +37,7 @@ import (
 	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/openlineage/emit"
 	"github.com/freshet-dev/freshet/live"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
@@ -115,6 +116,7 @@ type App struct {
 	api      *api.Server
 	live     *live.Hub // change notices for the web UI's stream
 	runs     *runs.Service
+	olOut    *emit.Emitter // nil unless the definitions have an openlineage block
 	auto     *automation.Automation
 	declared []asset.Spec
 
@@ -225,6 +227,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.alertDone, a.alertWake = make(chan struct{}), make(chan struct{}, 1)
 	if err := a.openAlerts(ctx, cfg); err != nil {
+		if a.olOut != nil {
+			a.olOut.Close()
+		}
 		a.wal.Close()
 		st.Close()
 		return nil, err
@@ -234,6 +239,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
 	reg.MustRegister(a.runs.Collectors()...)
+	if a.olOut != nil {
+		reg.MustRegister(a.olOut.Collectors()...)
+	}
 	if cfg.NoAssetMetrics {
 		reg.MustRegister(a.monitor.Collector().WithoutAssets()) // and no catalog health: all per asset
 	} else {
@@ -384,6 +392,37 @@ func (a *App) notifyRun(u runs.Update) {
 	if err := a.live.Publish(live.TopicRuns, n); err != nil {
 		a.log.Warn("live notice", "err", err)
 	}
+	if a.olOut != nil {
+		a.olOut.Notify(u)
+	}
+}
+
+// openLineageOut sets up the OpenLineage events of runs when the
+// definitions ask for them (openlineage:); they are sent from the start.
+func (a *App) openLineageOut(cfg Config, defs *config.File) error {
+	c := defs.OpenLineage
+	if c == nil {
+		return nil
+	}
+	var key string
+	if c.APIKeyEnv != "" {
+		if key = os.Getenv(c.APIKeyEnv); key == "" {
+			return fmt.Errorf("openlineage.api_key_env: the environment variable %s is not set", c.APIKeyEnv)
+		}
+	}
+	producer := emit.DefaultProducer
+	if cfg.Version != "" {
+		producer += "/releases/tag/" + cfg.Version
+	}
+	e, err := emit.New(emit.Options{URL: c.URL, Endpoint: c.Endpoint, Namespace: c.Namespace, DatasetNamespace: c.DatasetNamespace,
+		APIKey: key, Producer: producer, QueueSize: c.QueueSize, Timeout: c.Timeout, Log: cfg.Logger,
+		Upstream: func(k asset.Key) []asset.Key { return a.lineage.Current().Parents(k) }})
+	if err != nil {
+		return err
+	}
+	a.olOut = e
+	e.Start()
+	return nil
 }
 
 // selectPolicies gives the assets among keys that the specs do not cover
@@ -508,6 +547,9 @@ func (a *App) openRuns(cfg Config) error {
 		host, _ := os.Hostname()
 		instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
+	if err := a.openLineageOut(cfg, defs); err != nil {
+		return err
+	}
 	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
 		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs"),
 		Notify: a.notifyRun})
@@ -558,6 +600,9 @@ func (a *App) Close() error {
 			<-a.autoDone
 			<-a.alertDone
 			<-a.runs.Done()
+		}
+		if a.olOut != nil {
+			a.olOut.Close() // after the runs: their last events are sent
 		}
 		a.stopWriter()
 		<-a.monitorDone

@@ -1,0 +1,394 @@
+// Package emit sends Freshet's own runs out as OpenLineage RunEvents, so
+// that Marquez, DataHub, OpenMetadata or any OpenLineage consumer sees the
+// lineage of what Freshet builds.
+//
+// A Freshet run is a run of the job RunJob; each of its steps is a run of
+// the job named after the step's asset (namespace from the config), with
+// the asset's upstream as inputs, the asset as output and a parent facet
+// naming the Freshet run. A step's first start is a START; its end a
+// COMPLETE, a FAIL (with the errorMessage facet) or an ABORT (canceled).
+//
+// Delivery never holds up a run: Notify only puts the event in a bounded
+// queue (full: the event is dropped and counted), and one goroutine POSTs
+// the queue in order, retrying a failed POST with exponential backoff.
+// Events are not kept across a restart: this is best effort, at most
+// once per event, and the dropped counters say what was lost.
+package emit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/executor"
+	"github.com/freshet-dev/freshet/runs"
+)
+
+// Defaults of Options.
+const (
+	DefaultEndpoint    = "api/v1/lineage"
+	DefaultQueueSize   = 10_000
+	DefaultTimeout     = 10 * time.Second
+	DefaultMaxAttempts = 8
+	DefaultMinBackoff  = 500 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+	DefaultDrain       = 5 * time.Second
+)
+
+// Options configure an Emitter. URL is required.
+type Options struct {
+	// URL is the consumer's base URL; events are POSTed to URL/Endpoint.
+	URL      string
+	Endpoint string
+	// Namespace of the jobs (default "freshet"); DatasetNamespace that of
+	// assets not made from OpenLineage datasets (default
+	// "freshet://<Namespace>").
+	Namespace        string
+	DatasetNamespace string
+	// APIKey, when set, is sent as Authorization: Bearer.
+	APIKey   string
+	Producer string // default DefaultProducer
+	// Upstream gives an asset's upstream assets (the inputs of its step).
+	// It is called from Notify: it must not block.
+	Upstream func(asset.Key) []asset.Key
+	// QueueSize bounds the events waiting to be sent; Timeout one POST;
+	// MaxAttempts the POSTs of one event; MinBackoff and MaxBackoff the
+	// waits between them (doubling, with jitter); Drain how long Close
+	// keeps sending what is queued.
+	QueueSize   int
+	Timeout     time.Duration
+	MaxAttempts int
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+	Drain       time.Duration
+	Client      *http.Client
+	Log         *slog.Logger
+}
+
+// Drop reasons, the reason label of freshet_openlineage_out_dropped_total.
+const (
+	dropQueueFull = "queue_full" // the queue was full when the event was made
+	dropRejected  = "rejected"   // the consumer answered 4xx (other than 408, 429)
+	dropGaveUp    = "gave_up"    // MaxAttempts POSTs failed
+	dropShutdown  = "shutdown"   // still queued when Close's drain ended
+	dropEncode    = "encode"     // the event did not encode (not expected)
+)
+
+// Emitter turns run updates into OpenLineage events and sends them.
+type Emitter struct {
+	opts     Options
+	target   string
+	b        builder
+	queue    chan []byte
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	runs   map[string]bool  // Freshet runs whose START was queued
+	steps  map[stepKey]bool // steps whose START was queued
+
+	sent    prometheus.Counter
+	retries prometheus.Counter
+	dropped *prometheus.CounterVec
+	queued  prometheus.GaugeFunc
+}
+
+type stepKey struct {
+	run string
+	key asset.Key
+}
+
+// New returns an Emitter; Start sends what Notify queues.
+func New(opts Options) (*Emitter, error) {
+	if opts.URL == "" {
+		return nil, errors.New("openlineage: the consumer's url is required")
+	}
+	if opts.Endpoint == "" {
+		opts.Endpoint = DefaultEndpoint
+	}
+	target, err := url.JoinPath(opts.URL, opts.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("openlineage: url %q and endpoint %q: %w", opts.URL, opts.Endpoint, err)
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	if opts.DatasetNamespace == "" {
+		opts.DatasetNamespace = "freshet://" + opts.Namespace
+	}
+	if opts.Producer == "" {
+		opts.Producer = DefaultProducer
+	}
+	if opts.Upstream == nil {
+		opts.Upstream = func(asset.Key) []asset.Key { return nil }
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = DefaultMinBackoff
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(DefaultMaxBackoff, opts.MinBackoff)
+	}
+	if opts.Drain <= 0 {
+		opts.Drain = DefaultDrain
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{}
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	e := &Emitter{
+		opts: opts, target: target, log: opts.Log,
+		b:     builder{producer: opts.Producer, namespace: opts.Namespace, datasetNS: opts.DatasetNamespace},
+		queue: make(chan []byte, opts.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
+		runs: map[string]bool{}, steps: map[stepKey]bool{},
+		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_openlineage_out_sent_total",
+			Help: "OpenLineage events of Freshet's runs the consumer accepted."}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_openlineage_out_retries_total",
+			Help: "POSTs of OpenLineage events retried after a failure."}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "freshet_openlineage_out_dropped_total",
+			Help: "OpenLineage events of Freshet's runs never delivered, by reason (queue_full, rejected, gave_up, shutdown, encode)."},
+			[]string{"reason"}),
+	}
+	e.queued = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_openlineage_out_queued",
+		Help: "OpenLineage events waiting to be sent."}, func() float64 { return float64(len(e.queue)) })
+	for _, r := range []string{dropQueueFull, dropRejected, dropGaveUp, dropShutdown, dropEncode} {
+		e.dropped.WithLabelValues(r)
+	}
+	return e, nil
+}
+
+// Collectors are the emitter's metrics.
+func (e *Emitter) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{e.sent, e.retries, e.dropped, e.queued}
+}
+
+// Notify is runs.Options.Notify's hook: it makes the event an update
+// calls for and queues it, without blocking (runs call it under their
+// lock).
+func (e *Emitter) Notify(u runs.Update) {
+	var ev *RunEvent
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	switch {
+	case u.Run != nil:
+		ev = e.runChanged(u.Run.ID, executor.RunStatus(u.Run.Status), u.Run.Started, u.Run.Ended, u.Run.Reason)
+	case u.Step != nil:
+		ev = e.stepChanged(u.Step.RunID, u.Step.Asset, executor.StepStatus(u.Step.Status), u.Step.Started, u.Step.Ended, u.Step.Reason)
+	}
+	e.mu.Unlock()
+	if ev != nil {
+		e.enqueue(ev)
+	}
+}
+
+// runChanged: the Freshet run's START once it starts, its end once it
+// ends (only for a run that started). Callers hold e.mu.
+func (e *Emitter) runChanged(id string, status executor.RunStatus, started, ended time.Time, reason string) *RunEvent {
+	switch {
+	case status == executor.RunStarted && !e.runs[id]:
+		e.runs[id] = true
+		ev := e.b.runEvent(Start, id, orNow(started), "")
+		return &ev
+	case status.Done() && e.runs[id]:
+		delete(e.runs, id)
+		ev := e.b.runEvent(endType(status == executor.RunSuccess, status == executor.RunCanceled), id, orNow(ended), reason)
+		return &ev
+	}
+	return nil
+}
+
+// stepChanged: START at a step's first attempt, its end when it is
+// final. Retries of a step are one OpenLineage run. A step that never
+// started (skipped, canceled while queued) sends nothing. Callers hold
+// e.mu.
+func (e *Emitter) stepChanged(run string, key asset.Key, status executor.StepStatus, started, ended time.Time, reason string) *RunEvent {
+	k := stepKey{run, key}
+	switch {
+	case status == executor.StepStarted && !e.steps[k]:
+		e.steps[k] = true
+		ev := e.b.stepEvent(Start, run, key, e.opts.Upstream(key), orNow(started), "")
+		return &ev
+	case status.Done() && e.steps[k]:
+		delete(e.steps, k)
+		ev := e.b.stepEvent(endType(status == executor.StepSuccess, status == executor.StepCanceled),
+			run, key, e.opts.Upstream(key), orNow(ended), reason)
+		return &ev
+	}
+	return nil
+}
+
+func endType(success, canceled bool) string {
+	switch {
+	case success:
+		return Complete
+	case canceled:
+		return Abort
+	}
+	return Fail
+}
+
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// enqueue queues ev, or drops it when the queue is full.
+func (e *Emitter) enqueue(ev *RunEvent) {
+	body, err := ev.Marshal()
+	if err != nil {
+		e.dropped.WithLabelValues(dropEncode).Inc()
+		e.log.Warn("openlineage event did not encode", "err", err)
+		return
+	}
+	select {
+	case e.queue <- body:
+	default:
+		e.dropped.WithLabelValues(dropQueueFull).Inc()
+	}
+}
+
+// Start sends queued events until Close.
+func (e *Emitter) Start() {
+	go e.loop()
+}
+
+// Close stops taking events, keeps sending what is queued for up to
+// Options.Drain (one attempt each), then counts the rest as dropped.
+func (e *Emitter) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.stopOnce.Do(func() { close(e.stop) })
+	<-e.done
+}
+
+func (e *Emitter) loop() {
+	defer close(e.done)
+	for {
+		select {
+		case body := <-e.queue:
+			e.deliver(body)
+		case <-e.stop:
+			e.drain()
+			return
+		}
+	}
+}
+
+// drain sends what is queued, one attempt each, until Drain has passed.
+func (e *Emitter) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Drain)
+	defer cancel()
+	for {
+		select {
+		case body := <-e.queue:
+			if ctx.Err() != nil {
+				e.dropped.WithLabelValues(dropShutdown).Inc()
+				continue
+			}
+			if retry, err := e.post(ctx, body); err != nil {
+				e.dropped.WithLabelValues(dropReason(retry, dropShutdown)).Inc()
+			} else {
+				e.sent.Inc()
+			}
+		default:
+			return
+		}
+	}
+}
+
+func dropReason(retryable bool, otherwise string) string {
+	if retryable {
+		return otherwise
+	}
+	return dropRejected
+}
+
+// deliver POSTs body until the consumer takes it, refuses it, or
+// MaxAttempts have failed; a Close during the backoff ends the retries.
+func (e *Emitter) deliver(body []byte) {
+	wait := e.opts.MinBackoff
+	for attempt := 1; ; attempt++ {
+		retry, err := e.post(context.Background(), body)
+		if err == nil {
+			e.sent.Inc()
+			return
+		}
+		if !retry || attempt >= e.opts.MaxAttempts {
+			e.dropped.WithLabelValues(dropReason(retry, dropGaveUp)).Inc()
+			e.log.Warn("openlineage event not delivered", "url", e.target, "attempts", attempt, "err", err)
+			return
+		}
+		e.retries.Inc()
+		// Full jitter keeps a consumer that comes back from a herd.
+		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
+		select {
+		case <-t.C:
+		case <-e.stop:
+			t.Stop()
+			e.dropped.WithLabelValues(dropShutdown).Inc()
+			return
+		}
+		wait = min(wait*2, e.opts.MaxBackoff)
+	}
+}
+
+// post sends one event; retry says whether a later attempt may succeed
+// (no answer, 408, 429, 5xx).
+func (e *Emitter) post(ctx context.Context, body []byte) (retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.target, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if e.opts.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+e.opts.APIKey)
+	}
+	resp, err := e.opts.Client.Do(req)
+	if err != nil {
+		return true, err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	switch c := resp.StatusCode; {
+	case c >= 200 && c < 300:
+		return false, nil
+	case c == http.StatusRequestTimeout || c == http.StatusTooManyRequests || c >= 500:
+		return true, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	default:
+		return false, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+}
