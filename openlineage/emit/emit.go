@@ -96,6 +96,9 @@ type Emitter struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	log      *slog.Logger
+	// ctx bounds every POST; Close cancels it when its drain time is up.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
@@ -176,6 +179,7 @@ func New(opts Options) (*Emitter, error) {
 	}
 	e.queued = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_openlineage_out_queued",
 		Help: "OpenLineage events waiting to be sent."}, func() float64 { return float64(len(e.queue)) })
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	for _, r := range []string{dropQueueFull, dropRejected, dropGaveUp, dropShutdown, dropEncode} {
 		e.dropped.WithLabelValues(r)
 	}
@@ -282,14 +286,18 @@ func (e *Emitter) Start() {
 	go e.loop()
 }
 
-// Close stops taking events, keeps sending what is queued for up to
-// Options.Drain (one attempt each), then counts the rest as dropped.
+// Close stops taking events and keeps sending what is queued (one
+// attempt each) for up to Options.Drain; then the POST in progress is
+// abandoned and the rest is counted as dropped.
 func (e *Emitter) Close() {
 	e.mu.Lock()
 	e.closed = true
 	e.mu.Unlock()
 	e.stopOnce.Do(func() { close(e.stop) })
+	t := time.AfterFunc(e.opts.Drain, e.cancel)
 	<-e.done
+	t.Stop()
+	e.cancel()
 }
 
 func (e *Emitter) loop() {
@@ -305,47 +313,43 @@ func (e *Emitter) loop() {
 	}
 }
 
-// drain sends what is queued, one attempt each, until Drain has passed.
+// drain sends what is queued, one attempt each, until Close's time is up.
 func (e *Emitter) drain() {
-	ctx, cancel := context.WithTimeout(context.Background(), e.opts.Drain)
-	defer cancel()
 	for {
 		select {
 		case body := <-e.queue:
-			if ctx.Err() != nil {
-				e.dropped.WithLabelValues(dropShutdown).Inc()
-				continue
-			}
-			if retry, err := e.post(ctx, body); err != nil {
-				e.dropped.WithLabelValues(dropReason(retry, dropShutdown)).Inc()
-			} else {
-				e.sent.Inc()
-			}
+			e.deliver(body)
 		default:
 			return
 		}
 	}
 }
 
-func dropReason(retryable bool, otherwise string) string {
-	if retryable {
-		return otherwise
-	}
-	return dropRejected
-}
-
 // deliver POSTs body until the consumer takes it, refuses it, or
-// MaxAttempts have failed; a Close during the backoff ends the retries.
+// MaxAttempts have failed. Once Close is called, an event gets one more
+// attempt, without waiting, and none after the drain time.
 func (e *Emitter) deliver(body []byte) {
 	wait := e.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
-		retry, err := e.post(context.Background(), body)
+		if e.ctx.Err() != nil {
+			e.dropped.WithLabelValues(dropShutdown).Inc()
+			return
+		}
+		retry, err := e.post(e.ctx, body)
 		if err == nil {
 			e.sent.Inc()
 			return
 		}
-		if !retry || attempt >= e.opts.MaxAttempts {
-			e.dropped.WithLabelValues(dropReason(retry, dropGaveUp)).Inc()
+		stopping := e.stopping()
+		switch {
+		case !retry:
+			e.dropped.WithLabelValues(dropRejected).Inc()
+		case stopping:
+			e.dropped.WithLabelValues(dropShutdown).Inc()
+		case attempt >= e.opts.MaxAttempts:
+			e.dropped.WithLabelValues(dropGaveUp).Inc()
+		}
+		if !retry || stopping || attempt >= e.opts.MaxAttempts {
 			e.log.Warn("openlineage event not delivered", "url", e.target, "attempts", attempt, "err", err)
 			return
 		}
@@ -354,12 +358,19 @@ func (e *Emitter) deliver(body []byte) {
 		t := time.NewTimer(wait/2 + rand.N(wait/2+1))
 		select {
 		case <-t.C:
-		case <-e.stop:
+		case <-e.stop: // no more waiting: one last attempt
 			t.Stop()
-			e.dropped.WithLabelValues(dropShutdown).Inc()
-			return
 		}
 		wait = min(wait*2, e.opts.MaxBackoff)
+	}
+}
+
+func (e *Emitter) stopping() bool {
+	select {
+	case <-e.stop:
+		return true
+	default:
+		return false
 	}
 }
 
