@@ -22,6 +22,7 @@ import (
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/openlineage/marquez"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/ui"
 )
@@ -103,6 +104,10 @@ type Options struct {
 	// TracerProvider gives every request a server span named after its
 	// route (api/telemetry.go); nil or the no-op provider: no spans.
 	TracerProvider trace.TracerProvider
+	// OpenLineage are the namespaces of Freshet's jobs and of assets not
+	// named ol/... in OpenLineage terms (GET /api/v1/lineage); empty:
+	// "freshet" and "freshet://<job namespace>", as openlineage/emit.
+	OpenLineage marquez.Namespaces
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
@@ -177,6 +182,7 @@ func (s *Server) routes() {
 	v1.GET("/lineage/roots", s.roots)
 	v1.GET("/lineage/leaves", s.leaves)
 	v1.POST("/lineage", s.postLineage)            // OpenLineage in (api/openlineage.go)
+	v1.GET("/lineage", s.marquezLineage)          // Marquez's lineage graph (api/marquez.go)
 	v1.POST("/lineage/batch", s.postLineageBatch) // a JSON array or NDJSON of them
 	v1.GET("/freshness", s.listFreshness)
 	v1.GET("/assets/:key/freshness", s.assetFreshness)

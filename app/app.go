@@ -38,6 +38,7 @@ import (
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/openlineage/emit"
+	"github.com/freshet-dev/freshet/openlineage/marquez"
 	"github.com/freshet-dev/freshet/live"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
@@ -271,7 +272,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.api = api.New(deps, api.Options{Logger: cfg.Logger, BodyLimit: cfg.BodyLimit, Version: cfg.Version,
 		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
-		TracerProvider: cfg.TracerProvider})
+		TracerProvider: cfg.TracerProvider, OpenLineage: olNamespaces(cfg.Definitions)})
 	reg.MustRegister(a.api.Collectors()...)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -395,6 +396,15 @@ func (a *App) notifyRun(u runs.Update) {
 	if a.olOut != nil {
 		a.olOut.Notify(u)
 	}
+}
+
+// olNamespaces are the OpenLineage namespaces of the definitions' block
+// (empty without one: the defaults).
+func olNamespaces(defs *config.File) marquez.Namespaces {
+	if defs == nil || defs.OpenLineage == nil {
+		return marquez.Namespaces{}
+	}
+	return marquez.Namespaces{Job: defs.OpenLineage.Namespace, Dataset: defs.OpenLineage.DatasetNamespace}
 }
 
 // openLineageOut sets up the OpenLineage events of runs when the

@@ -1,0 +1,356 @@
+// Package marquez answers Marquez's lineage query (GET /api/v1/lineage?
+// nodeId=...&depth=N) from Freshet's lineage graph, in Marquez's shape,
+// so that tools written for Marquez read Freshet's lineage.
+//
+// Marquez's graph alternates datasets and jobs; Freshet's links assets to
+// assets. Each asset is a dataset (an ol/<namespace>/<name> key is the
+// dataset it was made from, any other key the dataset (Namespaces.Dataset,
+// key)); each edge U -> D becomes U -> J -> D where J is the job that
+// builds D: the job its latest OpenLineage event named (job_namespace,
+// job_name), else the job (Namespaces.Job, D's key), which is the job
+// Freshet's own OpenLineage events (package openlineage/emit) give D's
+// step. A job that builds several assets is one node with all their
+// inputs and outputs, as in Marquez.
+package marquez
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/catalog"
+	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/openlineage"
+)
+
+// Node types and the data types Freshet reports.
+const (
+	TypeDataset = "DATASET"
+	TypeJob     = "JOB"
+	datasetType = "DB_TABLE"
+	jobType     = "BATCH"
+)
+
+// Errors the API maps to 400 and 404.
+var (
+	ErrBadNodeID = errors.New("invalid nodeId")
+	ErrNotFound  = errors.New("node not found")
+)
+
+// Namespaces are those of Freshet's own jobs and of assets not made from
+// OpenLineage datasets (the openlineage block's namespace and
+// dataset_namespace).
+type Namespaces struct {
+	Job, Dataset string
+}
+
+// Catalog gives an asset's catalog entry (its description, columns,
+// times and latest events).
+type Catalog interface {
+	Get(k asset.Key) (catalog.Asset, bool)
+}
+
+// Lineage is Marquez's LineageGraph.
+type Lineage struct {
+	Graph []Node `json:"graph"`
+}
+
+// Node is one dataset or job with its edges.
+type Node struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Data     any    `json:"data"`
+	InEdges  []Edge `json:"inEdges"`
+	OutEdges []Edge `json:"outEdges"`
+}
+
+// Edge links two node ids.
+type Edge struct {
+	Origin      string `json:"origin"`
+	Destination string `json:"destination"`
+}
+
+// ID is a dataset's or a job's id.
+type ID struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
+
+// DatasetData is the data of a DATASET node, Marquez's members plus the
+// Freshet asset key.
+type DatasetData struct {
+	ID             ID         `json:"id"`
+	Type           string     `json:"type"`
+	Name           string     `json:"name"`
+	PhysicalName   string     `json:"physicalName"`
+	CreatedAt      *time.Time `json:"createdAt"`
+	UpdatedAt      *time.Time `json:"updatedAt"`
+	Namespace      string     `json:"namespace"`
+	SourceName     string     `json:"sourceName"`
+	Fields         []Field    `json:"fields"`
+	Tags           []string   `json:"tags"`
+	LastModifiedAt *time.Time `json:"lastModifiedAt"`
+	Description    *string    `json:"description"`
+	AssetKey       asset.Key  `json:"freshetAssetKey"`
+}
+
+// Field is a column.
+type Field struct {
+	Name        string   `json:"name"`
+	Type        *string  `json:"type"`
+	Tags        []string `json:"tags"`
+	Description *string  `json:"description"`
+}
+
+// JobData is the data of a JOB node.
+type JobData struct {
+	ID            ID      `json:"id"`
+	Type          string  `json:"type"`
+	Name          string  `json:"name"`
+	SimpleName    string  `json:"simpleName"`
+	ParentJobName *string `json:"parentJobName"`
+	// Times of the latest event that named the job, when one did.
+	CreatedAt   *time.Time `json:"createdAt"`
+	UpdatedAt   *time.Time `json:"updatedAt"`
+	Namespace   string     `json:"namespace"`
+	Inputs      []ID       `json:"inputs"`
+	Outputs     []ID       `json:"outputs"`
+	Location    *string    `json:"location"`
+	Description *string    `json:"description"`
+	LatestRun   any        `json:"latestRun"`
+}
+
+// Query answers nodeId at depth: the node, and every asset within depth
+// asset-to-asset edges of it upstream and downstream (for a job: of the
+// assets it builds), with the jobs between them.
+func Query(g *lineage.Graph, cat Catalog, ns Namespaces, nodeID string, depth int) (Lineage, error) {
+	q := query{g: g, cat: cat, ns: ns, jobs: map[asset.Key]ID{}}
+	kind, rest, ok := strings.Cut(nodeID, ":")
+	if !ok || (kind != "dataset" && kind != "job") {
+		return Lineage{}, fmt.Errorf(`%w: want dataset:NAMESPACE:NAME or job:NAMESPACE:NAME, not %q`, ErrBadNodeID, nodeID)
+	}
+	if !strings.Contains(rest, ":") {
+		return Lineage{}, fmt.Errorf(`%w: %q has no NAMESPACE:NAME after %s:`, ErrBadNodeID, nodeID, kind)
+	}
+	var start []asset.Key
+	if kind == "dataset" {
+		if k, ok := q.datasetKey(rest); ok {
+			start = []asset.Key{k}
+		}
+	} else {
+		start = q.jobOutputs(rest)
+	}
+	if len(start) == 0 {
+		return Lineage{}, fmt.Errorf("%w: %s is not in the lineage graph", ErrNotFound, nodeID)
+	}
+	var sub lineage.Subgraph
+	for _, k := range start {
+		s, err := g.Neighbourhood(k, depth)
+		if err != nil {
+			return Lineage{}, err
+		}
+		sub.Nodes = append(sub.Nodes, s.Nodes...)
+		sub.Edges = append(sub.Edges, s.Edges...)
+	}
+	return q.build(sub), nil
+}
+
+type query struct {
+	g    *lineage.Graph
+	cat  Catalog
+	ns   Namespaces
+	jobs map[asset.Key]ID // asset -> the job that builds it
+}
+
+// datasetKey finds the asset of "NAMESPACE:NAME". Namespaces and names
+// both hold ':' (postgres://db:5432, s3 paths), so every split is tried,
+// leftmost first, and the first that names an asset in the graph wins.
+func (q *query) datasetKey(rest string) (asset.Key, bool) {
+	for i := 0; i < len(rest); i++ {
+		if rest[i] != ':' {
+			continue
+		}
+		if k, ok := q.keyOf(rest[:i], rest[i+1:]); ok && q.g.Has(k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// keyOf is the reverse of emit.DatasetOf.
+func (q *query) keyOf(namespace, name string) (asset.Key, bool) {
+	if namespace == "" || name == "" {
+		return "", false
+	}
+	if namespace == q.ns.Dataset {
+		k, err := asset.ParseKey(name)
+		return k, err == nil
+	}
+	k, err := openlineage.DatasetKey(namespace, name)
+	return k, err == nil
+}
+
+// jobOutputs finds the assets the job "NAMESPACE:NAME" builds: in
+// Freshet's namespace the job named after an asset (quick), else every
+// asset whose latest event named that job (a pass over the graph).
+func (q *query) jobOutputs(rest string) []asset.Key {
+	var out []asset.Key
+	for i := 0; i < len(rest); i++ {
+		if rest[i] != ':' {
+			continue
+		}
+		want := ID{Namespace: rest[:i], Name: rest[i+1:]}
+		if want.Namespace == q.ns.Job {
+			if k, err := asset.ParseKey(want.Name); err == nil && q.g.Has(k) && len(q.g.Parents(k)) > 0 && q.job(k) == want {
+				return []asset.Key{k}
+			}
+		}
+		for _, k := range q.g.Keys() {
+			if len(q.g.Parents(k)) > 0 && q.job(k) == want {
+				out = append(out, k)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return nil
+}
+
+// job is the job that builds k (see the package comment).
+func (q *query) job(k asset.Key) ID {
+	if j, ok := q.jobs[k]; ok {
+		return j
+	}
+	j := ID{Namespace: q.ns.Job, Name: string(k)}
+	if a, ok := q.cat.Get(k); ok {
+		var latest *asset.Event
+		for _, ev := range []*asset.Event{a.LastMaterialization, a.LastFailure, a.LastObservation} {
+			if ev == nil || ev.Metadata["job_namespace"].Text == "" || ev.Metadata["job_name"].Text == "" {
+				continue
+			}
+			if latest == nil || ev.Time.After(latest.Time) {
+				latest = ev
+			}
+		}
+		if latest != nil {
+			j = ID{Namespace: latest.Metadata["job_namespace"].Text, Name: latest.Metadata["job_name"].Text}
+		}
+	}
+	q.jobs[k] = j
+	return j
+}
+
+func (q *query) dataset(k asset.Key) ID {
+	if ns, name, ok := openlineage.ParseDatasetKey(k); ok {
+		return ID{Namespace: ns, Name: name}
+	}
+	return ID{Namespace: q.ns.Dataset, Name: string(k)}
+}
+
+func datasetNodeID(d ID) string { return "dataset:" + d.Namespace + ":" + d.Name }
+func jobNodeID(j ID) string     { return "job:" + j.Namespace + ":" + j.Name }
+
+// build turns the asset subgraph into Marquez's graph.
+func (q *query) build(sub lineage.Subgraph) Lineage {
+	nodes := map[string]*Node{}
+	jobData := map[string]*JobData{}
+	seenEdge := map[Edge]bool{}
+	link := func(from, to *Node) {
+		e := Edge{Origin: from.ID, Destination: to.ID}
+		if seenEdge[e] {
+			return
+		}
+		seenEdge[e] = true
+		from.OutEdges = append(from.OutEdges, e)
+		to.InEdges = append(to.InEdges, e)
+	}
+	datasetNode := func(k asset.Key) *Node {
+		d := q.dataset(k)
+		id := datasetNodeID(d)
+		if n, ok := nodes[id]; ok {
+			return n
+		}
+		n := &Node{ID: id, Type: TypeDataset, Data: q.datasetData(k, d), InEdges: []Edge{}, OutEdges: []Edge{}}
+		nodes[id] = n
+		return n
+	}
+	for _, n := range sub.Nodes {
+		datasetNode(n.Key)
+	}
+	for _, e := range sub.Edges {
+		up, down := datasetNode(e.Upstream), datasetNode(e.Downstream)
+		j := q.job(e.Downstream)
+		id := jobNodeID(j)
+		jn, ok := nodes[id]
+		if !ok {
+			jd := &JobData{ID: j, Type: jobType, Name: j.Name, SimpleName: j.Name, Namespace: j.Namespace,
+				Inputs: []ID{}, Outputs: []ID{}}
+			jn = &Node{ID: id, Type: TypeJob, Data: jd, InEdges: []Edge{}, OutEdges: []Edge{}}
+			nodes[id], jobData[id] = jn, jd
+		}
+		jd := jobData[id]
+		if in := up.Data.(*DatasetData).ID; !slices.Contains(jd.Inputs, in) {
+			jd.Inputs = append(jd.Inputs, in)
+		}
+		if out := down.Data.(*DatasetData).ID; !slices.Contains(jd.Outputs, out) {
+			jd.Outputs = append(jd.Outputs, out)
+		}
+		if t := down.Data.(*DatasetData).LastModifiedAt; t != nil && (jd.UpdatedAt == nil || t.After(*jd.UpdatedAt)) {
+			jd.UpdatedAt = t
+			if jd.CreatedAt == nil {
+				jd.CreatedAt = t
+			}
+		}
+		link(up, jn)
+		link(jn, down)
+	}
+	out := Lineage{Graph: make([]Node, 0, len(nodes))}
+	for _, n := range nodes {
+		out.Graph = append(out.Graph, *n)
+	}
+	slices.SortFunc(out.Graph, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
+	byEdge := func(a, b Edge) int {
+		return cmp.Or(cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Destination, b.Destination))
+	}
+	for i := range out.Graph {
+		slices.SortFunc(out.Graph[i].InEdges, byEdge)
+		slices.SortFunc(out.Graph[i].OutEdges, byEdge)
+	}
+	return out
+}
+
+func (q *query) datasetData(k asset.Key, id ID) *DatasetData {
+	d := &DatasetData{ID: id, Type: datasetType, Name: id.Name, PhysicalName: id.Name, Namespace: id.Namespace,
+		SourceName: id.Namespace, Fields: []Field{}, Tags: []string{}, AssetKey: k}
+	a, ok := q.cat.Get(k)
+	if !ok {
+		return d
+	}
+	d.CreatedAt, d.UpdatedAt = a.FirstTime, a.LastTime
+	if a.LastMaterialization != nil {
+		t := a.LastMaterialization.Time
+		d.LastModifiedAt = &t
+	}
+	if s := a.Spec.Description; s != "" {
+		d.Description = &s
+	}
+	if a.Spec.Tags != nil {
+		d.Tags = a.Spec.Tags
+	}
+	for _, c := range a.Spec.Columns {
+		f := Field{Name: c.Name, Tags: []string{}}
+		if c.Type != "" {
+			f.Type = &c.Type
+		}
+		if c.Description != "" {
+			f.Description = &c.Description
+		}
+		d.Fields = append(d.Fields, f)
+	}
+	return d
+}
