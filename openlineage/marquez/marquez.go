@@ -128,7 +128,7 @@ type JobData struct {
 // asset-to-asset edges of it upstream and downstream (for a job: of the
 // assets it builds), with the jobs between them.
 func Query(g *lineage.Graph, cat Catalog, ns Namespaces, nodeID string, depth int) (Lineage, error) {
-	q := query{g: g, cat: cat, ns: ns, jobs: map[asset.Key]ID{}}
+	q := query{g: g, cat: cat, ns: ns, jobs: map[asset.Key]ID{}, assets: map[asset.Key]*catalog.Asset{}}
 	kind, rest, ok := strings.Cut(nodeID, ":")
 	if !ok || (kind != "dataset" && kind != "job") {
 		return Lineage{}, fmt.Errorf(`%w: want dataset:NAMESPACE:NAME or job:NAMESPACE:NAME, not %q`, ErrBadNodeID, nodeID)
@@ -164,6 +164,21 @@ type query struct {
 	cat  Catalog
 	ns   Namespaces
 	jobs map[asset.Key]ID // asset -> the job that builds it
+	// assets caches catalog entries (nil: not in the catalog): Get
+	// copies an entry, and each is wanted for its dataset and its job.
+	assets map[asset.Key]*catalog.Asset
+}
+
+func (q *query) asset(k asset.Key) *catalog.Asset {
+	if a, ok := q.assets[k]; ok {
+		return a
+	}
+	var p *catalog.Asset
+	if a, ok := q.cat.Get(k); ok {
+		p = &a
+	}
+	q.assets[k] = p
+	return p
 }
 
 // datasetKey finds the asset of "NAMESPACE:NAME". Namespaces and names
@@ -227,7 +242,7 @@ func (q *query) job(k asset.Key) ID {
 		return j
 	}
 	j := ID{Namespace: q.ns.Job, Name: string(k)}
-	if a, ok := q.cat.Get(k); ok {
+	if a := q.asset(k); a != nil {
 		var latest *asset.Event
 		for _, ev := range []*asset.Event{a.LastMaterialization, a.LastFailure, a.LastObservation} {
 			if ev == nil || ev.Metadata["job_namespace"].Text == "" || ev.Metadata["job_name"].Text == "" {
@@ -258,25 +273,25 @@ func jobNodeID(j ID) string     { return "job:" + j.Namespace + ":" + j.Name }
 // build turns the asset subgraph into Marquez's graph.
 func (q *query) build(sub lineage.Subgraph) Lineage {
 	nodes := map[string]*Node{}
+	byKey := make(map[asset.Key]*Node, len(sub.Nodes))
 	jobData := map[string]*JobData{}
-	seenEdge := map[Edge]bool{}
+	seenEdge := make(map[[2]*Node]struct{}, 2*len(sub.Edges))
 	link := func(from, to *Node) {
-		e := Edge{Origin: from.ID, Destination: to.ID}
-		if seenEdge[e] {
+		if _, ok := seenEdge[[2]*Node{from, to}]; ok {
 			return
 		}
-		seenEdge[e] = true
+		seenEdge[[2]*Node{from, to}] = struct{}{}
+		e := Edge{Origin: from.ID, Destination: to.ID}
 		from.OutEdges = append(from.OutEdges, e)
 		to.InEdges = append(to.InEdges, e)
 	}
 	datasetNode := func(k asset.Key) *Node {
-		d := q.dataset(k)
-		id := datasetNodeID(d)
-		if n, ok := nodes[id]; ok {
+		if n, ok := byKey[k]; ok {
 			return n
 		}
-		n := &Node{ID: id, Type: TypeDataset, Data: q.datasetData(k, d), InEdges: []Edge{}, OutEdges: []Edge{}}
-		nodes[id] = n
+		d := q.dataset(k)
+		n := &Node{ID: datasetNodeID(d), Type: TypeDataset, Data: q.datasetData(k, d), InEdges: []Edge{}, OutEdges: []Edge{}}
+		nodes[n.ID], byKey[k] = n, n
 		return n
 	}
 	for _, n := range sub.Nodes {
@@ -327,8 +342,8 @@ func (q *query) build(sub lineage.Subgraph) Lineage {
 func (q *query) datasetData(k asset.Key, id ID) *DatasetData {
 	d := &DatasetData{ID: id, Type: datasetType, Name: id.Name, PhysicalName: id.Name, Namespace: id.Namespace,
 		SourceName: id.Namespace, Fields: []Field{}, Tags: []string{}, AssetKey: k}
-	a, ok := q.cat.Get(k)
-	if !ok {
+	a := q.asset(k)
+	if a == nil {
 		return d
 	}
 	d.CreatedAt, d.UpdatedAt = a.FirstTime, a.LastTime
