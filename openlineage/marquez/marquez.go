@@ -134,7 +134,7 @@ func Query(g *lineage.Graph, cat Catalog, ns Namespaces, nodeID string, depth in
 		return Lineage{}, fmt.Errorf(`%w: want dataset:NAMESPACE:NAME or job:NAMESPACE:NAME, not %q`, ErrBadNodeID, nodeID)
 	}
 	if !strings.Contains(rest, ":") {
-		return Lineage{}, fmt.Errorf(`%w: %q has no NAMESPACE:NAME after %s:`, ErrBadNodeID, nodeID, kind)
+		return Lineage{}, fmt.Errorf(`%w: %q needs NAMESPACE:NAME after %q`, ErrBadNodeID, nodeID, kind+":")
 	}
 	var start []asset.Key
 	if kind == "dataset" {
