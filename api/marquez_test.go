@@ -199,6 +199,7 @@ func TestMarquezLineageErrors(t *testing.T) {
 		{"nodeId=dataset:s3://lake:raw/orders", 404, "nodeId", "not_found"},
 		{"nodeId=job:freshet:raw/orders", 404, "nodeId", "not_found"}, // builds nothing: no job
 		{"nodeId=job:airflow:dag.task", 404, "nodeId", "not_found"},
+		{"nodeId=dataset:" + strings.Repeat("a:", 3000), 400, "nodeId", "invalid_value"},
 	} {
 		r := get(t, base+"/api/v1/lineage?"+tc.query)
 		var e struct{ Error struct{ Code, Field string } }

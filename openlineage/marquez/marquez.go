@@ -124,11 +124,18 @@ type JobData struct {
 	LatestRun   any        `json:"latestRun"`
 }
 
+// MaxNodeID bounds a nodeId's length: a dataset's asset key is at most
+// 1024 bytes, and each ':' in it is a split to try.
+const MaxNodeID = 4096
+
 // Query answers nodeId at depth: the node, and every asset within depth
 // asset-to-asset edges of it upstream and downstream (for a job: of the
 // assets it builds), with the jobs between them.
 func Query(g *lineage.Graph, cat Catalog, ns Namespaces, nodeID string, depth int) (Lineage, error) {
 	q := query{g: g, cat: cat, ns: ns, jobs: map[asset.Key]ID{}, assets: map[asset.Key]*catalog.Asset{}}
+	if len(nodeID) > MaxNodeID {
+		return Lineage{}, fmt.Errorf("%w: longer than %d bytes", ErrBadNodeID, MaxNodeID)
+	}
 	kind, rest, ok := strings.Cut(nodeID, ":")
 	if !ok || (kind != "dataset" && kind != "job") {
 		return Lineage{}, fmt.Errorf(`%w: want dataset:NAMESPACE:NAME or job:NAMESPACE:NAME, not %q`, ErrBadNodeID, nodeID)
@@ -211,29 +218,25 @@ func (q *query) keyOf(namespace, name string) (asset.Key, bool) {
 
 // jobOutputs finds the assets the job "NAMESPACE:NAME" builds: in
 // Freshet's namespace the job named after an asset (quick), else every
-// asset whose latest event named that job (a pass over the graph).
+// asset whose latest event named that job (one pass over the graph).
 func (q *query) jobOutputs(rest string) []asset.Key {
-	var out []asset.Key
-	for i := 0; i < len(rest); i++ {
-		if rest[i] != ':' {
-			continue
-		}
-		want := ID{Namespace: rest[:i], Name: rest[i+1:]}
-		if want.Namespace == q.ns.Job {
-			if k, err := asset.ParseKey(want.Name); err == nil && q.g.Has(k) && len(q.g.Parents(k)) > 0 && q.job(k) == want {
-				return []asset.Key{k}
-			}
-		}
-		for _, k := range q.g.Keys() {
-			if len(q.g.Parents(k)) > 0 && q.job(k) == want {
-				out = append(out, k)
-			}
-		}
-		if len(out) > 0 {
-			return out
+	if name, ok := strings.CutPrefix(rest, q.ns.Job+":"); ok {
+		if k, err := asset.ParseKey(name); err == nil && q.g.Has(k) && len(q.g.Parents(k)) > 0 &&
+			q.job(k) == (ID{Namespace: q.ns.Job, Name: name}) {
+			return []asset.Key{k}
 		}
 	}
-	return nil
+	var out []asset.Key
+	for _, k := range q.g.Keys() {
+		if len(q.g.Parents(k)) == 0 {
+			continue
+		}
+		if j := q.job(k); len(j.Namespace)+1+len(j.Name) == len(rest) && strings.HasPrefix(rest, j.Namespace) &&
+			rest[len(j.Namespace)] == ':' && strings.HasSuffix(rest, j.Name) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // job is the job that builds k (see the package comment).
