@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -422,7 +423,7 @@ func (a *App) openLineageOut(cfg Config, defs *config.File) error {
 	}
 	producer := emit.DefaultProducer
 	if cfg.Version != "" {
-		producer += "/releases/tag/" + cfg.Version
+		producer += "/releases/tag/" + url.PathEscape(cfg.Version)
 	}
 	e, err := emit.New(emit.Options{URL: c.URL, Endpoint: c.Endpoint, Namespace: c.Namespace, DatasetNamespace: c.DatasetNamespace,
 		APIKey: key, Producer: producer, QueueSize: c.QueueSize, Timeout: c.Timeout, Log: cfg.Logger,
