@@ -32,6 +32,8 @@ type Catalog interface {
 	List(f catalog.Filter) ([]catalog.Asset, bool)
 	Get(k asset.Key) (catalog.Asset, bool)
 	Problems(group string) []catalog.Problem
+	// Glance is a cheaper Get for graph views (GET /api/v1/lineage).
+	Glance(k asset.Key, meta ...string) (catalog.Glance, bool)
 }
 
 // Lineage returns the current immutable lineage snapshot.

@@ -48,11 +48,14 @@ type Namespaces struct {
 	Job, Dataset string
 }
 
-// Catalog gives an asset's catalog entry (its description, columns,
-// times and latest events).
+// Catalog gives what the answer shows of an asset: description, tags,
+// columns, times, and the job its latest event named.
 type Catalog interface {
-	Get(k asset.Key) (catalog.Asset, bool)
+	Glance(k asset.Key, meta ...string) (catalog.Glance, bool)
 }
+
+// jobMeta are the metadata names of the job an OpenLineage event names.
+var jobMeta = []string{"job_namespace", "job_name"}
 
 // Lineage is Marquez's LineageGraph.
 type Lineage struct {
@@ -132,7 +135,7 @@ const MaxNodeID = 4096
 // asset-to-asset edges of it upstream and downstream (for a job: of the
 // assets it builds), with the jobs between them.
 func Query(g *lineage.Graph, cat Catalog, ns Namespaces, nodeID string, depth int) (Lineage, error) {
-	q := query{g: g, cat: cat, ns: ns, jobs: map[asset.Key]ID{}, assets: map[asset.Key]*catalog.Asset{}}
+	q := query{g: g, cat: cat, ns: ns, jobs: map[asset.Key]ID{}, assets: map[asset.Key]*catalog.Glance{}}
 	if len(nodeID) > MaxNodeID {
 		return Lineage{}, fmt.Errorf("%w: longer than %d bytes", ErrBadNodeID, MaxNodeID)
 	}
@@ -171,17 +174,17 @@ type query struct {
 	cat  Catalog
 	ns   Namespaces
 	jobs map[asset.Key]ID // asset -> the job that builds it
-	// assets caches catalog entries (nil: not in the catalog): Get
-	// copies an entry, and each is wanted for its dataset and its job.
-	assets map[asset.Key]*catalog.Asset
+	// assets caches glances (nil: not in the catalog): each is wanted
+	// for its dataset and its job.
+	assets map[asset.Key]*catalog.Glance
 }
 
-func (q *query) asset(k asset.Key) *catalog.Asset {
+func (q *query) asset(k asset.Key) *catalog.Glance {
 	if a, ok := q.assets[k]; ok {
 		return a
 	}
-	var p *catalog.Asset
-	if a, ok := q.cat.Get(k); ok {
+	var p *catalog.Glance
+	if a, ok := q.cat.Glance(k, jobMeta...); ok {
 		p = &a
 	}
 	q.assets[k] = p
@@ -245,19 +248,8 @@ func (q *query) job(k asset.Key) ID {
 		return j
 	}
 	j := ID{Namespace: q.ns.Job, Name: string(k)}
-	if a := q.asset(k); a != nil {
-		var latest *asset.Event
-		for _, ev := range []*asset.Event{a.LastMaterialization, a.LastFailure, a.LastObservation} {
-			if ev == nil || ev.Metadata["job_namespace"].Text == "" || ev.Metadata["job_name"].Text == "" {
-				continue
-			}
-			if latest == nil || ev.Time.After(latest.Time) {
-				latest = ev
-			}
-		}
-		if latest != nil {
-			j = ID{Namespace: latest.Metadata["job_namespace"].Text, Name: latest.Metadata["job_name"].Text}
-		}
+	if a := q.asset(k); a != nil && a.Meta != nil {
+		j = ID{Namespace: a.Meta[0], Name: a.Meta[1]}
 	}
 	q.jobs[k] = j
 	return j
@@ -349,18 +341,19 @@ func (q *query) datasetData(k asset.Key, id ID) *DatasetData {
 	if a == nil {
 		return d
 	}
-	d.CreatedAt, d.UpdatedAt = a.FirstTime, a.LastTime
-	if a.LastMaterialization != nil {
-		t := a.LastMaterialization.Time
-		d.LastModifiedAt = &t
+	if !a.FirstTime.IsZero() {
+		d.CreatedAt, d.UpdatedAt = &a.FirstTime, &a.LastTime
 	}
-	if s := a.Spec.Description; s != "" {
-		d.Description = &s
+	if !a.LastMaterialization.IsZero() {
+		d.LastModifiedAt = &a.LastMaterialization
 	}
-	if a.Spec.Tags != nil {
-		d.Tags = a.Spec.Tags
+	if a.Description != "" {
+		d.Description = &a.Description
 	}
-	for _, c := range a.Spec.Columns {
+	if a.Tags != nil {
+		d.Tags = a.Tags
+	}
+	for _, c := range a.Columns {
 		f := Field{Name: c.Name, Tags: []string{}}
 		if c.Type != "" {
 			f.Type = &c.Type
