@@ -91,7 +91,7 @@ type Emitter struct {
 	opts     Options
 	target   string
 	b        builder
-	queue    chan []byte
+	queue    chan change
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -167,7 +167,7 @@ func New(opts Options) (*Emitter, error) {
 	e := &Emitter{
 		opts: opts, target: target, log: opts.Log,
 		b:     builder{producer: opts.Producer, namespace: opts.Namespace, datasetNS: opts.DatasetNamespace},
-		queue: make(chan []byte, opts.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan change, opts.QueueSize), stop: make(chan struct{}), done: make(chan struct{}),
 		runs: map[string]bool{}, steps: map[stepKey]bool{},
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_openlineage_out_sent_total",
 			Help: "OpenLineage events of Freshet's runs the consumer accepted."}),
@@ -195,7 +195,10 @@ func (e *Emitter) Collectors() []prometheus.Collector {
 // calls for and queues it, without blocking (runs call it under their
 // lock).
 func (e *Emitter) Notify(u runs.Update) {
-	var ev *RunEvent
+	var (
+		c  change
+		ok bool
+	)
 	e.mu.Lock()
 	if e.closed {
 		e.mu.Unlock()
@@ -203,50 +206,46 @@ func (e *Emitter) Notify(u runs.Update) {
 	}
 	switch {
 	case u.Run != nil:
-		ev = e.runChanged(u.Run.ID, executor.RunStatus(u.Run.Status), u.Run.Started, u.Run.Ended, u.Run.Reason)
+		c, ok = e.runChanged(u.Run.ID, executor.RunStatus(u.Run.Status), u.Run.Started, u.Run.Ended, u.Run.Reason)
 	case u.Step != nil:
-		ev = e.stepChanged(u.Step.RunID, u.Step.Asset, executor.StepStatus(u.Step.Status), u.Step.Started, u.Step.Ended, u.Step.Reason)
+		c, ok = e.stepChanged(u.Step.RunID, u.Step.Asset, executor.StepStatus(u.Step.Status), u.Step.Started, u.Step.Ended, u.Step.Reason)
 	}
 	e.mu.Unlock()
-	if ev != nil {
-		e.enqueue(ev)
+	if ok {
+		e.enqueue(c)
 	}
 }
 
 // runChanged: the Freshet run's START once it starts, its end once it
 // ends (only for a run that started). Callers hold e.mu.
-func (e *Emitter) runChanged(id string, status executor.RunStatus, started, ended time.Time, reason string) *RunEvent {
+func (e *Emitter) runChanged(id string, status executor.RunStatus, started, ended time.Time, reason string) (change, bool) {
 	switch {
 	case status == executor.RunStarted && !e.runs[id]:
 		e.runs[id] = true
-		ev := e.b.runEvent(Start, id, orNow(started), "")
-		return &ev
+		return change{eventType: Start, run: id, at: orNow(started)}, true
 	case status.Done() && e.runs[id]:
 		delete(e.runs, id)
-		ev := e.b.runEvent(endType(status == executor.RunSuccess, status == executor.RunCanceled), id, orNow(ended), reason)
-		return &ev
+		return change{eventType: endType(status == executor.RunSuccess, status == executor.RunCanceled), run: id, at: orNow(ended), reason: reason}, true
 	}
-	return nil
+	return change{}, false
 }
 
 // stepChanged: START at a step's first attempt, its end when it is
 // final. Retries of a step are one OpenLineage run. A step that never
 // started (skipped, canceled while queued) sends nothing. Callers hold
 // e.mu.
-func (e *Emitter) stepChanged(run string, key asset.Key, status executor.StepStatus, started, ended time.Time, reason string) *RunEvent {
+func (e *Emitter) stepChanged(run string, key asset.Key, status executor.StepStatus, started, ended time.Time, reason string) (change, bool) {
 	k := stepKey{run, key}
 	switch {
 	case status == executor.StepStarted && !e.steps[k]:
 		e.steps[k] = true
-		ev := e.b.stepEvent(Start, run, key, e.opts.Upstream(key), orNow(started), "")
-		return &ev
+		return change{eventType: Start, run: run, step: key, upstream: e.opts.Upstream(key), at: orNow(started)}, true
 	case status.Done() && e.steps[k]:
 		delete(e.steps, k)
-		ev := e.b.stepEvent(endType(status == executor.StepSuccess, status == executor.StepCanceled),
-			run, key, e.opts.Upstream(key), orNow(ended), reason)
-		return &ev
+		return change{eventType: endType(status == executor.StepSuccess, status == executor.StepCanceled),
+			run: run, step: key, upstream: e.opts.Upstream(key), at: orNow(ended), reason: reason}, true
 	}
-	return nil
+	return change{}, false
 }
 
 func endType(success, canceled bool) string {
@@ -266,16 +265,27 @@ func orNow(t time.Time) time.Time {
 	return t
 }
 
-// enqueue queues ev, or drops it when the queue is full.
-func (e *Emitter) enqueue(ev *RunEvent) {
-	body, err := ev.Marshal()
-	if err != nil {
-		e.dropped.WithLabelValues(dropEncode).Inc()
-		e.log.Warn("openlineage event did not encode", "err", err)
-		return
+// change is what an event is made of; the sender makes and encodes it,
+// so that little is done under the runs service's lock.
+type change struct {
+	eventType, run string
+	step           asset.Key // "": the run's own event
+	upstream       []asset.Key
+	at             time.Time
+	reason         string
+}
+
+func (e *Emitter) event(c change) RunEvent {
+	if c.step == "" {
+		return e.b.runEvent(c.eventType, c.run, c.at, c.reason)
 	}
+	return e.b.stepEvent(c.eventType, c.run, c.step, c.upstream, c.at, c.reason)
+}
+
+// enqueue queues c, or drops it when the queue is full.
+func (e *Emitter) enqueue(c change) {
 	select {
-	case e.queue <- body:
+	case e.queue <- c:
 	default:
 		e.dropped.WithLabelValues(dropQueueFull).Inc()
 	}
@@ -304,8 +314,8 @@ func (e *Emitter) loop() {
 	defer close(e.done)
 	for {
 		select {
-		case body := <-e.queue:
-			e.deliver(body)
+		case c := <-e.queue:
+			e.deliver(c)
 		case <-e.stop:
 			e.drain()
 			return
@@ -317,8 +327,8 @@ func (e *Emitter) loop() {
 func (e *Emitter) drain() {
 	for {
 		select {
-		case body := <-e.queue:
-			e.deliver(body)
+		case c := <-e.queue:
+			e.deliver(c)
 		default:
 			return
 		}
@@ -328,7 +338,14 @@ func (e *Emitter) drain() {
 // deliver POSTs body until the consumer takes it, refuses it, or
 // MaxAttempts have failed. Once Close is called, an event gets one more
 // attempt, without waiting, and none after the drain time.
-func (e *Emitter) deliver(body []byte) {
+func (e *Emitter) deliver(c change) {
+	ev := e.event(c)
+	body, err := ev.Marshal()
+	if err != nil {
+		e.dropped.WithLabelValues(dropEncode).Inc()
+		e.log.Warn("openlineage event did not encode", "err", err)
+		return
+	}
 	wait := e.opts.MinBackoff
 	for attempt := 1; ; attempt++ {
 		if e.ctx.Err() != nil {
