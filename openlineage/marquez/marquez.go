@@ -265,72 +265,107 @@ func (q *query) dataset(k asset.Key) ID {
 func datasetNodeID(d ID) string { return "dataset:" + d.Namespace + ":" + d.Name }
 func jobNodeID(j ID) string     { return "job:" + j.Namespace + ":" + j.Name }
 
-// build turns the asset subgraph into Marquez's graph.
+// build turns the asset subgraph into Marquez's graph. Nodes live in
+// one slice and edges are pairs of positions, sorted and deduplicated,
+// then laid out in two backing arrays: a view of thousands of nodes
+// allocates little beyond the nodes' own data.
 func (q *query) build(sub lineage.Subgraph) Lineage {
-	nodes := map[string]*Node{}
-	byKey := make(map[asset.Key]*Node, len(sub.Nodes))
-	jobData := map[string]*JobData{}
-	seenEdge := make(map[[2]*Node]struct{}, 2*len(sub.Edges))
-	link := func(from, to *Node) {
-		if _, ok := seenEdge[[2]*Node{from, to}]; ok {
-			return
+	nodes := make([]Node, 0, 2*len(sub.Nodes))
+	jobs := map[int32]*JobData{}
+	at := make(map[string]int32, 2*len(sub.Nodes)) // node id -> position
+	byKey := make(map[asset.Key]int32, len(sub.Nodes))
+	add := func(n Node) int32 {
+		if i, ok := at[n.ID]; ok {
+			return i
 		}
-		seenEdge[[2]*Node{from, to}] = struct{}{}
-		e := Edge{Origin: from.ID, Destination: to.ID}
-		from.OutEdges = append(from.OutEdges, e)
-		to.InEdges = append(to.InEdges, e)
+		i := int32(len(nodes))
+		nodes = append(nodes, n)
+		at[n.ID] = i
+		return i
 	}
-	datasetNode := func(k asset.Key) *Node {
-		if n, ok := byKey[k]; ok {
-			return n
+	datasetNode := func(k asset.Key) int32 {
+		if i, ok := byKey[k]; ok {
+			return i
 		}
 		d := q.dataset(k)
-		n := &Node{ID: datasetNodeID(d), Type: TypeDataset, Data: q.datasetData(k, d), InEdges: []Edge{}, OutEdges: []Edge{}}
-		nodes[n.ID], byKey[k] = n, n
-		return n
+		i := add(Node{ID: datasetNodeID(d), Type: TypeDataset, Data: q.datasetData(k, d)})
+		byKey[k] = i
+		return i
 	}
 	for _, n := range sub.Nodes {
 		datasetNode(n.Key)
 	}
+	pairs := make([][2]int32, 0, 2*len(sub.Edges))
 	for _, e := range sub.Edges {
 		up, down := datasetNode(e.Upstream), datasetNode(e.Downstream)
 		j := q.job(e.Downstream)
-		id := jobNodeID(j)
-		jn, ok := nodes[id]
-		if !ok {
-			jd := &JobData{ID: j, Type: jobType, Name: j.Name, SimpleName: j.Name, Namespace: j.Namespace,
-				Inputs: []ID{}, Outputs: []ID{}}
-			jn = &Node{ID: id, Type: TypeJob, Data: jd, InEdges: []Edge{}, OutEdges: []Edge{}}
-			nodes[id], jobData[id] = jn, jd
+		ji := add(Node{ID: jobNodeID(j), Type: TypeJob})
+		jd := jobs[ji]
+		if jd == nil {
+			jd = &JobData{ID: j, Type: jobType, Name: j.Name, SimpleName: j.Name, Namespace: j.Namespace}
+			jobs[ji] = jd
+			nodes[ji].Data = jd
 		}
-		jd := jobData[id]
-		if in := up.Data.(*DatasetData).ID; !slices.Contains(jd.Inputs, in) {
-			jd.Inputs = append(jd.Inputs, in)
-		}
-		if out := down.Data.(*DatasetData).ID; !slices.Contains(jd.Outputs, out) {
-			jd.Outputs = append(jd.Outputs, out)
-		}
-		if t := down.Data.(*DatasetData).LastModifiedAt; t != nil && (jd.UpdatedAt == nil || t.After(*jd.UpdatedAt)) {
+		downData := nodes[down].Data.(*DatasetData)
+		jd.Inputs = append(jd.Inputs, nodes[up].Data.(*DatasetData).ID)
+		jd.Outputs = append(jd.Outputs, downData.ID)
+		if t := downData.LastModifiedAt; t != nil && (jd.UpdatedAt == nil || t.After(*jd.UpdatedAt)) {
 			jd.UpdatedAt = t
 			if jd.CreatedAt == nil {
 				jd.CreatedAt = t
 			}
 		}
-		link(up, jn)
-		link(jn, down)
+		pairs = append(pairs, [2]int32{up, ji}, [2]int32{ji, down})
 	}
-	out := Lineage{Graph: make([]Node, 0, len(nodes))}
-	for _, n := range nodes {
-		out.Graph = append(out.Graph, *n)
+	byID := func(a, b ID) int { return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name)) }
+	for _, jd := range jobs {
+		slices.SortFunc(jd.Inputs, byID)
+		jd.Inputs = slices.Compact(jd.Inputs)
+		slices.SortFunc(jd.Outputs, byID)
+		jd.Outputs = slices.Compact(jd.Outputs)
 	}
-	slices.SortFunc(out.Graph, func(a, b Node) int { return cmp.Compare(a.ID, b.ID) })
-	byEdge := func(a, b Edge) int {
-		return cmp.Or(cmp.Compare(a.Origin, b.Origin), cmp.Compare(a.Destination, b.Destination))
+	// Positions in id order, so the answer is the same every time.
+	order := make([]int32, len(nodes))
+	for i := range order {
+		order[i] = int32(i)
 	}
-	for i := range out.Graph {
-		slices.SortFunc(out.Graph[i].InEdges, byEdge)
-		slices.SortFunc(out.Graph[i].OutEdges, byEdge)
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(nodes[a].ID, nodes[b].ID) })
+	rank := make([]int32, len(nodes))
+	for r, i := range order {
+		rank[i] = int32(r)
 	}
+	for i := range pairs {
+		pairs[i] = [2]int32{rank[pairs[i][0]], rank[pairs[i][1]]}
+	}
+	slices.SortFunc(pairs, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	pairs = slices.Compact(pairs)
+	out := Lineage{Graph: make([]Node, len(nodes))}
+	for r, i := range order {
+		out.Graph[r] = nodes[i]
+	}
+	g := out.Graph
+	for r := range g {
+		g[r].OutEdges, g[r].InEdges = []Edge{}, []Edge{}
+	}
+	// lay puts the edges of pairs, grouped by end side (0: origin, 1:
+	// destination), in one backing array, each node's run its slice.
+	lay := func(side int, set func(n *Node, es []Edge)) {
+		es := make([]Edge, len(pairs))
+		for k, p := range pairs {
+			es[k] = Edge{Origin: g[p[0]].ID, Destination: g[p[1]].ID}
+		}
+		for lo := 0; lo < len(pairs); {
+			hi := lo
+			for hi < len(pairs) && pairs[hi][side] == pairs[lo][side] {
+				hi++
+			}
+			set(&g[pairs[lo][side]], es[lo:hi:hi])
+			lo = hi
+		}
+	}
+	lay(0, func(n *Node, es []Edge) { n.OutEdges = es }) // pairs are in origin order
+	slices.SortFunc(pairs, func(a, b [2]int32) int { return cmp.Or(cmp.Compare(a[1], b[1]), cmp.Compare(a[0], b[0])) })
+	lay(1, func(n *Node, es []Edge) { n.InEdges = es })
 	return out
 }
 
