@@ -100,10 +100,11 @@ type Emitter struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	closed bool
-	runs   map[string]bool  // Freshet runs whose START was queued
-	steps  map[stepKey]bool // steps whose START was queued
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	runs    map[string]bool  // Freshet runs whose START was queued
+	steps   map[stepKey]bool // steps whose START was queued
 
 	sent    prometheus.Counter
 	retries prometheus.Counter
@@ -293,7 +294,12 @@ func (e *Emitter) enqueue(c change) {
 
 // Start sends queued events until Close.
 func (e *Emitter) Start() {
-	go e.loop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.started && !e.closed {
+		e.started = true
+		go e.loop()
+	}
 }
 
 // Close stops taking events and keeps sending what is queued (one
@@ -302,8 +308,14 @@ func (e *Emitter) Start() {
 func (e *Emitter) Close() {
 	e.mu.Lock()
 	e.closed = true
+	started := e.started
 	e.mu.Unlock()
 	e.stopOnce.Do(func() { close(e.stop) })
+	if !started { // nothing sends: what is queued is dropped
+		e.dropped.WithLabelValues(dropShutdown).Add(float64(len(e.queue)))
+		e.cancel()
+		return
+	}
 	t := time.AfterFunc(e.opts.Drain, e.cancel)
 	<-e.done
 	t.Stop()

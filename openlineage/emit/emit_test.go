@@ -307,3 +307,18 @@ func TestNewRefusesNoURL(t *testing.T) {
 		t.Error("no error without a url")
 	}
 }
+
+// TestCloseWithoutStart: Close returns, counting what was queued.
+func TestCloseWithoutStart(t *testing.T) {
+	t.Parallel()
+	em, err := emit.New(emit.Options{URL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	em.Notify(step(runA, "a", executor.StepStarted, ""))
+	em.Close()
+	em.Start() // after Close: nothing
+	if n := metric(t, em, "shutdown"); n != 1 {
+		t.Errorf("shutdown drops %v, want 1", n)
+	}
+}
