@@ -192,8 +192,8 @@ func (e *Emitter) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{e.sent, e.retries, e.dropped, e.queued}
 }
 
-// Notify is runs.Options.Notify's hook: it makes the event an update
-// calls for and queues it, without blocking (runs call it under their
+// Notify is runs.Options.Notify's hook: it queues the change an update
+// calls for an event for, without blocking (runs call it under their
 // lock).
 func (e *Emitter) Notify(u runs.Update) {
 	var (
