@@ -24,6 +24,9 @@ type emptyDeps struct{}
 func (emptyDeps) List(catalog.Filter) ([]catalog.Asset, bool) { return nil, false }
 func (emptyDeps) Get(asset.Key) (catalog.Asset, bool)         { return catalog.Asset{}, false }
 func (emptyDeps) Problems(string) []catalog.Problem           { return nil }
+func (emptyDeps) Glance(asset.Key, ...string) (catalog.Glance, bool) {
+	return catalog.Glance{}, false
+}
 func (emptyDeps) Current() *lineage.Graph                     { return lineage.NewIndex().Current() }
 func (emptyDeps) Submit(context.Context, []asset.Event) error { return nil }
 func (emptyDeps) Events(context.Context, store.EventQuery) (store.EventPage, error) {

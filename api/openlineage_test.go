@@ -552,7 +552,7 @@ func TestLineageRoutes(t *testing.T) {
 		method, path string
 		status       int
 	}{
-		{"GET", "/api/v1/lineage", 405},
+		{"GET", "/api/v1/lineage", 400}, // the Marquez-compatible read, without its nodeId
 		{"GET", "/api/v1/lineage/batch", 405},
 		{"GET", "/api/v1/lineage/graph", 200},
 		{"GET", "/api/v1/lineage/roots", 200},

@@ -23,6 +23,7 @@ import (
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/lineage"
+	"github.com/freshet-dev/freshet/openlineage/marquez"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/ui"
 )
@@ -32,6 +33,8 @@ type Catalog interface {
 	List(f catalog.Filter) ([]catalog.Asset, bool)
 	Get(k asset.Key) (catalog.Asset, bool)
 	Problems(group string) []catalog.Problem
+	// Glance is a cheaper Get for graph views (GET /api/v1/lineage).
+	Glance(k asset.Key, meta ...string) (catalog.Glance, bool)
 }
 
 // Lineage returns the current immutable lineage snapshot.
@@ -131,6 +134,10 @@ type Options struct {
 	IngestWait                                         time.Duration
 	// ReadTimeout bounds reading a request, body included (0: a minute).
 	ReadTimeout time.Duration
+	// OpenLineage are the namespaces of Freshet's jobs and of assets not
+	// named ol/... in OpenLineage terms (GET /api/v1/lineage); empty:
+	// "freshet" and "freshet://<job namespace>", as openlineage/emit.
+	OpenLineage marquez.Namespaces
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
@@ -226,6 +233,7 @@ func (s *Server) routes() {
 	v1.GET("/lineage/roots", s.roots)
 	v1.GET("/lineage/leaves", s.leaves)
 	v1.POST("/lineage", s.postLineage)            // OpenLineage in (api/openlineage.go)
+	v1.GET("/lineage", s.marquezLineage)          // Marquez's lineage graph (api/marquez.go)
 	v1.POST("/lineage/batch", s.postLineageBatch) // a JSON array or NDJSON of them
 	v1.POST("/dbt/import", s.importDBT)           // dbt artifacts (api/dbt.go)
 	v1.GET("/freshness", s.listFreshness)

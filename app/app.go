@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -36,6 +37,8 @@ import (
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/live"
+	"github.com/freshet-dev/freshet/openlineage/emit"
+	"github.com/freshet-dev/freshet/openlineage/marquez"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/clickhouse"
@@ -124,6 +127,7 @@ type App struct {
 	api      *api.Server
 	live     *live.Hub // change notices for the web UI's stream
 	runs     *runs.Service
+	olOut    *emit.Emitter // nil unless the definitions have an openlineage block
 	auto     *automation.Automation
 	declared []asset.Spec
 
@@ -237,6 +241,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.alertDone, a.alertWake = make(chan struct{}), make(chan struct{}, 1)
 	if err := a.openAlerts(ctx, cfg); err != nil {
+		if a.olOut != nil {
+			a.olOut.Close()
+		}
 		a.wal.Close()
 		st.Close()
 		return nil, err
@@ -246,6 +253,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
 	reg.MustRegister(a.runs.Collectors()...)
+	if a.olOut != nil {
+		reg.MustRegister(a.olOut.Collectors()...)
+	}
 	if cfg.NoAssetMetrics {
 		reg.MustRegister(a.monitor.Collector().WithoutAssets()) // and no catalog health: all per asset
 	} else {
@@ -280,7 +290,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
 		TracerProvider: cfg.TracerProvider, MaxConcurrentIngest: cfg.MaxConcurrentIngest, MaxIngestBytes: cfg.MaxIngestBytes, IngestWait: cfg.IngestWait,
 		MaxAssets: cfg.MaxAssets, NewAssetsPerMinute: cfg.NewAssetsPerMinute, ReadTimeout: cfg.ReadTimeout,
-		DBTBodyLimit: cfg.DBTBodyLimit})
+		DBTBodyLimit: cfg.DBTBodyLimit, OpenLineage: olNamespaces(cfg.Definitions)})
 	reg.MustRegister(a.api.Collectors()...)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -408,6 +418,46 @@ func (a *App) notifyRun(u runs.Update) {
 	if err := a.live.Publish(live.TopicRuns, n); err != nil {
 		a.log.Warn("live notice", "err", err)
 	}
+	if a.olOut != nil {
+		a.olOut.Notify(u)
+	}
+}
+
+// olNamespaces are the OpenLineage namespaces of the definitions' block
+// (empty without one: the defaults).
+func olNamespaces(defs *config.File) marquez.Namespaces {
+	if defs == nil || defs.OpenLineage == nil {
+		return marquez.Namespaces{}
+	}
+	return marquez.Namespaces{Job: defs.OpenLineage.Namespace, Dataset: defs.OpenLineage.DatasetNamespace}
+}
+
+// openLineageOut sets up the OpenLineage events of runs when the
+// definitions ask for them (openlineage:); they are sent from the start.
+func (a *App) openLineageOut(cfg Config, defs *config.File) error {
+	c := defs.OpenLineage
+	if c == nil {
+		return nil
+	}
+	var key string
+	if c.APIKeyEnv != "" {
+		if key = os.Getenv(c.APIKeyEnv); key == "" {
+			return fmt.Errorf("openlineage.api_key_env: the environment variable %s is not set", c.APIKeyEnv)
+		}
+	}
+	producer := emit.DefaultProducer
+	if cfg.Version != "" {
+		producer += "/releases/tag/" + url.PathEscape(cfg.Version)
+	}
+	e, err := emit.New(emit.Options{URL: c.URL, Endpoint: c.Endpoint, Namespace: c.Namespace, DatasetNamespace: c.DatasetNamespace,
+		APIKey: key, Producer: producer, QueueSize: c.QueueSize, Timeout: c.Timeout, Log: cfg.Logger,
+		Upstream: func(k asset.Key) []asset.Key { return a.lineage.Current().Parents(k) }})
+	if err != nil {
+		return err
+	}
+	a.olOut = e
+	e.Start()
+	return nil
 }
 
 // selectPolicies gives the assets among keys that the specs do not cover
@@ -535,6 +585,9 @@ func (a *App) openRuns(cfg Config) error {
 		host, _ := os.Hostname()
 		instance = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
+	if err := a.openLineageOut(cfg, defs); err != nil {
+		return err
+	}
 	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
 		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs"),
 		Notify: a.notifyRun})
@@ -585,6 +638,9 @@ func (a *App) Close() error {
 			<-a.autoDone
 			<-a.alertDone
 			<-a.runs.Done()
+		}
+		if a.olOut != nil {
+			a.olOut.Close() // after the runs: their last events are sent
 		}
 		a.stopWriter()
 		<-a.monitorDone

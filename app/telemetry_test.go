@@ -155,7 +155,10 @@ func waitRun(t *testing.T, base, id string) string {
 // the API's listener (only --pprof-addr serves it).
 func TestDocumentedMetricsExported(t *testing.T) {
 	t.Parallel()
-	defs, err := config.Parse("telemetry.yaml", []byte(telemetryDefs))
+	// An OpenLineage consumer, for the openlineage block's metrics.
+	consumer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) }))
+	t.Cleanup(consumer.Close)
+	defs, err := config.Parse("telemetry.yaml", []byte(telemetryDefs+fmt.Sprintf("openlineage: {url: %q}\n", consumer.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,20 +142,60 @@ func (k Key) HasPrefix(prefix Key) bool {
 // UnescapePart reverses it exactly. An empty name stays empty (and is not a
 // valid part).
 func EscapePart(s string) string {
+	// Most parts need no escape: no allocation for them.
+	if !needsEscape(s) {
+		return s
+	}
 	var b strings.Builder
-	runes := []rune(s)
-	for i, r := range runes {
-		edge := i == 0 || i == len(runes)-1
+	b.Grow(len(s) + 8)
+	for i, r := range s { // invalid UTF-8 reads as U+FFFD, written as such
+		edge := i == 0 || lastRune(s, i)
 		switch {
 		case r == '%' || r == '/' || unicode.IsControl(r) || (edge && unicode.IsSpace(r)):
-			for _, c := range []byte(string(r)) {
-				fmt.Fprintf(&b, "%%%02X", c)
+			var buf [utf8.UTFMax]byte
+			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+				b.WriteByte('%')
+				b.WriteByte(upperHex[c>>4])
+				b.WriteByte(upperHex[c&0xF])
 			}
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+const upperHex = "0123456789ABCDEF"
+
+// lastRune reports whether the rune at byte i is s's last.
+func lastRune(s string, i int) bool {
+	_, size := utf8.DecodeRuneInString(s[i:])
+	return i+size == len(s)
+}
+
+// needsEscape reports whether EscapePart would change s.
+func needsEscape(s string) bool {
+	for i, r := range s {
+		if r == '%' || r == '/' || r == utf8.RuneError || unicode.IsControl(r) {
+			return true
+		}
+		if unicode.IsSpace(r) && (i == 0 || lastRune(s, i)) {
+			return true
+		}
+	}
+	return false
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	case 'A' <= c && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
 }
 
 // UnescapePart reverses EscapePart.
@@ -172,11 +212,11 @@ func UnescapePart(s string) (string, error) {
 		if i+2 >= len(s) {
 			return "", fmt.Errorf("unescape %q: truncated escape at byte %d", s, i)
 		}
-		var v byte
-		if _, err := fmt.Sscanf(s[i+1:i+3], "%02X", &v); err != nil {
-			return "", fmt.Errorf("unescape %q: bad escape at byte %d: %w", s, i, err)
+		hi, lo := unhex(s[i+1]), unhex(s[i+2])
+		if hi < 0 || lo < 0 {
+			return "", fmt.Errorf("unescape %q: bad escape at byte %d: want two hex digits", s, i)
 		}
-		b.WriteByte(v)
+		b.WriteByte(byte(hi<<4 | lo))
 		i += 2
 	}
 	return b.String(), nil

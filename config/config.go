@@ -31,6 +31,8 @@ type File struct {
 	Automation Automation
 	// Alerts are the alert receivers and rules (empty: nothing is sent).
 	Alerts Alerting
+	// OpenLineage says where runs' OpenLineage events go; nil: nowhere.
+	OpenLineage *OpenLineage
 
 	sels []selection
 }
@@ -84,7 +86,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage"}
 
 // top decodes the top-level mapping; the executor limits go straight to f.
 func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
@@ -107,6 +109,9 @@ func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []sel
 	}
 	if v, ok := fs["alerts"]; ok {
 		f.Alerts = d.alerting(v.val, "alerts")
+	}
+	if v, ok := fs["openlineage"]; ok {
+		f.OpenLineage = d.openLineage(v.val, "openlineage")
 	}
 	var (
 		assets []asset.Spec

@@ -277,6 +277,10 @@ func (s *Service) Cancel(ctx context.Context, id string) (store.RunRecord, error
 		}
 		return rec, fmt.Errorf("%w: run %s is %s", ErrFinished, id, rec.Status)
 	}
+	// Final but not yet stored and forgotten (the next flush does both).
+	if executor.RunStatus(rec.Status).Done() {
+		return rec, fmt.Errorf("%w: run %s is %s", ErrFinished, id, rec.Status)
+	}
 	if lr.run != nil {
 		lr.run.Cancel()
 	}
