@@ -105,8 +105,11 @@ type Service struct {
 	runs    map[string]store.RunRecord
 	steps   map[stepID]store.StepRecord
 	logs    []store.RunLogLine
-	wake    chan struct{}
-	flushed chan struct{} // closed and replaced after each flush
+	// flushing are the lines a flush has taken out of logs and is writing:
+	// still shown by Logs until the store has them.
+	flushing []store.RunLogLine
+	wake     chan struct{}
+	flushed  chan struct{} // closed and replaced after each flush
 }
 
 type stepID struct {
@@ -315,26 +318,37 @@ func (s *Service) Logs(ctx context.Context, q store.RunLogQuery) ([]store.RunLog
 	if _, _, err := s.Get(ctx, q.RunID); err != nil {
 		return nil, err
 	}
+	// The lines not yet stored (pending, or being written by a flush) are
+	// read before the store, not after: a flush between the two reads
+	// moves lines from memory to the store, and reading the store first
+	// would miss them (seen: a finished run whose lines were all in flight
+	// showed none).
+	limit := q.EffectiveLimit()
+	var pending []store.RunLogLine
+	s.mu.Lock()
+	for _, l := range slices.Concat(s.flushing, s.logs) {
+		if l.RunID == q.RunID && l.Seq > q.AfterSeq {
+			pending = append(pending, l)
+		}
+	}
+	s.mu.Unlock()
 	lines, err := s.opts.Store.RunLogs(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	limit := q.EffectiveLimit()
 	last := q.AfterSeq
 	if n := len(lines); n > 0 {
 		last = lines[n-1].Seq
 	}
-	s.mu.Lock()
-	for _, l := range s.logs {
+	for _, l := range pending {
 		if len(lines) >= limit {
 			break
 		}
-		if l.RunID == q.RunID && l.Seq > last {
+		if l.Seq > last {
 			lines = append(lines, l)
 			last = l.Seq
 		}
 	}
-	s.mu.Unlock()
 	return lines, nil
 }
 
@@ -429,6 +443,7 @@ func (s *Service) flush(ctx context.Context) error {
 	steps := mapValues(s.steps)
 	logs := s.logs
 	s.runs, s.steps, s.logs = map[string]store.RunRecord{}, map[stepID]store.StepRecord{}, nil
+	s.flushing = logs
 	s.mu.Unlock()
 	var err error
 	if len(logs) > 0 {
@@ -455,10 +470,12 @@ func (s *Service) flush(ctx context.Context) error {
 			}
 		}
 		s.logs = append(logs, s.logs...)
+		s.flushing = nil
 		s.mu.Unlock()
 		return fmt.Errorf("write runs: %w", err)
 	}
 	s.mu.Lock()
+	s.flushing = nil
 	// A run recorded as final is no longer live once it is stored.
 	for _, r := range runs {
 		if lr, ok := s.live[r.ID]; ok && executor.RunStatus(r.Status).Done() && lr.rec.Updated.Equal(r.Updated) {
