@@ -3,6 +3,8 @@ package validate
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +30,9 @@ var (
 const testVersion = "v0.0.0-deploytest"
 
 func TestMain(m *testing.M) {
+	// Helm's loader logs, through the standard logger, that it follows
+	// files/freshet-rules.yml, the link to deploy/prometheus/: expected.
+	log.SetOutput(io.Discard)
 	code := m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
