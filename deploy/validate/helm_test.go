@@ -538,3 +538,34 @@ func envByName(c corev1.Container) map[string]corev1.EnvVar {
 func hasPrefix(args []string, prefix string) bool {
 	return slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, prefix) })
 }
+
+// TestHelmValuesUsed: every value values.yaml documents is read by a
+// template (itself or through a parent passed whole to toYaml), so the
+// file documents nothing that does nothing.
+func TestHelmValuesUsed(t *testing.T) {
+	t.Parallel()
+	ch := loadChart(t)
+	var templates strings.Builder
+	for _, f := range ch.Templates {
+		templates.Write(f.Data)
+	}
+	text := templates.String()
+	var walk func(prefix string, v map[string]any)
+	walk = func(prefix string, v map[string]any) {
+		for k, sub := range v {
+			path := prefix + "." + k
+			if strings.Contains(text, ".Values"+path+" ") || strings.Contains(text, ".Values"+path+"\n") ||
+				strings.Contains(text, ".Values"+path+" }}") || strings.Contains(text, ".Values"+path+")") {
+				continue // used whole
+			}
+			if m, ok := sub.(map[string]any); ok && len(m) > 0 {
+				walk(path, m)
+				continue
+			}
+			if !strings.Contains(text, ".Values"+path) {
+				t.Errorf("values.yaml: %s is used by no template", strings.TrimPrefix(path, "."))
+			}
+		}
+	}
+	walk("", ch.Values)
+}
