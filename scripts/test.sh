@@ -22,6 +22,8 @@ echo "== Prometheus rules (deploy/prometheus): promtool check and unit tests"
 command -v promtool >/dev/null || { echo "promtool missing: run scripts/ensure-promtool.sh (Debian package prometheus)" >&2; exit 1; }
 promtool check rules deploy/prometheus/freshet-rules.yml
 promtool test rules deploy/prometheus/freshet-rules.test.yml
+echo "== deploy/: Helm chart, compose stack, Dockerfile, systemd unit, Grafana dashboard (deploy/validate, a module of its own)"
+(cd deploy/validate && gofmt -l . | { ! grep .; } && go vet ./... && "$(go env GOPATH)/bin/staticcheck" ./... && go test -count=1 -timeout 15m ./...)
 echo "== current ClickHouse (chDB) runs every statement the store issues"
 ./scripts/chdb-check.sh
 echo "== fuzz"
