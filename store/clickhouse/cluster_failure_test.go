@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -138,8 +139,14 @@ func clusterEvent(n int) asset.Event {
 // within one, so that everything stored was acknowledged.
 type writer struct {
 	st *Store
+	// retry makes a failed append be retried until it succeeds, as
+	// Freshet's WAL flusher does, instead of stopping the writer. Then
+	// a batch may be partly stored before it is acknowledged: the retry
+	// adds only the rest.
+	retry bool
 
 	mu   sync.Mutex
+	fails int // failed appends (retry mode)
 	n    int           // events acknowledged: clusterEvent(0..n-1)
 	b    int           // batches acknowledged
 	last []asset.Event // the last acknowledged batch
@@ -163,8 +170,12 @@ func (w *writer) run(ctx context.Context, stop <-chan struct{}) {
 		added, err := w.st.AppendEvents(ctx, batch)
 		w.mu.Lock()
 		switch {
+		case err != nil && w.retry:
+			w.fails++
 		case err != nil:
 			w.err = err
+		case w.retry:
+			w.n, w.b, w.last = n+len(batch), w.b+1, batch
 		case len(added) != len(batch):
 			w.err = fmt.Errorf("batch at %d: %d of %d events added", n, len(added), len(batch))
 		default:
@@ -269,5 +280,83 @@ func checkReads(t *testing.T, st *Store, want []asset.Event, where string) {
 	t.Helper()
 	if n := readCount(t, st, want, where); n != len(want) {
 		t.Fatalf("%s: %d events read, %d acknowledged", where, n, len(want))
+	}
+}
+
+// TestReplicatedFailover freezes the replica the store is connected to
+// while a writer appends through it, retrying failed appends as Freshet's
+// WAL flusher does. With both replicas in the DSN and a read timeout, the
+// stuck append times out, the store dials the next host (the frozen one
+// accepts TCP connections but never answers, so the dial times out) and
+// writes go on through replica 2; the test logs how long that took. After
+// the thaw both replicas read every acknowledged event exactly once,
+// copies from batches retried on the other replica included.
+func TestReplicatedFailover(t *testing.T) {
+	t.Parallel()
+	c := chtest.SharedCluster(t)
+	dsns := c.Database(t)
+	u, err := url.Parse(dsns[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := url.Parse(dsns[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host += "," + second.Host
+	u.RawQuery += "&dial_timeout=1s&read_timeout=3s"
+	st, err := Open(context.Background(), u.String(), WithLogger(quiet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st1, st2 := openCluster(t, dsns, 0), openCluster(t, dsns, 1)
+	defer st1.Close()
+	defer st2.Close()
+
+	w := &writer{st: st, retry: true}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(context.Background(), stop) })
+	var once sync.Once
+	stopWriter := func() { once.Do(func() { close(stop) }) }
+	defer func() { stopWriter(); wg.Wait() }()
+	w.waitFor(t, 3)
+
+	frozen := c.Replicas[0]
+	if err := frozen.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = frozen.Thaw() })
+	freeze := time.Now()
+	b := w.batches()
+	w.waitFor(t, b+2) // the batch in flight may have made it; the next went through replica 2
+	failover := time.Since(freeze)
+	w.waitFor(t, w.batches()+3)
+	stopWriter()
+	wg.Wait()
+	w.mu.Lock()
+	fails := w.fails
+	w.mu.Unlock()
+	t.Logf("failover: with replica 1 frozen, appends went on through replica 2 after %.1fs (%d failed appends retried; dial_timeout=1s, read_timeout=3s)",
+		failover.Seconds(), fails)
+
+	if err := frozen.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	want := w.acked()
+	for _, r := range []struct {
+		st   *Store
+		name string
+	}{{st2, "replica 2"}, {st1, "replica 1"}} {
+		if err := syncReplica(context.Background(), r.st, "events"); err != nil {
+			t.Fatalf("%s: %v", r.name, err)
+		}
+		checkReads(t, r.st, want, r.name+", after the failover")
+		var rows uint64
+		if err := r.st.conn.QueryRow(context.Background(), "SELECT count() FROM "+r.st.schema.table("events")).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d acknowledged events read once each, %d rows stored", r.name, len(want), rows)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/internal/chtest"
@@ -28,13 +29,24 @@ func openCluster(t testing.TB, dsns []string, r int) *Store {
 	return st
 }
 
-// syncReplica waits until replica r has fetched every part the others
-// wrote to the tables of db (SYSTEM SYNC REPLICA), so a read there sees
-// what was acknowledged through another replica.
+// syncReplica waits until the replica of st has fetched every part the
+// others wrote to tables (SYSTEM SYNC REPLICA), so a read there sees what
+// was acknowledged through another replica. A replica thawed after a
+// freeze near the ZooKeeper session timeout restarts its tables, failing
+// a SYNC REPLICA meanwhile ("Shutdown is called for table"): it asks
+// again for up to 3 minutes.
 func syncReplica(ctx context.Context, st *Store, tables ...string) error {
+	deadline := time.Now().Add(3 * time.Minute)
 	for _, tb := range tables {
-		if err := st.conn.Exec(ctx, "SYSTEM SYNC REPLICA "+st.schema.table(tb)); err != nil {
-			return fmt.Errorf("sync replica %s: %w", tb, err)
+		for {
+			err := st.conn.Exec(ctx, "SYSTEM SYNC REPLICA "+st.schema.table(tb))
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("sync replica %s: %w", tb, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	}
 	return nil
