@@ -145,12 +145,12 @@ type writer struct {
 	// adds only the rest.
 	retry bool
 
-	mu   sync.Mutex
-	fails int // failed appends (retry mode)
-	n    int           // events acknowledged: clusterEvent(0..n-1)
-	b    int           // batches acknowledged
-	last []asset.Event // the last acknowledged batch
-	err  error
+	mu    sync.Mutex
+	fails int           // failed appends (retry mode)
+	n     int           // events acknowledged: clusterEvent(0..n-1)
+	b     int           // batches acknowledged
+	last  []asset.Event // the last acknowledged batch
+	err   error
 }
 
 const writerBatch = 200
