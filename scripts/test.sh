@@ -17,7 +17,7 @@ echo "== replicated ClickHouse: ZooKeeper + 2 replicas, conformance in cluster m
 # Its own stage, with -v, so the figures (start-up, catch-up) are printed.
 # The tests wait on ON CLUSTER DDL, not the CPU: more of them at once.
 go test -race -count=1 -v -parallel 8 -timeout 15m -run '^TestReplicated' ./internal/chtest/ ./store/clickhouse/ |
-  grep -E '^(--- |ok|FAIL|PASS|panic)|cluster:|frozen replica:|replay of|catch-up:|rows stored|Error|error|_test\.go:[0-9]+:'
+  grep -E '^(--- |ok|FAIL|PASS|panic)|cluster:|frozen replica:|replay of|catch-up:|failover:|rows stored|Error|error|_test\.go:[0-9]+:'
 echo "== durability: kill -9 under load (embedded, ClickHouse, replicated cluster), ClickHouse outage under load"
 go test -race -count=1 -v -timeout 15m ./internal/e2e/ |
   grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|cluster:|replica 2|down|drained|Error|error|_test\.go:[0-9]+:'
