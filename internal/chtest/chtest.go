@@ -6,8 +6,11 @@
 // rows. Set FRESHET_TEST_CLICKHOUSE to a DSN to use an existing server
 // instead.
 //
-// Use Server in tests; call Main from TestMain so the shared server is
-// stopped when the binary ends:
+// SharedCluster does the same for a replicated cluster (ZooKeeper and two
+// replicas of one shard; see cluster.go), for the store's cluster mode.
+//
+// Use Server in tests; call Main from TestMain so the shared server (and
+// cluster) is stopped when the binary ends:
 //
 //	func TestMain(m *testing.M) { chtest.Main(m) }
 package chtest

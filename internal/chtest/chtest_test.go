@@ -2,7 +2,10 @@ package chtest
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +46,19 @@ func TestReplicatedCluster(t *testing.T) {
 	t.Parallel()
 	c := SharedCluster(t)
 	t.Logf("cluster: ZooKeeper and %d replicas started in %v", len(c.Replicas), c.Startup.Round(time.Millisecond))
+	pids := []int{c.zkCmd.Process.Pid}
+	for _, r := range c.Replicas {
+		pids = append(pids, r.cmd.Process.Pid)
+	}
+	var rss int64
+	for _, pid := range pids {
+		kb, err := residentKiB(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rss += kb
+	}
+	t.Logf("cluster: ZooKeeper and %d replicas resident after start-up: %d MiB", len(c.Replicas), rss/1024)
 	dsns := c.Database(t)
 	ctx := context.Background()
 	conns := make([]clickhouse.Conn, len(dsns))
@@ -89,4 +105,18 @@ func TestReplicatedCluster(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// residentKiB reads a process's resident set size from /proc.
+func residentKiB(pid int) (int64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for pid %d", pid)
 }

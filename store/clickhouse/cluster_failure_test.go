@@ -22,8 +22,10 @@ import (
 //     replay of acknowledged events through replica 2 (which then holds
 //     copies of ids it had not fetched yet);
 //   - replica 2 catches up: the test logs how long that took.
+//
+// It freezes a replica of the shared cluster, so it must not run beside
+// the other tests that use it: no t.Parallel.
 func TestReplicatedFrozenReplica(t *testing.T) {
-	t.Parallel()
 	c := chtest.SharedCluster(t)
 	dsns := c.Database(t)
 	st1, st2 := openCluster(t, dsns, 0), openCluster(t, dsns, 1)
@@ -291,8 +293,10 @@ func checkReads(t *testing.T, st *Store, want []asset.Event, where string) {
 // writes go on through replica 2; the test logs how long that took. After
 // the thaw both replicas read every acknowledged event exactly once,
 // copies from batches retried on the other replica included.
+//
+// Like TestReplicatedFrozenReplica, it must not run beside other tests of
+// the shared cluster.
 func TestReplicatedFailover(t *testing.T) {
-	t.Parallel()
 	c := chtest.SharedCluster(t)
 	dsns := c.Database(t)
 	u, err := url.Parse(dsns[0])
