@@ -284,10 +284,22 @@ func (c *Cluster) Database(t testing.TB) []string {
 	}
 	t.Cleanup(func() {
 		defer conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" ON CLUSTER "+ClusterName); err != nil {
-			t.Logf("chtest: drop database %s: %v", name, err)
+		// A replica thawed after a long freeze keeps its replicated
+		// tables read-only until its ZooKeeper session is back, and
+		// refuses to drop them meanwhile: ask again.
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" ON CLUSTER "+ClusterName)
+			cancel()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Logf("chtest: drop database %s: %v", name, err)
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 	dsns := make([]string, len(c.Replicas))

@@ -374,3 +374,40 @@ func TestReplicatedFailover(t *testing.T) {
 		t.Logf("%s: %d acknowledged events read once each, %d rows stored", r.name, len(want), rows)
 	}
 }
+
+// TestReplicatedReopenWithReplicaDown restarts the store (a Freshet
+// restart) on replica 1 while replica 2 is frozen. A schema that is
+// already migrated needs no DDL, so Open must not wait for every replica
+// to answer ON CLUSTER DDL (18.16 waits distributed_ddl_task_timeout, 180 s,
+// then fails): a replica down must not keep Freshet from starting.
+//
+// It freezes a replica of the shared cluster: no t.Parallel.
+func TestReplicatedReopenWithReplicaDown(t *testing.T) {
+	c := chtest.SharedCluster(t)
+	dsns := c.Database(t)
+	st := openCluster(t, dsns, 0)
+	if _, err := st.AppendEvents(context.Background(), []asset.Event{clusterEvent(0)}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	frozen := c.Replicas[1]
+	if err := frozen.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = frozen.Thaw() })
+	// Generous for a busy machine, far below the 180 s a DDL would wait.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	st, err := Open(ctx, dsns[0], WithLogger(quiet))
+	if err != nil {
+		t.Fatalf("reopen on replica 1 with replica 2 frozen: %v", err)
+	}
+	defer st.Close()
+	t.Logf("reopen with replica 2 frozen took %v", time.Since(start).Round(time.Millisecond))
+	if _, err := st.AppendEvents(ctx, []asset.Event{clusterEvent(1)}); err != nil {
+		t.Fatal(err)
+	}
+	checkReads(t, st, []asset.Event{clusterEvent(0), clusterEvent(1)}, "replica 1, replica 2 frozen")
+}
