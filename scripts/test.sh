@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls `make test`).
 # On a fresh Debian machine with Go it installs what the tests need
-# (ClickHouse server and promtool from Debian's packages) first; tests that need a
+# (ClickHouse server, ZooKeeper and promtool from Debian's packages) first; tests that need a
 # component fail, never skip, when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,10 +12,15 @@ done
 echo "== lint"
 ./scripts/lint.sh
 echo "== go test -race"
-go test -race -timeout 20m $(go list ./... | grep -v /internal/e2e)
-echo "== durability: kill -9 under load, ClickHouse outage under load"
+go test -race -timeout 20m -skip '^TestReplicated' $(go list ./... | grep -v /internal/e2e)
+echo "== replicated ClickHouse: ZooKeeper + 2 replicas, conformance in cluster mode, a frozen replica under load"
+# Its own stage, with -v, so the figures (start-up, catch-up) are printed.
+# The tests wait on ON CLUSTER DDL, not the CPU: more of them at once.
+go test -race -count=1 -v -parallel 8 -timeout 15m -run '^TestReplicated' ./internal/chtest/ ./store/clickhouse/ |
+  grep -E '^(--- |ok|FAIL|PASS|panic)|cluster:|frozen replica:|replay of|catch-up:|failover:|rows stored|Error|error|_test\.go:[0-9]+:'
+echo "== durability: kill -9 under load (embedded, ClickHouse, replicated cluster), ClickHouse outage under load"
 go test -race -count=1 -v -timeout 15m ./internal/e2e/ |
-  grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|down|drained|Error|error|_test\.go:[0-9]+:'
+  grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|cluster:|replica 2|down|drained|Error|error|_test\.go:[0-9]+:'
 echo "== web UI: typecheck, unit tests (Vitest), build, end to end in headless Chromium"
 ./scripts/ui-test.sh
 echo "== Prometheus rules (deploy/prometheus): promtool check and unit tests"

@@ -6,8 +6,11 @@
 // rows. Set FRESHET_TEST_CLICKHOUSE to a DSN to use an existing server
 // instead.
 //
-// Use Server in tests; call Main from TestMain so the shared server is
-// stopped when the binary ends:
+// SharedCluster does the same for a replicated cluster (ZooKeeper and two
+// replicas of one shard; see cluster.go), for the store's cluster mode.
+//
+// Use Server in tests; call Main from TestMain so the shared server (and
+// cluster) is stopped when the binary ends:
 //
 //	func TestMain(m *testing.M) { chtest.Main(m) }
 package chtest
@@ -80,6 +83,11 @@ func Main(m *testing.M) {
 	code := m.Run()
 	if shared.inst != nil {
 		if err := shared.inst.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "chtest:", err)
+		}
+	}
+	if sharedCluster.c != nil {
+		if err := sharedCluster.c.Stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "chtest:", err)
 		}
 	}
@@ -161,7 +169,7 @@ func start(ctx context.Context, bin string, args []string) (*Instance, error) {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "config.xml")
-	if err := os.WriteFile(cfg, []byte(configXML(dir, ports[0], ports[1], ports[2])), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(configXML(dir, ports[0], ports[1], ports[2], "")), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("chtest: %w", err)
 	}
@@ -184,32 +192,42 @@ func start(ctx context.Context, bin string, args []string) (*Instance, error) {
 // launch starts the server process on the instance's config and waits
 // until it answers.
 func (i *Instance) launch(ctx context.Context) error {
-	out, err := os.OpenFile(filepath.Join(i.dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	cmd, done, err := startProcess(i.dir, i.argv)
 	if err != nil {
-		return fmt.Errorf("chtest: %w", err)
+		return err
 	}
-	defer out.Close()
-	cmd := exec.Command(i.argv[0], i.argv[1:]...)
-	cmd.Dir = i.dir
-	cmd.Stdout, cmd.Stderr = out, out
-	// Own process group so Stop can kill the server and anything it forks;
-	// Pdeathsig stops it if the test binary dies without running Stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("chtest: start %s: %w", i.argv[0], err)
-	}
-	i.cmd, i.done = cmd, make(chan struct{})
-	done := i.done
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
+	i.cmd, i.done = cmd, done
 	if err := i.wait(ctx); err != nil {
 		logs := i.logTail()
 		i.kill()
 		return fmt.Errorf("chtest: %w\n%s", err, logs)
 	}
 	return nil
+}
+
+// startProcess runs argv in dir, its output appended to dir/stdout.log,
+// and returns a channel closed when it exits.
+func startProcess(dir string, argv []string) (*exec.Cmd, chan struct{}, error) {
+	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("chtest: %w", err)
+	}
+	defer out.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	// Own process group so Stop can kill the server and anything it forks;
+	// Pdeathsig stops it if the test binary dies without running Stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("chtest: start %s: %w", argv[0], err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	return cmd, done, nil
 }
 
 // Suspend stops a private server but keeps its data and ports, to simulate
@@ -231,14 +249,20 @@ func (i *Instance) Resume(ctx context.Context) error {
 }
 
 // kill stops the process group: SIGTERM, then SIGKILL after 10 s.
-func (i *Instance) kill() {
-	pgid := i.cmd.Process.Pid
+func (i *Instance) kill() { killGroup(i.cmd, i.done) }
+
+// killGroup stops the process group of cmd, whose Wait closes done:
+// SIGCONT (a frozen process cannot act on SIGTERM) and SIGTERM, then
+// SIGKILL after 10 s.
+func killGroup(cmd *exec.Cmd, done <-chan struct{}) {
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGCONT)
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
-	case <-i.done:
+	case <-done:
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-i.done
+		<-done
 	}
 }
 
@@ -347,7 +371,8 @@ func (i *Instance) Stop() error {
 // configXML is a minimal server config: everything lives under dir, only
 // loopback listens, caches are small (the defaults reserve gigabytes) and
 // the time zone is UTC so DateTime values mean the same everywhere.
-func configXML(dir string, tcp, http, interserver int) string {
+// extra is inserted before the end of the config (the cluster settings).
+func configXML(dir string, tcp, http, interserver int, extra string) string {
 	return fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
     <logger>
@@ -374,8 +399,8 @@ func configXML(dir string, tcp, http, interserver int) string {
     <uncompressed_cache_size>268435456</uncompressed_cache_size>
     <max_concurrent_queries>100</max_concurrent_queries>
     <mlock_executable>false</mlock_executable>
-</yandex>
-`, dir, tcp, http, interserver)
+%[5]s</yandex>
+`, dir, tcp, http, interserver, extra)
 }
 
 // usersXML has one user, default, without a password, reachable only from

@@ -345,6 +345,24 @@ func verify(t *testing.T, dsn string, l *loader) map[string]int64 {
 	return perAsset
 }
 
+// syncReplica waits until the replica at dsn fetched every part of table
+// the other replicas hold (SYSTEM SYNC REPLICA).
+func syncReplica(t *testing.T, dsn, table string) {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(context.Background(), "SYSTEM SYNC REPLICA "+table); err != nil {
+		t.Fatalf("sync replica: %v", err)
+	}
+}
+
 // verifyEmbedded checks the embedded store in dir as verify does
 // ClickHouse, and returns its per-asset event counts.
 func verifyEmbedded(t *testing.T, dir string, l *loader) map[string]int64 {
@@ -410,17 +428,30 @@ func verifyEmbedded(t *testing.T, dir string, l *loader) map[string]int64 {
 // crash replays equal both the counts rebuilt from the store alone (a clean
 // restart) and the store's own.
 func TestCrashRecovery(t *testing.T) {
-	for _, name := range []string{"embedded", "clickhouse"} {
+	for _, name := range []string{"embedded", "clickhouse", "cluster"} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			dsn := "embedded"
-			if name == "clickhouse" {
+			var replica2 string // cluster: replica 2's DSN for the same database
+			switch name {
+			case "clickhouse":
 				ch, err := chtest.Start(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer ch.Stop()
 				dsn = ch.DSN() + "/crash"
+			case "cluster":
+				// Freshet on replica 1 of a replicated cluster, in cluster
+				// mode (it creates the database and tables ON CLUSTER).
+				c, err := chtest.StartCluster(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Stop()
+				t.Logf("cluster: ZooKeeper and %d replicas started in %v", len(c.Replicas), c.Startup.Round(time.Millisecond))
+				dsn = c.Replicas[0].DSN() + "/crash?cluster=" + chtest.ClusterName
+				replica2 = c.Replicas[1].DSN() + "/crash"
 			}
 			srv := newServer(t, dsn)
 			l := &loader{url: srv.url("/api/v1/events"), rate: 20000, batch: 250, retryEvery: 5, acked: map[string]bool{}}
@@ -447,9 +478,18 @@ func TestCrashRecovery(t *testing.T) {
 				t.Errorf("catalog counts after crash replays differ from counts rebuilt from the store:\n%s", countsDiff(afterReplay, rebuilt))
 			}
 			var fromStore map[string]int64
-			if name == "clickhouse" {
+			switch name {
+			case "clickhouse":
 				fromStore = verify(t, dsn, l)
-			} else {
+			case "cluster":
+				fromStore = verify(t, strings.TrimSuffix(dsn, "?cluster="+chtest.ClusterName), l)
+				// Replica 2 holds the same once it fetched every part.
+				syncReplica(t, replica2, "events")
+				t.Log("replica 2:")
+				if on2 := verify(t, replica2, l); !maps.Equal(on2, fromStore) {
+					t.Errorf("replica 2's counts differ from replica 1's:\n%s", countsDiff(on2, fromStore))
+				}
+			default:
 				srv.stop() // the embedded store is locked by its process
 				fromStore = verifyEmbedded(t, srv.dataDir(), l)
 			}

@@ -2,9 +2,12 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // schema renders DDL and table names for one database, on one server or,
@@ -327,11 +330,20 @@ ORDER BY id`,
 }
 
 // migrate creates the database and applies the migrations not yet recorded.
+//
+// A database whose migrations are all applied gets no DDL at all: in
+// cluster mode every DDL statement runs ON CLUSTER and waits for every
+// replica (on 18.16 up to distributed_ddl_task_timeout, 180 s, then
+// fails), and a replica that is down must not keep Freshet from starting.
 func (st *Store) migrate(ctx context.Context) error {
-	if err := st.conn.Exec(ctx, st.schema.createMigrations()); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
 	applied, err := st.appliedMigrations(ctx)
+	var ex *ch.Exception
+	if errors.As(err, &ex) && ex.Code == codeUnknownTable {
+		if err := st.conn.Exec(ctx, st.schema.createMigrations()); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		applied, err = st.appliedMigrations(ctx)
+	}
 	if err != nil {
 		return err
 	}

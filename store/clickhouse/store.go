@@ -29,8 +29,11 @@ import (
 // best at 50,000 on 18.16) and keeps the number of parts low.
 const DefaultBatchRows = 50_000
 
-// codeUnknownDatabase is ClickHouse's UNKNOWN_DATABASE error code.
-const codeUnknownDatabase = 81
+// ClickHouse's error codes for an unknown database and an unknown table.
+const (
+	codeUnknownDatabase = 81
+	codeUnknownTable    = 60
+)
 
 // Store is a store.Store on ClickHouse. It is safe for concurrent use.
 type Store struct {
