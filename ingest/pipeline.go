@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -52,7 +53,17 @@ type Options struct {
 	// retries of stored ids, or dead letters). The catalog counts exactly
 	// this way.
 	OnStored func(batch, added []asset.Event)
-	Logger   *slog.Logger
+	// Backpressure (backpressure.go): while the store answers but the
+	// acknowledged backlog it has not confirmed is older than
+	// MaxUnstoredAge (default 2s) or larger than MaxUnstoredBytes (default
+	// 64 MiB), Submit waits up to AckWait (default 10s) for it to shrink,
+	// then returns a *BacklogError (503). Negative MaxUnstoredAge: off.
+	// During a store outage the write-ahead log takes everything up to
+	// its own bound instead, as it is there for.
+	MaxUnstoredAge   time.Duration
+	MaxUnstoredBytes int64
+	AckWait          time.Duration
+	Logger           *slog.Logger
 	// Tracer records spans (see tracing.go): ingest.submit and its
 	// wal.append for each acknowledged batch, ingest.store_batch and its
 	// store.append_events attempts for each store write. Nil: none, at
@@ -79,6 +90,15 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxUnstoredAge == 0 {
+		o.MaxUnstoredAge = DefaultMaxUnstoredAge
+	}
+	if o.MaxUnstoredBytes <= 0 {
+		o.MaxUnstoredBytes = DefaultMaxUnstoredBytes
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = DefaultAckWait
+	}
 }
 
 // Pipeline makes events durable in the write-ahead log, acknowledges them,
@@ -103,6 +123,12 @@ type Pipeline struct {
 	// recovered is the last seq the log held at start (written before a
 	// restart, acknowledged then).
 	recovered uint64
+	// storeFailing is set while the store's last write attempt failed: an
+	// outage, during which backpressure stands aside.
+	storeFailing atomic.Bool
+	// writeStart is when the store write in flight began (unix nanos, 0:
+	// none): one that takes far too long is a stalled store, an outage too.
+	writeStart atomic.Int64
 }
 
 // NewPipeline returns a pipeline over an open log. Records the log holds
@@ -150,19 +176,22 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("freshet.events", len(events)))
 	}
-	err := p.submit(ctx, events)
+	_, err := p.submit(ctx, events)
 	endSpan(span, err)
 	return err
 }
 
-func (p *Pipeline) submit(ctx context.Context, events []asset.Event) error {
+func (p *Pipeline) submit(ctx context.Context, events []asset.Event) (uint64, error) {
+	if err := p.admit(ctx, len(events)); err != nil {
+		return 0, err
+	}
 	payload := encodeBatch(nil, events)
 	seq, err := p.appendWAL(ctx, payload)
 	if err != nil {
 		if errors.Is(err, wal.ErrFull) {
 			p.metrics.rejected.Add(float64(len(events)))
 		}
-		return err
+		return 0, err
 	}
 	p.metrics.accepted.Add(float64(len(events)))
 	// Decoded events take about five times their encoded size (measured).
@@ -184,7 +213,7 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event) error {
 	for _, o := range p.observers {
 		o(events)
 	}
-	return nil
+	return seq, nil
 }
 
 // Drain waits until everything acknowledged before the call is in the store.
@@ -192,6 +221,11 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 	p.mu.Lock()
 	target := max(p.acked, p.recovered)
 	p.mu.Unlock()
+	return p.waitWritten(ctx, target)
+}
+
+// waitWritten waits until the store confirmed every record up to target.
+func (p *Pipeline) waitWritten(ctx context.Context, target uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
 		p.drained.Broadcast()
@@ -421,8 +455,11 @@ func (p *Pipeline) append(ctx context.Context, batch []asset.Event) ([]asset.Eve
 		span.SetAttributes(attribute.Int("freshet.events", len(batch)))
 	}
 	start := time.Now()
+	p.writeStart.Store(start.UnixNano())
 	added, err := p.sink.AppendEvents(wctx, batch)
+	p.writeStart.Store(0)
 	p.metrics.observeWrite(len(batch), time.Since(start), err)
+	p.storeFailing.Store(err != nil)
 	endSpan(span, err)
 	return added, err
 }

@@ -44,9 +44,11 @@ type serverFlags struct {
 	dev            bool // freshet dev: loopback only
 	maxEvents      int
 	noAssetMetrics bool
+	signals        signalFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
+	f.signals.register(cmd)
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:3000", "address to listen on (host:port; use :3000 for all interfaces)")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store and the write-ahead log")
 	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db (options: docs/clickhouse.md)")
@@ -120,6 +122,7 @@ func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
 		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
 		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics}
+	f.signals.apply(&cfg)
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil {
 		return cfg, fmt.Errorf("--addr %q: %w", f.addr, err)

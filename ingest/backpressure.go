@@ -1,0 +1,109 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// Backpressure defaults (see Options): they keep the oldest acknowledged
+// event the store has not confirmed within a few seconds of now.
+const (
+	DefaultMaxUnstoredAge   = 2 * time.Second
+	DefaultMaxUnstoredBytes = 64 << 20
+	DefaultAckWait          = 10 * time.Second
+	// stalledWrite: a store write in flight this long is a stalled store,
+	// treated as an outage.
+	stalledWrite = 15 * time.Second
+)
+
+// BacklogError is returned by Submit when the store fell behind what was
+// acknowledged and did not catch up within AckWait: nothing was written;
+// the client should retry (HTTP 503 with Retry-After).
+type BacklogError struct {
+	Age   time.Duration
+	Bytes int64
+}
+
+func (e *BacklogError) Error() string {
+	return fmt.Sprintf("the event store is behind (the oldest event it has not stored is %s old, %d bytes wait); retry later",
+		e.Age.Round(100*time.Millisecond), e.Bytes)
+}
+
+// RetryAfter tells an HTTP layer what to put in Retry-After.
+func (*BacklogError) RetryAfter() time.Duration { return 2 * time.Second }
+
+// admit makes an acknowledgement wait while the store is behind: the
+// backlog it has not confirmed is older or larger than the bounds. It
+// stands aside while the store fails (an outage: the write-ahead log is
+// there to take it) and when the backlog is only what the writer has in
+// hand right now.
+func (p *Pipeline) admit(ctx context.Context, events int) error {
+	if p.opts.MaxUnstoredAge < 0 {
+		return nil
+	}
+	var (
+		deadline time.Time
+		tick     *time.Ticker
+		start    time.Time
+	)
+	for {
+		st := p.log.Stats()
+		if (st.OldestAge <= p.opts.MaxUnstoredAge && st.Pending <= p.opts.MaxUnstoredBytes) || p.storeDown() {
+			if tick != nil {
+				tick.Stop()
+				p.metrics.backpressureSeconds.Observe(time.Since(start).Seconds())
+			}
+			return nil
+		}
+		if tick == nil {
+			start = time.Now()
+			deadline = start.Add(p.opts.AckWait)
+			tick = time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+		}
+		if time.Now().After(deadline) {
+			p.metrics.backpressureSeconds.Observe(time.Since(start).Seconds())
+			p.metrics.rejectedBacklog.Add(float64(events))
+			return &BacklogError{Age: st.OldestAge, Bytes: st.Pending}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// SubmitStored is Submit, then a wait of up to wait for the store to hold
+// the batch (read-your-writes). stored is false when the wait ran out:
+// the batch is durable and acknowledged all the same, and will be stored.
+func (p *Pipeline) SubmitStored(ctx context.Context, events []asset.Event, wait time.Duration) (stored bool, err error) {
+	if len(events) == 0 {
+		return true, nil
+	}
+	seq, err := p.submit(ctx, events)
+	if err != nil {
+		return false, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := p.waitWritten(wctx, seq); err != nil {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return false, nil
+	}
+	return true, nil
+}
+
+// storeDown: the last write failed, or the one in flight is stalled.
+func (p *Pipeline) storeDown() bool {
+	if p.storeFailing.Load() {
+		return true
+	}
+	ws := p.writeStart.Load()
+	return ws != 0 && time.Since(time.Unix(0, ws)) > stalledWrite
+}
