@@ -37,7 +37,9 @@ func (e *StoreUnavailableError) Error() string {
 	return "the event store is unavailable; retry later"
 }
 
-func (e *StoreUnavailableError) Unwrap() error { return e.Err }
+// No Unwrap: the cause (often a context deadline, which is also a
+// net.Error timeout) must not make the API take this for an aborted
+// request body. Err is there for logs.
 
 // RetryAfter makes the API answer 503 with this Retry-After.
 func (*StoreUnavailableError) RetryAfter() time.Duration { return 5 * time.Second }
