@@ -11,7 +11,7 @@ import (
 // Backpressure defaults (see Options): they keep the oldest acknowledged
 // event the store has not confirmed within a few seconds of now.
 const (
-	DefaultMaxUnstoredAge   = 2 * time.Second
+	DefaultMaxUnstoredAge   = time.Second
 	DefaultMaxUnstoredBytes = 64 << 20
 	DefaultAckWait          = 10 * time.Second
 	// stalledWrite: a store write in flight this long is a stalled store,

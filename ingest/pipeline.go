@@ -55,7 +55,7 @@ type Options struct {
 	OnStored func(batch, added []asset.Event)
 	// Backpressure (backpressure.go): while the store answers but the
 	// acknowledged backlog it has not confirmed is older than
-	// MaxUnstoredAge (default 2s) or larger than MaxUnstoredBytes (default
+	// MaxUnstoredAge (default 1s) or larger than MaxUnstoredBytes (default
 	// 64 MiB), Submit waits up to AckWait (default 10s) for it to shrink,
 	// then returns a *BacklogError (503). Negative MaxUnstoredAge: off.
 	// During a store outage the write-ahead log takes everything up to
