@@ -266,10 +266,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Declare:     a.declare,
 		Runs:        guardedRuns{a.runs, guard},
 		Automation:  a.auto,
-		Ready:      func(ctx context.Context) error { return ready(ctx, a.wal, guard) },
-		Healthy:    func(context.Context) error { return healthy(a.wal, cfg.WALUnhealthyAfter) },
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		AlertRules: a.alertRules,
+		Ready:       func(ctx context.Context) error { return ready(ctx, a.wal, guard) },
+		Healthy:     func(context.Context) error { return healthy(a.wal, cfg.WALUnhealthyAfter) },
+		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		AlertRules:  a.alertRules,
 	}
 	if a.engine != nil {
 		deps.Alerts, deps.Deliveries = a.engine, a.outbox
