@@ -250,6 +250,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg.MustRegister(a.pipeline.Collectors()...)
 	guard := newStoreGuard(st, cfg.StoreReadTimeout)
 	reg.MustRegister(guard.collectors()...)
+	reg.MustRegister(walFailing(a.wal))
 	reg.MustRegister(a.runs.Collectors()...)
 	if cfg.NoAssetMetrics {
 		reg.MustRegister(a.monitor.Collector().WithoutAssets()) // and no catalog health: all per asset

@@ -67,6 +67,9 @@ func newStoreGuard(st store.Store, timeout time.Duration) *storeGuard {
 		readErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "freshet_store_read_errors_total",
 			Help: "Store reads the API made that failed: reason timeout (no answer within --store-read-timeout, answered 503), unavailable (answered 503) or error."}, []string{"reason"}),
 	}
+	for _, reason := range []string{"timeout", "unavailable", "error"} {
+		g.readErrors.WithLabelValues(reason) // every series from the start, at 0
+	}
 	g.up = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_store_up",
 		Help: "1 when the event store answers a ping within 2 s, else 0 (pinged at each scrape)."},
 		func() float64 {
@@ -205,4 +208,11 @@ func healthy(log *wal.Log, after time.Duration) error {
 		return fmt.Errorf("the write-ahead log has not written for %s (%v): restart freshet", d.Round(time.Second), log.Err())
 	}
 	return nil
+}
+
+// walFailing is the freshet_wal_failing_seconds gauge.
+func walFailing(log *wal.Log) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_wal_failing_seconds",
+		Help: "How long the write-ahead log has failed to write (0 while it writes)."},
+		func() float64 { return log.FailingFor().Seconds() })
 }
