@@ -271,7 +271,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,
 		Events:      guard,
-		Ingest:      a.pipeline,
+		Ingest:      clientIngest{a.pipeline},
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
 		Declare:     a.declare,

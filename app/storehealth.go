@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
@@ -215,4 +217,16 @@ func walFailing(log *wal.Log) prometheus.Collector {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_wal_failing_seconds",
 		Help: "How long the write-ahead log has failed to write (0 while it writes)."},
 		func() float64 { return log.FailingFor().Seconds() })
+}
+
+// clientIngest is ingest as the API's clients get it: behind the
+// backpressure, with ?wait=stored.
+type clientIngest struct{ p *ingest.Pipeline }
+
+func (c clientIngest) Submit(ctx context.Context, events []asset.Event) error {
+	return c.p.SubmitClient(ctx, events)
+}
+
+func (c clientIngest) SubmitStored(ctx context.Context, events []asset.Event, wait time.Duration) (bool, error) {
+	return c.p.SubmitStored(ctx, events, wait)
 }

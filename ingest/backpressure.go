@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/freshet-dev/freshet/asset"
@@ -51,7 +52,8 @@ func (p *Pipeline) admit(ctx context.Context, events int) error {
 	)
 	for {
 		st := p.log.Stats()
-		if (st.OldestAge <= p.opts.MaxUnstoredAge && st.Pending <= p.opts.MaxUnstoredBytes) || p.storeDown() {
+		if (st.OldestAge <= p.opts.MaxUnstoredAge && st.Pending <= p.opts.MaxUnstoredBytes && p.drainTime() <= p.opts.MaxUnstoredAge) ||
+			p.storeDown() {
 			if tick != nil {
 				tick.Stop()
 				p.metrics.backpressureSeconds.Observe(time.Since(start).Seconds())
@@ -77,14 +79,29 @@ func (p *Pipeline) admit(ctx context.Context, events int) error {
 	}
 }
 
-// SubmitStored is Submit, then a wait of up to wait for the store to hold
+// SubmitClient is Submit behind the backpressure (Options): the API's
+// ingest uses it, so clients slow down to what the store writes.
+func (p *Pipeline) SubmitClient(ctx context.Context, events []asset.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx, span := p.start(ctx, "ingest.submit")
+	_, err := p.submit(ctx, events, true)
+	endSpan(span, err)
+	return err
+}
+
+// SubmitStored is SubmitClient, then a wait of up to wait for the store to hold
 // the batch (read-your-writes). stored is false when the wait ran out:
 // the batch is durable and acknowledged all the same, and will be stored.
 func (p *Pipeline) SubmitStored(ctx context.Context, events []asset.Event, wait time.Duration) (stored bool, err error) {
 	if len(events) == 0 {
 		return true, nil
 	}
-	seq, err := p.submit(ctx, events)
+	seq, err := p.submit(ctx, events, true)
 	if err != nil {
 		return false, err
 	}
@@ -106,4 +123,30 @@ func (p *Pipeline) storeDown() bool {
 	}
 	ws := p.writeStart.Load()
 	return ws != 0 && time.Since(time.Unix(0, ws)) > stalledWrite
+}
+
+// observeRate folds one successful batch write into the store's speed.
+func (p *Pipeline) observeRate(events int, took time.Duration) {
+	p.unstored.Add(-int64(events))
+	if took <= 0 || events < 100 {
+		return // too small to say anything about speed
+	}
+	r := float64(events) / took.Seconds()
+	if old := math.Float64frombits(p.storeRate.Load()); old > 0 {
+		r = 0.7*old + 0.3*r
+	}
+	p.storeRate.Store(math.Float64bits(r))
+}
+
+// drainTime is how long the store will take to write what is
+// acknowledged and not stored, at its recent speed: admitting while it is
+// within the bound keeps the oldest unconfirmed event young, rather than
+// letting the bound be crossed first and noticed later.
+func (p *Pipeline) drainTime() time.Duration {
+	r := math.Float64frombits(p.storeRate.Load())
+	n := p.unstored.Load()
+	if r <= 0 || n <= 0 {
+		return 0
+	}
+	return time.Duration(float64(n) / r * float64(time.Second))
 }

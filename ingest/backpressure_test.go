@@ -65,11 +65,11 @@ func TestBackpressure(t *testing.T) {
 	ctx := context.Background()
 
 	st.shut()
-	if err := r.p.Submit(ctx, batch("first", 10)); err != nil {
+	if err := r.p.SubmitClient(ctx, batch("first", 10)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the backlog to age past the bound", func() bool { return r.log.Stats().OldestAge > 50*time.Millisecond })
-	err := r.p.Submit(ctx, batch("second", 10))
+	err := r.p.SubmitClient(ctx, batch("second", 10))
 	var be *ingest.BacklogError
 	if !errors.As(err, &be) || be.RetryAfter() <= 0 {
 		t.Fatalf("Submit while the store is behind = %v, want a *BacklogError", err)
@@ -79,18 +79,18 @@ func TestBackpressure(t *testing.T) {
 	}
 	st.release()
 	waitFor(t, "the store to catch up", func() bool { return r.log.Stats().Records == 0 })
-	if err := r.p.Submit(ctx, batch("third", 10)); err != nil {
+	if err := r.p.SubmitClient(ctx, batch("third", 10)); err != nil {
 		t.Fatalf("Submit once the store caught up: %v", err)
 	}
 
 	r.st.down.Store(true)
-	if err := r.p.Submit(ctx, batch("outage", 10)); err != nil {
+	if err := r.p.SubmitClient(ctx, batch("outage", 10)); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "failed writes and an old backlog", func() bool {
 		return r.st.calls.Load() >= 4 && r.log.Stats().OldestAge > 50*time.Millisecond
 	})
-	if err := r.p.Submit(ctx, batch("outage2", 10)); err != nil {
+	if err := r.p.SubmitClient(ctx, batch("outage2", 10)); err != nil {
 		t.Errorf("Submit during an outage = %v, want it acknowledged (the WAL is there for outages)", err)
 	}
 	r.st.down.Store(false)

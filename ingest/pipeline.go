@@ -129,6 +129,11 @@ type Pipeline struct {
 	// writeStart is when the store write in flight began (unix nanos, 0:
 	// none): one that takes far too long is a stalled store, an outage too.
 	writeStart atomic.Int64
+	// unstored counts events acknowledged in this run and not yet written,
+	// and storeRate (events/s, float64 bits) is a moving average of the
+	// store's write speed: together, how long the backlog will take.
+	unstored  atomic.Int64
+	storeRate atomic.Uint64
 }
 
 // NewPipeline returns a pipeline over an open log. Records the log holds
@@ -164,7 +169,8 @@ func (p *Pipeline) Recovered(fn func([]asset.Event)) error {
 }
 
 // Submit returns once the batch is durable in the write-ahead log; then
-// observers see it. The store write happens later, in Run.
+// observers see it. The store write happens later, in Run. It is for
+// Freshet's own events: clients' batches go through SubmitClient.
 func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -176,14 +182,18 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("freshet.events", len(events)))
 	}
-	_, err := p.submit(ctx, events)
+	_, err := p.submit(ctx, events, false)
 	endSpan(span, err)
 	return err
 }
 
-func (p *Pipeline) submit(ctx context.Context, events []asset.Event) (uint64, error) {
-	if err := p.admit(ctx, len(events)); err != nil {
-		return 0, err
+// submit appends a batch; throttled: after the backpressure's wait (for
+// clients; Freshet's own events, such as a run's, are never refused).
+func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled bool) (uint64, error) {
+	if throttled {
+		if err := p.admit(ctx, len(events)); err != nil {
+			return 0, err
+		}
 	}
 	payload := encodeBatch(nil, events)
 	seq, err := p.appendWAL(ctx, payload)
@@ -194,6 +204,7 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event) (uint64, er
 		return 0, err
 	}
 	p.metrics.accepted.Add(float64(len(events)))
+	p.unstored.Add(int64(len(events)))
 	// Decoded events take about five times their encoded size (measured).
 	size := 5 * int64(len(payload))
 	p.mu.Lock()
@@ -272,7 +283,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if span.IsRecording() {
 			span.SetAttributes(attribute.Int("freshet.events", len(batch)), attribute.Int64("freshet.wal.last_seq", int64(last)))
 		}
+		wstart := time.Now()
 		added, err := p.write(bctx, batch, false)
+		if err == nil {
+			p.observeRate(len(batch), time.Since(wstart))
+		}
 		if span.IsRecording() && err == nil {
 			span.SetAttributes(attribute.Int("freshet.events.added", len(added)))
 		}
