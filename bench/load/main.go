@@ -7,7 +7,12 @@
 //	load stopped (and the worst seen during the run; the target is under
 //	5 s), the time to drain what was left, the history reads' p50/p99
 //	latency, the 503s the backpressure answered, and the server's peak
-//	RSS (VmHWM).
+//	RSS (VmHWM, which counts the embedded store's memory-mapped file) and
+//	peak anonymous RSS (the heap and stacks, sampled each second).
+//
+// With -unthrottled-baseline each store is first loaded the same way with
+// the backpressure off (--max-unstored-age -1): the same-run baseline for
+// the backlog's age.
 //
 // Writers are closed loops (a new request as soon as the last one is
 // answered; after a 503 they wait 100 ms), so the rate is the highest the
@@ -58,6 +63,7 @@ func main() {
 		o      options
 		stores = flag.String("store", "embedded,clickhouse", "stores to run, comma separated: embedded, clickhouse (a private server) or a clickhouse:// DSN")
 		extra  = flag.String("server-args", "", "extra flags for freshet serve, space separated (e.g. \"--max-unstored-age 1s\")")
+		base   = flag.Bool("unthrottled-baseline", false, "load each store with the backpressure off first, as a same-run baseline")
 	)
 	flag.StringVar(&o.bin, "bin", "bin/freshet", "the freshet binary to measure")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long to load each store")
@@ -70,12 +76,23 @@ func main() {
 	fmt.Printf("load: %s per store, %d writers x %d-event requests, %d readers, %d assets, binary %s %s\n",
 		o.duration, o.writers, o.batch, o.readers, o.assets, o.bin, strings.Join(o.extra, " "))
 	for _, st := range strings.Split(*stores, ",") {
-		r, err := runStore(strings.TrimSpace(st), o)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "load:", err)
-			os.Exit(1)
+		runs := []options{o}
+		if *base {
+			unthrottled := o
+			unthrottled.extra = append(slices.Clone(o.extra), "--max-unstored-age", "-1s")
+			runs = []options{unthrottled, o}
 		}
-		r.print()
+		for _, ro := range runs {
+			r, err := runStore(strings.TrimSpace(st), ro)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "load:", err)
+				os.Exit(1)
+			}
+			if slices.Contains(ro.extra, "-1s") {
+				r.store += " (backpressure off)"
+			}
+			r.print()
+		}
 	}
 }
 
@@ -88,19 +105,19 @@ type result struct {
 	readP50, readP99        time.Duration
 	reads, readErrs         int64
 	refused, failed         int64
-	peakRSS                 int64
+	peakRSS, peakAnon       int64
 	backpressureWaitedCount float64
 }
 
 func (r result) print() {
 	s := r.took.Seconds()
-	fmt.Printf("%-10s acknowledged %8.0f events/s, stored %8.0f events/s (%.2f of acknowledged) over %s\n",
-		r.store, r.acked/s, r.stored/s, r.stored/max(r.acked, 1), r.took.Round(time.Second))
+	fmt.Printf("%s\n%-10s acknowledged %8.0f events/s, stored %8.0f events/s (%.2f of acknowledged) over %s\n",
+		r.store, "", r.acked/s, r.stored/s, r.stored/max(r.acked, 1), r.took.Round(time.Second))
 	fmt.Printf("%-10s oldest unconfirmed when the load stopped %.1f s (worst during the run %.1f s); drained %s later\n",
 		"", r.oldestEnd, r.oldestMax, r.drain.Round(100*time.Millisecond))
 	fmt.Printf("%-10s reads: %d, p50 %s, p99 %s, %d failed; ingest: %d answers 503 (backpressure), %d other failures, %.0f acknowledgements waited\n",
 		"", r.reads, r.readP50.Round(100*time.Microsecond), r.readP99.Round(100*time.Microsecond), r.readErrs, r.refused, r.failed, r.backpressureWaitedCount)
-	fmt.Printf("%-10s peak RSS %d MiB\n", "", r.peakRSS>>20)
+	fmt.Printf("%-10s peak RSS %d MiB (VmHWM), peak anonymous RSS %d MiB\n", "", r.peakRSS>>20, r.peakAnon>>20)
 }
 
 func runStore(name string, o options) (result, error) {
@@ -213,6 +230,7 @@ func runStore(name string, o options) (result, error) {
 			if v, err := srv.metric("freshet_wal_oldest_unconfirmed_age_seconds"); err == nil {
 				res.oldestMax = max(res.oldestMax, v)
 			}
+			res.peakAnon = max(res.peakAnon, srv.status("RssAnon:"))
 		}
 	}()
 	<-lctx.Done()
@@ -274,6 +292,7 @@ func body(buf []byte, worker, n, batch, assets int) []byte {
 type server struct {
 	cmd  *exec.Cmd
 	base string
+	done chan struct{} // closed when the process exited
 }
 
 func start(bin, dsn, dataDir string, extra []string) (*server, error) {
@@ -287,7 +306,8 @@ func start(bin, dsn, dataDir string, extra []string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, base: "http://" + addr}
+	s := &server{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(s.done) }()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if resp, err := http.Get(s.base + "/readyz"); err == nil {
@@ -300,13 +320,17 @@ func start(bin, dsn, dataDir string, extra []string) (*server, error) {
 			s.stop()
 			return nil, fmt.Errorf("%s not ready after 2 minutes", bin)
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("%s exited: %v", bin, cmd.ProcessState)
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 
 func (s *server) stop() {
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.cmd.Wait()
+	<-s.done
 }
 
 // metric reads one unlabelled sample from /metrics.
