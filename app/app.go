@@ -62,8 +62,7 @@ type Config struct {
 	// segment file (default 64 MiB).
 	WALMaxBytes, WALSegmentBytes int64
 	// BatchSize and BatchDelay bound the store writer's batches (defaults
-	// 50,000 events, 10,000 for the embedded store, and 50ms; see
-	// ingest.Options).
+	// 50,000 events and 50ms; see ingest.Options).
 	BatchSize  int
 	BatchDelay time.Duration
 	// Freshness tunes the freshness monitor.
@@ -106,9 +105,6 @@ type Config struct {
 	MaxUnstoredBytes int64
 	AckWait          time.Duration
 }
-
-// embeddedBatchSize is the embedded store's default batch (BatchSize).
-const embeddedBatchSize = 10_000
 
 // DefaultWALUnhealthyAfter: see Config.WALUnhealthyAfter.
 const DefaultWALUnhealthyAfter = 5 * time.Minute
@@ -194,12 +190,6 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	if a.wal, err = wal.Open(walDir, walOpts, cfg.Logger); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
-	}
-	if cfg.BatchSize <= 0 && (cfg.Store == "" || cfg.Store == "embedded") {
-		// A bbolt commit's time grows with its batch, and the oldest
-		// unconfirmed event waits for the whole commit: smaller batches
-		// keep the backlog's age down at the same rate.
-		cfg.BatchSize = embeddedBatchSize
 	}
 	ingestOpts := ingest.Options{BatchSize: cfg.BatchSize, BatchDelay: cfg.BatchDelay, Logger: cfg.Logger,
 		OnStored: a.catalog.Stored, Tracer: cfg.tracer("ingest"),

@@ -150,3 +150,20 @@ func (p *Pipeline) drainTime() time.Duration {
 	}
 	return time.Duration(float64(n) / r * float64(time.Second))
 }
+
+// minBatch is the smallest batch batchLimit asks for: below it a store
+// spends its time on per-write overhead.
+const minBatch = 1000
+
+// batchLimit is the next batch's size: BatchSize, but no more than the
+// store writes in MaxUnstoredAge at its recent speed, so that one write
+// does not by itself age the oldest unconfirmed event past the bound.
+// Larger batches are cheaper per event (the embedded store updates each
+// asset's summary once per batch), so the size grows back with the speed.
+func (p *Pipeline) batchLimit() int {
+	r := math.Float64frombits(p.storeRate.Load())
+	if p.opts.MaxUnstoredAge < 0 || r <= 0 {
+		return p.opts.BatchSize
+	}
+	return min(p.opts.BatchSize, max(minBatch, int(r*p.opts.MaxUnstoredAge.Seconds())))
+}

@@ -32,7 +32,11 @@ type Observer func(events []asset.Event)
 
 // Options tune the background writer. Zero values take the defaults.
 type Options struct {
-	// BatchSize is the most events written to the store at once (default 50,000: ClickHouse inserts fastest around there).
+	// BatchSize is the most events written to the store at once (default
+	// 50,000: ClickHouse inserts fastest around there). With backpressure
+	// on, a batch is also kept to what the store writes in about
+	// MaxUnstoredAge (batchLimit), since its oldest event waits for the
+	// whole write.
 	BatchSize int
 	// BatchDelay is how long the writer waits for a batch to fill (default 50ms).
 	BatchDelay time.Duration
@@ -327,17 +331,18 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 		batch []asset.Event
 		last  uint64
 		timer <-chan time.Time
+		limit = p.batchLimit()
 	)
 	for {
 		p.mu.Lock()
-		for len(batch) < p.opts.BatchSize {
+		for len(batch) < limit {
 			events, ok := p.queue[p.next]
 			if !ok {
 				break // not appended yet, or appended and about to be queued
 			}
 			if events == nil {
 				p.mu.Unlock()
-				fromDisk, upTo, err := p.readDisk(p.next, p.opts.BatchSize-len(batch))
+				fromDisk, upTo, err := p.readDisk(p.next, limit-len(batch))
 				if err != nil {
 					return nil, 0, err
 				}
@@ -351,7 +356,7 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 			p.next++
 		}
 		p.mu.Unlock()
-		if len(batch) >= p.opts.BatchSize {
+		if len(batch) >= limit {
 			return batch, last, nil
 		}
 		if len(batch) > 0 && timer == nil {
