@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -166,4 +167,13 @@ func (p *Pipeline) batchLimit() int {
 		return p.opts.BatchSize
 	}
 	return min(p.opts.BatchSize, max(minBatch, int(r*p.opts.MaxUnstoredAge.Seconds())))
+}
+
+// isOutage reports a store error that says the store cannot write at all
+// right now (its disk is full or over a limit), however well it answers
+// pings: retried as an outage, never taken for a poison event and set
+// aside. Stores mark such errors with an Outage method.
+func isOutage(err error) bool {
+	var o interface{ Outage() bool }
+	return errors.As(err, &o) && o.Outage()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,5 +134,57 @@ func TestSubmitStored(t *testing.T) {
 	}
 	if n := len(storedIDs(t, r.store)); n != 120 {
 		t.Errorf("store holds %d events, want 120", n)
+	}
+}
+
+// diskFull fails every write with an error marked as an outage (the
+// store's disk is full) while its pings, reads, work.
+type diskFull struct {
+	store.Store
+	full  atomic.Bool
+	calls atomic.Int64
+}
+
+type outageErr struct{}
+
+func (outageErr) Error() string { return "commit: file too large" }
+func (outageErr) Outage() bool  { return true }
+
+func (d *diskFull) AppendEvents(ctx context.Context, events []asset.Event) ([]asset.Event, error) {
+	d.calls.Add(1)
+	if d.full.Load() {
+		return nil, outageErr{}
+	}
+	return d.Store.AppendEvents(ctx, events)
+}
+
+// TestOutageErrorNeverDeadLetters: a store whose disk refuses writes
+// while it answers pings is in an outage: its batches are retried, not
+// split and set aside as dead letters, however often they fail.
+func TestOutageErrorNeverDeadLetters(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	dl, err := ingest.OpenDeadLetters(dir + "/dead.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &diskFull{Store: openStore(t, dir)}
+	st.full.Store(true)
+	r := start(t, dir, st, ingest.Options{DeadLetters: dl, PoisonAttempts: 2}, wal.Options{})
+	defer r.close(t)
+	ctx := context.Background()
+	if err := r.p.Submit(ctx, batch("disk", 30)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "many failed writes", func() bool { return st.calls.Load() >= 10 })
+	if n := dl.Len(); n != 0 {
+		t.Fatalf("%d events set aside as dead letters during a disk outage", n)
+	}
+	st.full.Store(false)
+	if err := r.p.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ids := storedIDs(t, r.store); len(ids) != 30 || dl.Len() != 0 {
+		t.Errorf("stored %d of 30 events, %d dead letters", len(ids), dl.Len())
 	}
 }

@@ -431,7 +431,7 @@ func (p *Pipeline) write(ctx context.Context, batch []asset.Event, half bool) ([
 		if len(batch) > 1 && half {
 			break // part of a rejected batch: narrow it down at once
 		}
-		if attempt >= p.opts.PoisonAttempts && p.opts.DeadLetters != nil && p.sink.Ping(ctx) == nil {
+		if attempt >= p.opts.PoisonAttempts && p.opts.DeadLetters != nil && !isOutage(err) && p.sink.Ping(ctx) == nil {
 			if len(batch) > 1 {
 				p.opts.Logger.Warn("the event store rejects this batch while it accepts pings; looking for the events it refuses",
 					"events", len(batch), "err", err)

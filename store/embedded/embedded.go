@@ -143,6 +143,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asset
 	var (
 		added []asset.Event
 		sums  map[asset.Key]*summaryRecord
+		built bool // the transaction's work succeeded: a failure after it is the commit's
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		idB := tx.Bucket(bIDs)
@@ -183,9 +184,16 @@ func (s *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asset
 		}
 		var err error
 		sums, err = updateSummaries(tx.Bucket(bSummaries), touched, s.sums)
+		built = err == nil
 		return err
 	})
 	if err != nil {
+		if built {
+			// The commit failed: writing or growing the file (disk full,
+			// a file size limit). Nothing of the batch is in; it is not
+			// the batch's fault.
+			err = &commitError{err}
+		}
 		return nil, err // the cache keeps what was committed before
 	}
 	if s.sums != nil { // nil: the benchmark's uncached baseline
@@ -409,3 +417,13 @@ func (s *Store) Specs(ctx context.Context) ([]asset.Spec, error) {
 	})
 	return specs, err
 }
+
+// commitError is a failed commit: the disk, not the events. Outage tells
+// the ingest pipeline to retry it as an outage rather than look for an
+// event the store rejects (bbolt formats some of these errors with %s,
+// so the errno cannot be matched).
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "embedded store: commit: " + e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+func (e *commitError) Outage() bool  { return true }
