@@ -115,7 +115,10 @@ func bounded[T any](ctx context.Context, g *storeGuard, timeout time.Duration, r
 	}
 	var zero T
 	switch {
-	case errors.Is(r.err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case errors.Is(r.err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || netTimeout(r.err):
+		// A client that sets its connection's deadline from ctx (the
+		// ClickHouse driver) may report its own i/o timeout a moment
+		// before ctx's timer fires: that is our deadline too.
 		g.count("timeout")
 		return zero, &StoreUnavailableError{Timeout: timeout, Err: r.err}
 	case unreachable(r.err):
@@ -132,6 +135,11 @@ func (g *storeGuard) count(reason string) {
 	if g.readErrors != nil {
 		g.readErrors.WithLabelValues(reason).Inc()
 	}
+}
+
+func netTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // unreachable reports a store that cannot be reached at all (connection
