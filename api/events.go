@@ -21,6 +21,10 @@ func (s *Server) postEvents(c echo.Context) error {
 	if err := checkEventsType(req.Header.Get(echo.HeaderContentType)); err != nil {
 		return err
 	}
+	waitStored, err := waitParam(c)
+	if err != nil {
+		return err
+	}
 	if req.ContentLength > s.opts.BodyLimit {
 		return &http.MaxBytesError{Limit: s.opts.BodyLimit}
 	}
@@ -31,6 +35,9 @@ func (s *Server) postEvents(c echo.Context) error {
 	}
 	if len(events) == 0 {
 		return &Error{Status: http.StatusBadRequest, Code: "missing_field", Message: "request body holds no events"}
+	}
+	if waitStored {
+		return s.submitStored(c, events)
 	}
 	if err := s.deps.Ingest.Submit(req.Context(), events); err != nil {
 		return err

@@ -61,6 +61,9 @@ type Deps struct {
 	Ingest  Ingester
 	// Ready reports whether the server can take traffic (nil error = ready).
 	Ready func(ctx context.Context) error
+	// Healthy reports whether the process works at all; an error fails
+	// /healthz, asking an orchestrator to restart it (nil: always healthy).
+	Healthy func(ctx context.Context) error
 	// Freshness is the freshness monitor (current states, SLAs).
 	Freshness Freshness
 	// Declare makes a key an asset, so an SLA can be set on a table before
@@ -345,6 +348,11 @@ func (s *Server) logRequests() echo.MiddlewareFunc {
 }
 
 func (s *Server) healthz(c echo.Context) error {
+	if s.deps.Healthy != nil {
+		if err := s.deps.Healthy(c.Request().Context()); err != nil {
+			return &Error{Status: http.StatusServiceUnavailable, Code: "unhealthy", Message: err.Error()}
+		}
+	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.opts.Version})
 }
 

@@ -104,7 +104,22 @@ type Config struct {
 	// 429 (0: api.DefaultIngestWait); ReadTimeout bounds reading a request
 	// (0: a minute).
 	IngestWait, ReadTimeout time.Duration
+	// StoreReadTimeout bounds every store read the API makes (default
+	// DefaultStoreReadTimeout); beyond it the API answers 503.
+	StoreReadTimeout time.Duration
+	// WALUnhealthyAfter is how long the write-ahead log may fail without
+	// one successful write before /healthz fails, so that an orchestrator
+	// restarts the process (default DefaultWALUnhealthyAfter).
+	WALUnhealthyAfter time.Duration
+	// Backpressure bounds the acknowledged backlog the store has not
+	// confirmed (see ingest.Options).
+	MaxUnstoredAge   time.Duration
+	MaxUnstoredBytes int64
+	AckWait          time.Duration
 }
+
+// DefaultWALUnhealthyAfter: see Config.WALUnhealthyAfter.
+const DefaultWALUnhealthyAfter = 5 * time.Minute
 
 // tracer is a component's tracer; nil when tracing is off.
 func (c Config) tracer(component string) trace.Tracer {
@@ -142,6 +157,7 @@ type App struct {
 
 	stopWriter  context.CancelFunc
 	writerDone  chan error
+	retryDone   chan struct{}
 	monitorDone chan struct{}
 	monitorCtx  context.Context
 	monitorOnce sync.Once
@@ -194,7 +210,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
 	}
 	ingestOpts := ingest.Options{BatchSize: cfg.BatchSize, BatchDelay: cfg.BatchDelay, Logger: cfg.Logger,
-		OnStored: a.catalog.Stored, Tracer: cfg.tracer("ingest")}
+		OnStored: a.catalog.Stored, Tracer: cfg.tracer("ingest"),
+		MaxUnstoredAge: cfg.MaxUnstoredAge, MaxUnstoredBytes: cfg.MaxUnstoredBytes, AckWait: cfg.AckWait}
 	if ingestOpts.DeadLetters, err = ingest.OpenDeadLetters(filepath.Join(walDir, "dead-letters.ndjson")); err != nil {
 		a.wal.Close()
 		st.Close()
@@ -252,6 +269,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(a.pipeline.Collectors()...)
+	guard := newStoreGuard(st, cfg.StoreReadTimeout)
+	reg.MustRegister(guard.collectors()...)
+	reg.MustRegister(walFailing(a.wal))
 	reg.MustRegister(a.runs.Collectors()...)
 	if a.olOut != nil {
 		reg.MustRegister(a.olOut.Collectors()...)
@@ -264,22 +284,21 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	deps := api.Deps{
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,
-		Events:      st,
-		Ingest:      a.pipeline,
+		Events:      guard,
+		Ingest:      clientIngest{a.pipeline},
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
 		Declare:     a.declare,
 		Specs:       a,
-		Runs:        a.runs,
+		Runs:        guardedRuns{a.runs, guard},
 		Automation:  a.auto,
-		// Not ready once the log has failed: it no longer acknowledges,
-		// and a load balancer should send traffic elsewhere.
-		Ready:      func(context.Context) error { return a.wal.Err() },
-		Metrics:    promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		AlertRules: a.alertRules,
-		Live:       a.live,
-		Columns:    a.columns,
-		Assets:     a.catalog,
+		Ready:       func(ctx context.Context) error { return ready(ctx, a.wal, guard) },
+		Healthy:     func(context.Context) error { return healthy(a.wal, cfg.WALUnhealthyAfter) },
+		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		AlertRules:  a.alertRules,
+		Live:        a.live,
+		Columns:     a.columns,
+		Assets:      a.catalog,
 	}
 	if a.engine != nil {
 		deps.Alerts, deps.Deliveries = a.engine, a.outbox
@@ -296,6 +315,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopWriter, a.writerDone, a.monitorDone = cancel, make(chan error, 1), make(chan struct{})
 	go func() { a.writerDone <- a.pipeline.Run(wctx) }()
+	a.retryDone = make(chan struct{})
+	go func() { a.wal.Retry(wctx, time.Second); close(a.retryDone) }()
 	a.monitorCtx = wctx
 	return a, nil
 }
@@ -643,6 +664,7 @@ func (a *App) Close() error {
 			a.olOut.Close() // after the runs: their last events are sent
 		}
 		a.stopWriter()
+		<-a.retryDone
 		<-a.monitorDone
 		if err := <-a.writerDone; err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Warn("store writer stopped", "err", err)

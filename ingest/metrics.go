@@ -10,12 +10,14 @@ import (
 // sizes and store write latency, the figures that say whether ingest is
 // keeping up.
 type Metrics struct {
-	accepted, rejected prometheus.Counter
-	writeErrors        prometheus.Counter
-	deadLettered       prometheus.Counter
-	batchEvents        prometheus.Histogram
-	writeSeconds       prometheus.Histogram
-	collectors         []prometheus.Collector
+	accepted, rejected  prometheus.Counter
+	rejectedBacklog     prometheus.Counter
+	backpressureSeconds prometheus.Histogram
+	writeErrors         prometheus.Counter
+	deadLettered        prometheus.Counter
+	batchEvents         prometheus.Histogram
+	writeSeconds        prometheus.Histogram
+	collectors          []prometheus.Collector
 }
 
 func newMetrics(p *Pipeline) *Metrics {
@@ -24,6 +26,10 @@ func newMetrics(p *Pipeline) *Metrics {
 			Help: "Events acknowledged (durable in the write-ahead log)."}),
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_ingest_events_rejected_full_total",
 			Help: "Events refused with 503 because the write-ahead log was full."}),
+		rejectedBacklog: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_ingest_events_rejected_backlog_total",
+			Help: "Events refused with 503 because the store stayed behind what was acknowledged for longer than --ack-wait."}),
+		backpressureSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "freshet_ingest_backpressure_wait_seconds",
+			Help: "How long acknowledgements waited for the store to catch up (only requests that waited).", Buckets: prometheus.ExponentialBuckets(0.01, 2.5, 9)}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_store_write_errors_total",
 			Help: "Failed event store batch writes (each is retried)."}),
 		deadLettered: prometheus.NewCounter(prometheus.CounterOpts{Name: "freshet_ingest_dead_letters_total",
@@ -36,7 +42,7 @@ func newMetrics(p *Pipeline) *Metrics {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
-	m.collectors = []prometheus.Collector{m.accepted, m.rejected, m.writeErrors, m.deadLettered, m.batchEvents, m.writeSeconds,
+	m.collectors = []prometheus.Collector{m.accepted, m.rejected, m.rejectedBacklog, m.backpressureSeconds, m.writeErrors, m.deadLettered, m.batchEvents, m.writeSeconds,
 		gauge("freshet_ingest_dead_letters", "Dead letters waiting to be replayed.",
 			func() float64 {
 				if p.opts.DeadLetters == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -31,7 +32,11 @@ type Observer func(events []asset.Event)
 
 // Options tune the background writer. Zero values take the defaults.
 type Options struct {
-	// BatchSize is the most events written to the store at once (default 50,000: ClickHouse inserts fastest around there).
+	// BatchSize is the most events written to the store at once (default
+	// 50,000: ClickHouse inserts fastest around there). With backpressure
+	// on, a batch is also kept to what the store writes in about
+	// MaxUnstoredAge (batchLimit), since its oldest event waits for the
+	// whole write.
 	BatchSize int
 	// BatchDelay is how long the writer waits for a batch to fill (default 50ms).
 	BatchDelay time.Duration
@@ -52,7 +57,17 @@ type Options struct {
 	// retries of stored ids, or dead letters). The catalog counts exactly
 	// this way.
 	OnStored func(batch, added []asset.Event)
-	Logger   *slog.Logger
+	// Backpressure (backpressure.go): while the store answers but the
+	// acknowledged backlog it has not confirmed is older than
+	// MaxUnstoredAge (default 1s) or larger than MaxUnstoredBytes (default
+	// 64 MiB), Submit waits up to AckWait (default 10s) for it to shrink,
+	// then returns a *BacklogError (503). Negative MaxUnstoredAge: off.
+	// During a store outage the write-ahead log takes everything up to
+	// its own bound instead, as it is there for.
+	MaxUnstoredAge   time.Duration
+	MaxUnstoredBytes int64
+	AckWait          time.Duration
+	Logger           *slog.Logger
 	// Tracer records spans (see tracing.go): ingest.submit and its
 	// wal.append for each acknowledged batch, ingest.store_batch and its
 	// store.append_events attempts for each store write. Nil: none, at
@@ -79,6 +94,15 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxUnstoredAge == 0 {
+		o.MaxUnstoredAge = DefaultMaxUnstoredAge
+	}
+	if o.MaxUnstoredBytes <= 0 {
+		o.MaxUnstoredBytes = DefaultMaxUnstoredBytes
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = DefaultAckWait
+	}
 }
 
 // Pipeline makes events durable in the write-ahead log, acknowledges them,
@@ -103,6 +127,17 @@ type Pipeline struct {
 	// recovered is the last seq the log held at start (written before a
 	// restart, acknowledged then).
 	recovered uint64
+	// storeFailing is set while the store's last write attempt failed: an
+	// outage, during which backpressure stands aside.
+	storeFailing atomic.Bool
+	// writeStart is when the store write in flight began (unix nanos, 0:
+	// none): one that takes far too long is a stalled store, an outage too.
+	writeStart atomic.Int64
+	// unstored counts events acknowledged in this run and not yet written,
+	// and storeRate (events/s, float64 bits) is a moving average of the
+	// store's write speed: together, how long the backlog will take.
+	unstored  atomic.Int64
+	storeRate atomic.Uint64
 }
 
 // NewPipeline returns a pipeline over an open log. Records the log holds
@@ -138,7 +173,8 @@ func (p *Pipeline) Recovered(fn func([]asset.Event)) error {
 }
 
 // Submit returns once the batch is durable in the write-ahead log; then
-// observers see it. The store write happens later, in Run.
+// observers see it. The store write happens later, in Run. It is for
+// Freshet's own events: clients' batches go through SubmitClient.
 func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if len(events) == 0 {
 		return nil
@@ -150,21 +186,29 @@ func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Int("freshet.events", len(events)))
 	}
-	err := p.submit(ctx, events)
+	_, err := p.submit(ctx, events, false)
 	endSpan(span, err)
 	return err
 }
 
-func (p *Pipeline) submit(ctx context.Context, events []asset.Event) error {
+// submit appends a batch; throttled: after the backpressure's wait (for
+// clients; Freshet's own events, such as a run's, are never refused).
+func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled bool) (uint64, error) {
+	if throttled {
+		if err := p.admit(ctx, len(events)); err != nil {
+			return 0, err
+		}
+	}
 	payload := encodeBatch(nil, events)
 	seq, err := p.appendWAL(ctx, payload)
 	if err != nil {
 		if errors.Is(err, wal.ErrFull) {
 			p.metrics.rejected.Add(float64(len(events)))
 		}
-		return err
+		return 0, err
 	}
 	p.metrics.accepted.Add(float64(len(events)))
+	p.unstored.Add(int64(len(events)))
 	// Decoded events take about five times their encoded size (measured).
 	size := 5 * int64(len(payload))
 	p.mu.Lock()
@@ -184,7 +228,7 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event) error {
 	for _, o := range p.observers {
 		o(events)
 	}
-	return nil
+	return seq, nil
 }
 
 // Drain waits until everything acknowledged before the call is in the store.
@@ -192,6 +236,11 @@ func (p *Pipeline) Drain(ctx context.Context) error {
 	p.mu.Lock()
 	target := max(p.acked, p.recovered)
 	p.mu.Unlock()
+	return p.waitWritten(ctx, target)
+}
+
+// waitWritten waits until the store confirmed every record up to target.
+func (p *Pipeline) waitWritten(ctx context.Context, target uint64) error {
 	stop := context.AfterFunc(ctx, func() {
 		p.mu.Lock()
 		p.drained.Broadcast()
@@ -238,7 +287,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		if span.IsRecording() {
 			span.SetAttributes(attribute.Int("freshet.events", len(batch)), attribute.Int64("freshet.wal.last_seq", int64(last)))
 		}
+		wstart := time.Now()
 		added, err := p.write(bctx, batch, false)
+		if err == nil {
+			p.observeRate(len(batch), time.Since(wstart))
+		}
 		if span.IsRecording() && err == nil {
 			span.SetAttributes(attribute.Int("freshet.events.added", len(added)))
 		}
@@ -278,17 +331,18 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 		batch []asset.Event
 		last  uint64
 		timer <-chan time.Time
+		limit = p.batchLimit()
 	)
 	for {
 		p.mu.Lock()
-		for len(batch) < p.opts.BatchSize {
+		for len(batch) < limit {
 			events, ok := p.queue[p.next]
 			if !ok {
 				break // not appended yet, or appended and about to be queued
 			}
 			if events == nil {
 				p.mu.Unlock()
-				fromDisk, upTo, err := p.readDisk(p.next, p.opts.BatchSize-len(batch))
+				fromDisk, upTo, err := p.readDisk(p.next, limit-len(batch))
 				if err != nil {
 					return nil, 0, err
 				}
@@ -302,7 +356,7 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 			p.next++
 		}
 		p.mu.Unlock()
-		if len(batch) >= p.opts.BatchSize {
+		if len(batch) >= limit {
 			return batch, last, nil
 		}
 		if len(batch) > 0 && timer == nil {
@@ -377,7 +431,7 @@ func (p *Pipeline) write(ctx context.Context, batch []asset.Event, half bool) ([
 		if len(batch) > 1 && half {
 			break // part of a rejected batch: narrow it down at once
 		}
-		if attempt >= p.opts.PoisonAttempts && p.opts.DeadLetters != nil && p.sink.Ping(ctx) == nil {
+		if attempt >= p.opts.PoisonAttempts && p.opts.DeadLetters != nil && !isOutage(err) && p.sink.Ping(ctx) == nil {
 			if len(batch) > 1 {
 				p.opts.Logger.Warn("the event store rejects this batch while it accepts pings; looking for the events it refuses",
 					"events", len(batch), "err", err)
@@ -421,8 +475,11 @@ func (p *Pipeline) append(ctx context.Context, batch []asset.Event) ([]asset.Eve
 		span.SetAttributes(attribute.Int("freshet.events", len(batch)))
 	}
 	start := time.Now()
+	p.writeStart.Store(start.UnixNano())
 	added, err := p.sink.AppendEvents(wctx, batch)
+	p.writeStart.Store(0)
 	p.metrics.observeWrite(len(batch), time.Since(start), err)
+	p.storeFailing.Store(err != nil)
 	endSpan(span, err)
 	return added, err
 }

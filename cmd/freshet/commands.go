@@ -420,6 +420,7 @@ func eventDetail(e wireEvent) string {
 }
 
 func newSendCmd(g *globals) *cobra.Command {
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   "send FILE",
 		Short: "Send events from a JSON or NDJSON file (- for stdin)",
@@ -427,7 +428,12 @@ func newSendCmd(g *globals) *cobra.Command {
 .jsonl are sent as NDJSON, one event per line; other files as JSON (one
 event or an array). On stdin, input that starts with '[' is a JSON array,
 anything else NDJSON. The batch is all-or-nothing: on an error
-nothing is stored and the offending line and field are printed.`,
+nothing is stored and the offending line and field are printed.
+
+By default send returns once the server has the events durably (its
+write-ahead log); with --wait it returns once they are in the event
+store, so that a read right after sees them (it fails if the store did
+not have them within the server's 30 s wait; they are stored later).`,
 		Example: `  freshet send materialization.json
   my-pipeline --emit-events | freshet send -`,
 		Args: cobra.ExactArgs(1),
@@ -453,13 +459,25 @@ nothing is stored and the offending line and field are printed.`,
 				return fmt.Errorf("read events: %w", err)
 			}
 			var resp eventsAccepted
-			if err := c.do(cmd.Context(), "POST", "/api/v1/events", ctype, data, &resp); err != nil {
+			path := "/api/v1/events"
+			if wait {
+				path += "?wait=stored"
+			}
+			if err := c.do(cmd.Context(), "POST", path, ctype, data, &resp); err != nil {
 				return fmt.Errorf("send %s: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "sent %d events\n", resp.Accepted)
+			if wait && (resp.Stored == nil || !*resp.Stored) {
+				return fmt.Errorf("send %s: %d events acknowledged, but the store did not have them within the server's wait; they will be stored", args[0], resp.Accepted)
+			}
+			verb := "sent"
+			if wait {
+				verb = "stored"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %d events\n", verb, resp.Accepted)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "return only once the event store has the events (POST ?wait=stored)")
 	return cmd
 }
 

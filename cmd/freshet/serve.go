@@ -47,9 +47,11 @@ type serverFlags struct {
 	noAssetMetrics bool
 	limits         limitFlags
 	dbtBodyLimit   int64
+	signals        signalFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
+	f.signals.register(cmd)
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:3000", "address to listen on (host:port; use :3000 for all interfaces)")
 	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir, "directory for the embedded store and the write-ahead log")
 	cmd.Flags().StringVar(&f.store, "store", "embedded", "event store: embedded, or clickhouse://user:pass@host:9000/db (options: docs/clickhouse.md)")
@@ -60,7 +62,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&f.walDir, "wal-dir", "", "write-ahead log directory (default DATA-DIR/wal); put it on a local disk")
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
-	cmd.Flags().IntVar(&f.batchSize, "batch-size", 50000, "most events written to the store in one batch")
+	cmd.Flags().IntVar(&f.batchSize, "batch-size", 50000, "most events written to the store in one batch (fewer while the store is slow: about what it writes in --max-unstored-age)")
 	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill")
 	if !f.dev {
 		cmd.Flags().BoolVar(&f.insecure, "insecure", false, "serve a non-loopback address without API tokens (anyone who reaches the port can write)")
@@ -127,6 +129,7 @@ func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config
 		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics,
 		DBTBodyLimit: f.dbtBodyLimit}
 	f.limits.apply(&cfg)
+	f.signals.apply(&cfg)
 	host, _, err := net.SplitHostPort(f.addr)
 	if err != nil {
 		return cfg, fmt.Errorf("--addr %q: %w", f.addr, err)

@@ -52,7 +52,8 @@ type errorBody struct {
 
 // eventsAccepted is the 202 answer of POST /api/v1/events.
 type eventsAccepted struct {
-	Accepted int `json:"accepted"`
+	Accepted int   `json:"accepted"`
+	Stored   *bool `json:"stored,omitempty"` // only with ?wait=stored
 }
 
 // wireEvent is the Event schema: a stored event, as listed by

@@ -25,7 +25,7 @@ func Open(dir string, opts Options, log *slog.Logger) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create wal dir: %w", err)
 	}
-	l := &Log{dir: dir, opts: opts, oldest: map[uint64]recordInfo{}}
+	l := &Log{dir: dir, opts: opts, log: log, oldest: map[uint64]recordInfo{}, tornAt: -1}
 	l.synced = sync.NewCond(&l.mu)
 	confirmed, err := readCheckpoint(dir)
 	if err != nil {
@@ -209,16 +209,23 @@ func (l *Log) Replay(from uint64, fn func(Record) error) error {
 		size  int64
 	}
 	var segs []view
+	durable := l.syncedSeq
 	for _, s := range l.segs {
 		if s.lastSeq >= from && s.lastSeq >= s.firstSeq {
 			v := view{s.path, 0, s.size}
+			// Stop at the last durable record: what follows may be rolled
+			// back (cut from the file) by a failed sync while we read.
+			if r, ok := l.oldest[durable+1]; ok && durable+1 >= s.firstSeq && durable < s.lastSeq {
+				v.size = r.off
+			}
 			if r, ok := l.oldest[from]; ok && from >= s.firstSeq && from <= s.lastSeq {
 				v.start = r.off // skip what precedes from: a large backlog is read once, not per batch
 			}
-			segs = append(segs, v)
+			if v.start < v.size {
+				segs = append(segs, v)
+			}
 		}
 	}
-	durable := l.syncedSeq
 	l.mu.Unlock()
 	for _, s := range segs {
 		f, err := os.Open(s.path)

@@ -13,12 +13,20 @@
 // in them is confirmed. On Open, a torn record at the tail of the last
 // segment (a crash mid-write) is cut off; a bad record anywhere else is
 // corruption and Open fails rather than skip data.
+//
+// A write or fsync that fails (disk full, file size limit, I/O error) is
+// not the end of the log: the records it may have lost were never
+// acknowledged, so they are rolled back (cut from the file and forgotten)
+// and their appenders get a *WriteError (retry later). Appends try again
+// at once; while none succeeds, Retry probes the disk until it works again
+// (failure.go).
 package wal
 
 import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -85,6 +93,7 @@ type segment struct {
 type Log struct {
 	dir  string
 	opts Options
+	log  *slog.Logger
 
 	mu        sync.Mutex
 	synced    *sync.Cond // broadcast when syncedSeq advances or a sync ends
@@ -97,8 +106,18 @@ type Log struct {
 	bytes     int64                 // on disk in live segments
 	pending   int64                 // bytes of unconfirmed records: what MaxBytes bounds
 	oldest    map[uint64]recordInfo // unconfirmed records, by seq
-	err       error                 // sticky: after a failed write or sync nothing more is accepted
 	closed    bool
+
+	// gen counts rollbacks: an appender whose record was written in an
+	// earlier generation lost it (its seq may since have been reused).
+	gen uint64
+	// tornAt >= 0: the current segment holds a partial record from that
+	// offset, which must be cut before anything is appended after it.
+	tornAt int64
+	// failure is the last write failure, nil once a write succeeds again;
+	// failingSince is when the failures began.
+	failure      *WriteError
+	failingSince time.Time
 }
 
 // Stats describe the unconfirmed backlog.
@@ -135,33 +154,42 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 		if errors.Is(err, ErrClosed) {
 			return 0, err
 		}
-		return 0, l.fail(err)
+		var we *WriteError
+		if errors.As(err, &we) {
+			return 0, we
+		}
+		return 0, l.fail("rotate", err)
 	}
 	seq := l.lastSeq + 1
 	putSeq(rec, seq)
-	if _, err := l.cur.Write(rec); err != nil {
-		return 0, l.fail(fmt.Errorf("write: %w", err))
-	}
-	l.lastSeq = seq
 	s := l.segs[len(l.segs)-1]
 	off := s.size
+	if _, err := l.cur.Write(rec); err != nil {
+		// Part of the record may be in the file: cut it (or remember to)
+		// so that nothing is ever appended after a partial record.
+		l.cut(off)
+		return 0, l.fail("write", err)
+	}
+	l.lastSeq = seq
 	s.lastSeq, s.size = seq, s.size+int64(len(rec))
 	l.bytes += int64(len(rec))
 	l.pending += int64(len(rec))
 	l.oldest[seq] = recordInfo{nanos: int64(le.Uint64(rec[16:24])), size: int64(len(rec)), off: off}
-	return seq, l.waitDurable(seq)
+	return seq, l.waitDurable(seq, l.gen)
 }
 
 // waitDurable is the group commit: whoever finds no sync running becomes
 // the leader and syncs everything written so far; the rest wait. Called
 // with mu held.
-func (l *Log) waitDurable(seq uint64) error {
+func (l *Log) waitDurable(seq, gen uint64) error {
 	for {
-		// A failed sync may have lost this record even if a later sync
-		// (which Linux lets succeed) moved syncedSeq past it: check the
-		// error first.
-		if l.err != nil {
-			return l.err
+		// A failed sync rolled this record back: its seq may belong to
+		// another record by now, so check the generation first.
+		if l.gen != gen {
+			if l.failure != nil {
+				return l.failure
+			}
+			return &WriteError{Op: "fsync", Err: errors.New("the record was lost by a failed sync")}
 		}
 		if l.syncedSeq >= seq {
 			return nil
@@ -183,31 +211,26 @@ func (l *Log) waitDurable(seq uint64) error {
 		l.mu.Lock()
 		l.syncing = false
 		if err != nil {
-			l.fail(fmt.Errorf("fsync: %w", err))
-		} else if target > l.syncedSeq {
-			l.syncedSeq = target
+			// Linux may drop the pages a failed fsync could not write and
+			// let the next fsync succeed: whatever was not durable before
+			// is treated as lost.
+			l.fail("fsync", err)
+			l.rollback()
+		} else {
+			if target > l.syncedSeq {
+				l.syncedSeq = target
+			}
+			l.recovered()
 		}
 		l.synced.Broadcast()
 	}
 }
 
 func (l *Log) usable() error {
-	switch {
-	case l.closed:
+	if l.closed {
 		return ErrClosed
-	case l.err != nil:
-		return l.err
 	}
 	return nil
-}
-
-// fail makes err sticky: a log that could not write or sync may have lost
-// what it acknowledged next, so it stops acknowledging.
-func (l *Log) fail(err error) error {
-	if l.err == nil {
-		l.err = fmt.Errorf("write-ahead log %s failed, restart freshet: %w", l.dir, err)
-	}
-	return l.err
 }
 
 // rotateIfNeeded starts a new segment when the current one is full. The
@@ -221,17 +244,25 @@ func (l *Log) rotateIfNeeded(next int64) error {
 	if err := l.usable(); err != nil {
 		return err
 	}
+	if err := l.heal(); err != nil {
+		return l.fail("repair", err)
+	}
 	s := l.segs[len(l.segs)-1]
 	if s.size == 0 || s.size+next <= l.opts.SegmentBytes {
 		return nil
 	}
 	if !l.opts.NoSync {
 		if err := l.cur.Sync(); err != nil {
-			return fmt.Errorf("fsync: %w", err)
+			werr := l.fail("fsync", err)
+			l.rollback()
+			l.synced.Broadcast()
+			return werr
 		}
 	}
 	l.syncedSeq = l.lastSeq
-	if err := l.cur.Close(); err != nil {
+	err := l.cur.Close()
+	l.cur = nil // heal starts the next segment if newSegment fails
+	if err != nil {
 		return err
 	}
 	return l.newSegment(l.lastSeq + 1)
@@ -245,6 +276,7 @@ func (l *Log) newSegment(first uint64) error {
 	}
 	if err := syncDir(l.dir); err != nil && !l.opts.NoSync {
 		f.Close()
+		os.Remove(path) // empty: the next attempt creates it again
 		return err
 	}
 	l.cur = f
@@ -312,8 +344,15 @@ func (l *Log) Close() error {
 		l.synced.Wait()
 	}
 	l.closed = true
+	if l.cur == nil {
+		l.synced.Broadcast()
+		return nil
+	}
+	if l.tornAt >= 0 {
+		l.heal() // best effort: Open cuts a torn tail anyway
+	}
 	err := l.cur.Sync()
-	if err == nil && l.err == nil {
+	if err == nil {
 		l.syncedSeq = l.lastSeq // appends waiting for a sync got this one
 	}
 	l.synced.Broadcast()
@@ -321,13 +360,6 @@ func (l *Log) Close() error {
 		err = cerr
 	}
 	return err
-}
-
-// Err reports the error that stopped the log, nil while it is healthy.
-func (l *Log) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
 }
 
 func syncDir(dir string) error {

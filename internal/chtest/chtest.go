@@ -240,6 +240,24 @@ func (i *Instance) Suspend() error {
 	return nil
 }
 
+// Stall freezes a private server (SIGSTOP): its connections stay open
+// but nothing answers, as with a server stuck on a disk or in a long GC.
+// Unstall lets it go on.
+func (i *Instance) Stall() error {
+	if i.cmd == nil {
+		return errors.New("chtest: cannot stall an external server")
+	}
+	return syscall.Kill(-i.cmd.Process.Pid, syscall.SIGSTOP)
+}
+
+// Unstall resumes a server frozen by Stall (SIGCONT).
+func (i *Instance) Unstall() error {
+	if i.cmd == nil {
+		return errors.New("chtest: cannot unstall an external server")
+	}
+	return syscall.Kill(-i.cmd.Process.Pid, syscall.SIGCONT)
+}
+
 // Resume restarts a suspended server on the same ports and data.
 func (i *Instance) Resume(ctx context.Context) error {
 	if i.argv == nil {
@@ -258,6 +276,7 @@ func killGroup(cmd *exec.Cmd, done <-chan struct{}) {
 	pgid := cmd.Process.Pid
 	_ = syscall.Kill(-pgid, syscall.SIGCONT)
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	_ = syscall.Kill(-pgid, syscall.SIGCONT) // a stalled server must run to stop
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -37,12 +38,28 @@ func keepLatest(slot **asset.Event, e *asset.Event) {
 	}
 }
 
-func updateSummaries(b *bolt.Bucket, touched map[asset.Key][]*asset.Event) error {
-	for a, events := range touched {
+// maxCachedSummaries bounds the decoded summaries kept between appends
+// (about a kilobyte each); beyond it some are dropped and read again.
+const maxCachedSummaries = 20_000
+
+// updateSummaries folds the touched assets' events into their summaries
+// and returns the new records, for the cache once the transaction has
+// committed. cached records are never modified: a failed transaction
+// leaves the cache as committed.
+func updateSummaries(b *bolt.Bucket, touched map[asset.Key][]*asset.Event, cached map[asset.Key]*summaryRecord) (map[asset.Key]*summaryRecord, error) {
+	out := make(map[asset.Key]*summaryRecord, len(touched))
+	// In key order, as putSorted: each Get and Put lands next to the last
+	// one instead of splitting pages all over the bucket.
+	for _, a := range slices.Sorted(maps.Keys(touched)) {
+		events := touched[a]
 		var r summaryRecord
-		if raw := b.Get([]byte(a)); raw != nil {
+		if c, ok := cached[a]; ok {
+			r = *c
+			r.Counts = maps.Clone(c.Counts)
+			r.LastChecks = maps.Clone(c.LastChecks) // the events in it are replaced, never changed
+		} else if raw := b.Get([]byte(a)); raw != nil {
 			if err := json.Unmarshal(raw, &r); err != nil {
-				return fmt.Errorf("decode summary of %s: %w", a, err)
+				return nil, fmt.Errorf("decode summary of %s: %w", a, err)
 			}
 		}
 		if r.Counts == nil {
@@ -81,13 +98,35 @@ func updateSummaries(b *bolt.Bucket, touched map[asset.Key][]*asset.Event) error
 		}
 		val, err := json.Marshal(&r)
 		if err != nil {
-			return fmt.Errorf("encode summary of %s: %w", a, err)
+			return nil, fmt.Errorf("encode summary of %s: %w", a, err)
 		}
 		if err := b.Put([]byte(a), val); err != nil {
-			return err
+			return nil, err
+		}
+		out[a] = &r
+	}
+	return out, nil
+}
+
+// cacheSummaries installs committed records, dropping arbitrary older ones
+// to stay within maxCachedSummaries.
+func cacheSummaries(cache, committed map[asset.Key]*summaryRecord) {
+	for k := range cache {
+		if len(cache)+len(committed) <= maxCachedSummaries {
+			break
+		}
+		if _, ok := committed[k]; !ok {
+			delete(cache, k)
 		}
 	}
-	return nil
+	for k, r := range committed {
+		if len(cache) >= maxCachedSummaries {
+			if _, ok := cache[k]; !ok {
+				continue
+			}
+		}
+		cache[k] = r
+	}
 }
 
 // Summaries returns one summary per asset with events, in key order.
