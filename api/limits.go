@@ -286,6 +286,21 @@ func (g gatedIngester) Submit(ctx context.Context, events []asset.Event) error {
 	return err
 }
 
+// SubmitStored is Submit for ?wait=stored, behind the same asset limits.
+func (g gatedIngester) SubmitStored(ctx context.Context, events []asset.Event, wait time.Duration) (bool, error) {
+	si, ok := g.Ingester.(StoredIngester)
+	if !ok {
+		return false, errCannotWait
+	}
+	release, err := g.gate.admit(g.gate.set.Unknown(events))
+	if err != nil {
+		return false, err
+	}
+	stored, err := si.SubmitStored(ctx, events, wait)
+	release(err != nil)
+	return stored, err
+}
+
 // gatedDeclare puts the asset limits in front of declaring an asset (an
 // SLA set on a key nothing has reported).
 func gatedDeclare(gate *assetGate, declare func(context.Context, asset.Key) error) func(context.Context, asset.Key) error {

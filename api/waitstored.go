@@ -16,6 +16,9 @@ type StoredIngester interface {
 	SubmitStored(ctx context.Context, events []asset.Event, wait time.Duration) (stored bool, err error)
 }
 
+// errCannotWait: the ingester behind this server cannot wait for its store.
+var errCannotWait = &Error{Status: http.StatusBadRequest, Code: "invalid_value", Field: "wait", Message: "this server cannot wait for the store"}
+
 // storedWait bounds ?wait=stored: well within the server's one-minute
 // write timeout. The batch is acknowledged either way; "stored" says
 // whether the store had it in time.
@@ -38,7 +41,7 @@ func waitParam(c echo.Context) (bool, error) {
 func (s *Server) submitStored(c echo.Context, events []asset.Event) error {
 	si, ok := s.deps.Ingest.(StoredIngester)
 	if !ok {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid_value", Field: "wait", Message: "this server cannot wait for the store"}
+		return errCannotWait
 	}
 	stored, err := si.SubmitStored(c.Request().Context(), events, storedWait)
 	if err != nil {
