@@ -241,7 +241,9 @@ function Flow({ nodes, edges, big, fitKey, onOpen, container }: {
   nodes: Node<NodeData>[]; edges: Edge[]; big: boolean; fitKey: string; onOpen: (n: NodeData) => void; container: RefObject<HTMLDivElement | null>;
 }) {
   const rf = useReactFlow();
-  const colors = useMemo(stateColors, []);
+  // read again when the theme changes (App re-renders the page then)
+  const theme = document.documentElement.dataset.theme ?? "light";
+  const colors = useMemo(stateColors, [theme]);
   const navigate = useNavigate();
   const boxes = useMemo(() => nodes.map(toBox), [nodes]);
   // The first view is computed before the first render, from the pane's
