@@ -48,18 +48,62 @@ func ParseKey(s string) (Key, error) {
 	if len(s) > MaxKeyLen {
 		return "", &KeyError{Input: s[:32] + "...", Reason: fmt.Sprintf("longer than %d bytes", MaxKeyLen)}
 	}
-	if !utf8.ValidString(s) {
-		return "", &KeyError{Input: s, Reason: "not valid UTF-8"}
+	// Most keys are ASCII, which is valid UTF-8, in NFC and free of
+	// format characters and lookalike slashes: they take the byte checks
+	// (ingest parses a key per event and upstream).
+	check := checkASCIIPart
+	if !isASCII(s) {
+		if !utf8.ValidString(s) {
+			return "", &KeyError{Input: s, Reason: "not valid UTF-8"}
+		}
+		if !norm.NFC.IsNormalString(s) {
+			return "", &KeyError{Input: s, Reason: fmt.Sprintf("not in Unicode NFC form (send %q)", norm.NFC.String(s))}
+		}
+		check = checkPart
 	}
-	if !norm.NFC.IsNormalString(s) {
-		return "", &KeyError{Input: s, Reason: fmt.Sprintf("not in Unicode NFC form (send %q)", norm.NFC.String(s))}
-	}
-	for i, part := range strings.Split(s, "/") {
-		if reason := checkPart(part); reason != "" {
-			return "", &KeyError{Input: s, Reason: fmt.Sprintf("part %d %s", i+1, reason)}
+	i := 0
+	for part := range strings.SplitSeq(s, "/") {
+		i++
+		if reason := check(part); reason != "" {
+			return "", &KeyError{Input: s, Reason: fmt.Sprintf("part %d %s", i, reason)}
 		}
 	}
 	return Key(s), nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// checkASCIIPart is checkPart for a part of ASCII bytes, with the same
+// answers: among ASCII only the C0 controls and DEL are refused, and
+// white space is tab, newline, vertical tab, form feed, carriage return
+// and space.
+func checkASCIIPart(p string) string {
+	if p == "" {
+		return "is empty"
+	}
+	if asciiSpace(p[0]) || asciiSpace(p[len(p)-1]) {
+		return "has surrounding white space"
+	}
+	if p == "." || p == ".." {
+		return "is " + p + ", which URLs resolve away"
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f {
+			return "contains a control character"
+		}
+	}
+	return ""
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || (c >= '\t' && c <= '\r')
 }
 
 // MustParseKey is ParseKey for constants in tests and examples; it panics on error.

@@ -2,6 +2,7 @@ package asset
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -97,5 +98,49 @@ func TestEscapePartRoundTrip(t *testing.T) {
 	}
 	if _, err := UnescapePart("bad%2"); err == nil {
 		t.Error("UnescapePart accepted a truncated escape")
+	}
+}
+
+// BenchmarkParseKey: keys as pipelines send them (ASCII, three parts), and
+// one with non-ASCII letters that takes the full Unicode checks.
+func BenchmarkParseKey(b *testing.B) {
+	for _, k := range []string{"warehouse/analytics/orders_daily", "ol/s3:%2F%2Flake/raw/shop/orders", "lac/données/été"} {
+		b.Run(k, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ParseKey(k); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestASCIIPartAgrees: the byte checks answer as the Unicode checks do on
+// every part made of ASCII: each byte alone, each pair, and random parts.
+func TestASCIIPartAgrees(t *testing.T) {
+	t.Parallel()
+	var parts []string
+	for a := 0; a < 128; a++ {
+		parts = append(parts, string(rune(a)))
+		for b := 0; b < 128; b++ {
+			parts = append(parts, string([]byte{byte(a), byte(b)}))
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 11))
+	for range 20000 {
+		b := make([]byte, 1+r.IntN(12))
+		for i := range b {
+			b[i] = byte(r.IntN(128))
+		}
+		parts = append(parts, string(b))
+	}
+	parts = append(parts, "", ".", "..", "...", " a", "a ", "\ta", "a\r")
+	for _, p := range parts {
+		if strings.Contains(p, "/") {
+			continue
+		}
+		if got, want := checkASCIIPart(p), checkPart(p); got != want {
+			t.Fatalf("part %q: byte checks say %q, Unicode checks %q", p, got, want)
+		}
 	}
 }
