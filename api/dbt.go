@@ -2,10 +2,8 @@ package api
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -49,7 +47,7 @@ func (s *Server) importDBT(c echo.Context) error {
 				Message: fmt.Sprintf("send the artifacts as one application/json object, not %q", ct)}
 		}
 	}
-	body, err := s.readDBTBody(c)
+	body, err := readMaybeGzip(c, s.opts.DBTBodyLimit)
 	if err != nil {
 		return err
 	}
@@ -105,43 +103,6 @@ func present(raw json.RawMessage) []byte {
 		return nil
 	}
 	return raw
-}
-
-// readDBTBody reads the body within DBTBodyLimit, gunzipping it when
-// Content-Encoding says gzip: the limit bounds the bytes received and,
-// again, the bytes they inflate to.
-func (s *Server) readDBTBody(c echo.Context) ([]byte, error) {
-	req := c.Request()
-	limit := s.opts.DBTBodyLimit
-	if req.ContentLength > limit {
-		return nil, &http.MaxBytesError{Limit: limit}
-	}
-	var r io.Reader = http.MaxBytesReader(c.Response(), req.Body, limit)
-	enc := strings.ToLower(strings.TrimSpace(req.Header.Get("Content-Encoding")))
-	switch enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, gzipError(err)
-		}
-		defer zr.Close()
-		r = &inflateLimit{r: zr, left: limit, limit: limit}
-	default:
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "Content-Encoding",
-			Message: fmt.Sprintf("send the body as is or gzip-compressed (Content-Encoding: gzip), not %q", enc)}
-	}
-	var buf bytes.Buffer
-	if req.ContentLength > 0 && enc == "" {
-		buf.Grow(int(req.ContentLength))
-	}
-	if _, err := buf.ReadFrom(r); err != nil {
-		if enc != "" {
-			return nil, gzipError(err)
-		}
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 func (s *Server) maxEvents() int {

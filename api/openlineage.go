@@ -95,13 +95,17 @@ func (s *Server) lineageErrors(c echo.Context, es openlineage.Errors) error {
 	}{&first, all})
 }
 
-// readLineageBody reads the body within the body limit, gunzipping it
-// when Content-Encoding says gzip (the OpenLineage Python client's
-// "compression: gzip"): the limit bounds the bytes received and, again,
-// the bytes they inflate to.
+// readLineageBody reads an OpenLineage body within the body limit; the
+// Python client sends "compression: gzip" as Content-Encoding.
 func (s *Server) readLineageBody(c echo.Context) ([]byte, error) {
+	return readMaybeGzip(c, s.opts.BodyLimit)
+}
+
+// readMaybeGzip reads the body within limit, gunzipping it when
+// Content-Encoding says gzip: the limit bounds the bytes received and,
+// again, the bytes they inflate to.
+func readMaybeGzip(c echo.Context, limit int64) ([]byte, error) {
 	req := c.Request()
-	limit := s.opts.BodyLimit
 	if req.ContentLength > limit {
 		return nil, &http.MaxBytesError{Limit: limit}
 	}

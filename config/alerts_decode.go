@@ -84,6 +84,28 @@ func (d *decoder) alerting(n *yaml.Node, path string) Alerting {
 
 // blockFields is fields for a mapping that must not hold secrets: a field
 // named in secrets is reported with its message instead of as unknown.
+// requiredHTTPURL reads a block's required http(s) "url" member; hint
+// says what it is, with an example. "" when it is missing or bad (the
+// problem is recorded).
+func (d *decoder) requiredHTTPURL(fs map[string]field, n *yaml.Node, path, hint string) string {
+	p := join(path, "url")
+	f, ok := fs["url"]
+	if !ok {
+		d.addf(n.Line, p, "url is required: %s", hint)
+		return ""
+	}
+	switch s, ok := d.str(f.val, p); {
+	case !ok:
+	case s == "":
+		d.addf(f.val.Line, p, "url must not be empty: %s", hint)
+	case checkHTTPURL(s) != "":
+		d.addf(f.val.Line, p, "%s", checkHTTPURL(s))
+	default:
+		return s
+	}
+	return ""
+}
+
 func (d *decoder) blockFields(n *yaml.Node, path string, known []string, secrets map[string]string) (map[string]field, bool) {
 	if n = d.resolve(n); n == nil {
 		return nil, false
@@ -322,21 +344,7 @@ func (d *decoder) webhookReceiver(n *yaml.Node, path string) *WebhookReceiver {
 	if !ok {
 		return nil
 	}
-	w := &WebhookReceiver{}
-	if f, ok := fs["url"]; ok {
-		p := join(path, "url")
-		switch s, ok := d.str(f.val, p); {
-		case !ok:
-		case s == "":
-			d.addf(f.val.Line, p, "url must not be empty: where to POST, e.g. https://hooks.example.com/freshet")
-		case checkHTTPURL(s) != "":
-			d.addf(f.val.Line, p, "%s", checkHTTPURL(s))
-		default:
-			w.URL = s
-		}
-	} else {
-		d.addf(n.Line, join(path, "url"), "url is required: where to POST, e.g. https://hooks.example.com/freshet")
-	}
+	w := &WebhookReceiver{URL: d.requiredHTTPURL(fs, n, path, "where to POST, e.g. https://hooks.example.com/freshet")}
 	if f, ok := fs["secret_env"]; ok {
 		w.SecretEnv = d.envName(f.val, join(path, "secret_env"))
 	}

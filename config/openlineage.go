@@ -45,21 +45,7 @@ func (d *decoder) openLineage(n *yaml.Node, path string) *OpenLineage {
 	if !ok {
 		return nil
 	}
-	o := &OpenLineage{}
-	if f, ok := fs["url"]; ok {
-		p := join(path, "url")
-		switch s, ok := d.str(f.val, p); {
-		case !ok:
-		case s == "":
-			d.addf(f.val.Line, p, "url must not be empty: the OpenLineage consumer's base URL, e.g. http://marquez:5000")
-		case checkHTTPURL(s) != "":
-			d.addf(f.val.Line, p, "%s", checkHTTPURL(s))
-		default:
-			o.URL = s
-		}
-	} else {
-		d.addf(n.Line, join(path, "url"), "url is required: the OpenLineage consumer's base URL, e.g. http://marquez:5000")
-	}
+	o := &OpenLineage{URL: d.requiredHTTPURL(fs, n, path, "the OpenLineage consumer's base URL, e.g. http://marquez:5000")}
 	if f, ok := fs["endpoint"]; ok {
 		p := join(path, "endpoint")
 		if s, ok := d.str(f.val, p); ok {
