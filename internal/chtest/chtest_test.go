@@ -46,7 +46,7 @@ func TestReplicatedCluster(t *testing.T) {
 	t.Parallel()
 	c := SharedCluster(t)
 	t.Logf("cluster: ZooKeeper and %d replicas started in %v", len(c.Replicas), c.Startup.Round(time.Millisecond))
-	pids := []int{c.zkCmd.Process.Pid}
+	pids := []int{c.ZooKeeper.cmd.Process.Pid}
 	for _, r := range c.Replicas {
 		pids = append(pids, r.cmd.Process.Pid)
 	}

@@ -74,13 +74,71 @@ type Cluster struct {
 	// replica answering with its ZooKeeper session up.
 	Startup time.Duration
 
-	dir    string
-	zkCmd  *exec.Cmd
-	zkDone chan struct{}
+	// ZooKeeper coordinates the replicas (and may coordinate other
+	// things under paths of their own, Freshet's leader election).
+	ZooKeeper *ZooKeeper
+
+	dir string
 }
+
+// ZooKeeper is a standalone ZooKeeper server on a loopback port.
+type ZooKeeper struct {
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Addr is the server's host:port, for clients.
+func (z *ZooKeeper) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(z.port)) }
+
+// Dir is where it keeps its data and logs.
+func (z *ZooKeeper) Dir() string { return z.dir }
 
 // ZooKeeperDir is where a Cluster's ZooKeeper keeps its data and logs.
 func (c *Cluster) ZooKeeperDir() string { return filepath.Join(c.dir, "zk") }
+
+// StartZooKeeper starts a standalone ZooKeeper in a temporary directory on
+// a free port below 32768 and waits until it serves. Stop removes it.
+func StartZooKeeper(ctx context.Context) (*ZooKeeper, error) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return nil, errors.New(zkNotFound)
+	}
+	if _, err := os.Stat(zkJar); err != nil {
+		return nil, errors.New(zkNotFound)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3 && ctx.Err() == nil; attempt++ {
+		dir, err := os.MkdirTemp("", "freshet-zk-")
+		if err != nil {
+			return nil, fmt.Errorf("chtest: %w", err)
+		}
+		ports, err := lowPorts(1)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		z, err := startZooKeeper(ctx, java, dir, ports[0])
+		if err == nil {
+			return z, nil
+		}
+		os.RemoveAll(dir)
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+// Stop kills the server and removes its data.
+func (z *ZooKeeper) Stop() error {
+	if z.cmd != nil {
+		killGroup(z.cmd, z.done)
+	}
+	if err := os.RemoveAll(z.dir); err != nil {
+		return fmt.Errorf("chtest: remove %s: %w", z.dir, err)
+	}
+	return nil
+}
 
 // StartCluster starts ZooKeeper, waits until it serves, then starts two
 // replicas and waits until both answer and reach ZooKeeper. A port taken
@@ -124,7 +182,7 @@ func startCluster(ctx context.Context, bin string, binArgs []string, java string
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := c.startZooKeeper(ctx, java, ports[0]); err != nil {
+	if c.ZooKeeper, err = startZooKeeper(ctx, java, c.ZooKeeperDir(), ports[0]); err != nil {
 		_ = c.Stop()
 		return nil, err
 	}
@@ -177,14 +235,13 @@ func startCluster(ctx context.Context, bin string, binArgs []string, java string
 // serves. It answers ruok before it serves sessions, and a 18.16 server
 // that connects then crashes on its first ON CLUSTER query, so the wait is
 // for stat, which answers "Zookeeper version" only once it serves.
-func (c *Cluster) startZooKeeper(ctx context.Context, java string, port int) error {
-	zdir := c.ZooKeeperDir()
+func startZooKeeper(ctx context.Context, java, zdir string, port int) (*ZooKeeper, error) {
 	if err := os.MkdirAll(filepath.Join(zdir, "data"), 0o700); err != nil {
-		return fmt.Errorf("chtest: %w", err)
+		return nil, fmt.Errorf("chtest: %w", err)
 	}
 	cfg := filepath.Join(zdir, "zoo.cfg")
 	if err := os.WriteFile(cfg, []byte(zooCfg(zdir, port)), 0o600); err != nil {
-		return fmt.Errorf("chtest: %w", err)
+		return nil, fmt.Errorf("chtest: %w", err)
 	}
 	// A small heap and a quick JIT: ZooKeeper holds a few thousand nodes
 	// here, and the machine's cores are shared.
@@ -194,23 +251,23 @@ func (c *Cluster) startZooKeeper(ctx context.Context, java string, port int) err
 		"org.apache.zookeeper.server.quorum.QuorumPeerMain", cfg}
 	cmd, done, err := startProcess(zdir, argv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c.zkCmd, c.zkDone = cmd, done
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	z := &ZooKeeper{dir: zdir, port: port, cmd: cmd, done: done}
 	for {
-		line, err := fourLetter(ctx, addr, "stat")
+		line, err := fourLetter(ctx, z.Addr(), "stat")
 		if err == nil && strings.HasPrefix(line, "Zookeeper version") {
-			return nil
+			return z, nil
 		}
 		if err == nil {
 			err = fmt.Errorf("stat answered %q", line)
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("chtest: zookeeper exited during start-up: %w\n%s", err, tail(filepath.Join(zdir, "stdout.log")))
+			return nil, fmt.Errorf("chtest: zookeeper exited during start-up: %w\n%s", err, tail(filepath.Join(zdir, "stdout.log")))
 		case <-ctx.Done():
-			return fmt.Errorf("chtest: zookeeper did not serve: %w\n%s", err, tail(filepath.Join(zdir, "stdout.log")))
+			killGroup(cmd, done)
+			return nil, fmt.Errorf("chtest: zookeeper did not serve: %w\n%s", err, tail(filepath.Join(zdir, "stdout.log")))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -337,8 +394,8 @@ func (c *Cluster) Stop() error {
 			r.kill()
 		}
 	}
-	if c.zkCmd != nil {
-		killGroup(c.zkCmd, c.zkDone)
+	if c.ZooKeeper != nil && c.ZooKeeper.cmd != nil {
+		killGroup(c.ZooKeeper.cmd, c.ZooKeeper.done)
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("chtest: remove %s: %w", c.dir, err)
