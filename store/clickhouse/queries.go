@@ -207,5 +207,15 @@ func allStatements(db string) ([]statement, error) {
 		sql, args := eventsQuery(s, c.q, c.after, 101)
 		out = append(out, statement{name: c.name, sql: sql, args: args})
 	}
+	lq := newLogQueries(s)
+	sec := dateTimeSec(ev.Time.UnixNano())
+	out = append(out,
+		statement{name: "event log", sql: lq.logged, args: []any{sec, 1000}},
+		statement{name: "event log after", sql: lq.loggedAfter, args: []any{sec, sec, ev.ID, 1000}},
+		statement{name: "logged events", sql: strings.NewReplacer(" IN "+idsTable+"_assets", " IN ('"+string(ev.Asset)+"')",
+			" IN "+idsTable, " IN ('"+ev.ID+"')").Replace(lq.loggedEvents), args: []any{sec, sec + 1}},
+		statement{name: "event log partitions", sql: lq.partitions, args: []any{db, "20261201"}},
+		statement{name: "trim event log", sql: lq.dropPartition + "20000101"},
+	)
 	return out, nil
 }

@@ -40,6 +40,7 @@ type Store struct {
 	conn      driver.Conn
 	schema    schema
 	q         queries
+	lq        logQueries
 	log       *slog.Logger
 	batchRows int
 
@@ -84,6 +85,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		o(st)
 	}
 	st.q = newQueries(st.schema)
+	st.lq = newLogQueries(st.schema)
 	if st.conn, err = connect(ctx, cfg, st.schema); err != nil {
 		return nil, err
 	}
