@@ -141,6 +141,12 @@ type Options struct {
 	// named ol/... in OpenLineage terms (GET /api/v1/lineage); empty:
 	// "freshet" and "freshet://<job namespace>", as openlineage/emit.
 	OpenLineage marquez.Namespaces
+	// Leadership, when several servers share a store, sends the routes
+	// only the leader serves (runs, alerts, silences, automation) to it
+	// (api/forward.go); nil: this server is the only one. Name says who
+	// forwarded, in the X-Freshet-Forwarded-By header.
+	Leadership Leadership
+	Name       string
 }
 
 // DefaultBodyLimit is the largest ingest body accepted unless configured.
@@ -199,6 +205,7 @@ func New(deps Deps, opts Options) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(s.logRequests())
 	e.Use(s.guard())
+	e.Use(s.forward())
 	e.Use(s.limitIngest())
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableErrorHandler: true, // the error goes to handleError: a 500 with the request id

@@ -116,6 +116,14 @@ type Config struct {
 	MaxUnstoredAge   time.Duration
 	MaxUnstoredBytes int64
 	AckWait          time.Duration
+	// Election, when set, makes this server one of several that share a
+	// ClickHouse store (app/cluster.go, docs/scaling.md): it follows the
+	// store's event log, and leads (records freshness changes, runs,
+	// alerts) only when elected. Instance must be its name there.
+	Election Election
+	// FollowOverlap is how much of the shared log each poll reads again
+	// (0: follow's default, 10s).
+	FollowOverlap time.Duration
 }
 
 // DefaultWALUnhealthyAfter: see Config.WALUnhealthyAfter.
@@ -172,6 +180,7 @@ type App struct {
 	selected    map[asset.Key]asset.Spec // assets outside specs that a selection policy covers
 	specsSent   bool
 	sums        []store.Summary // from the last rebuild, until the monitor has loaded them
+	cluster     *cluster        // nil unless several servers share the store
 }
 
 // Open opens the store and rebuilds the in-memory state from it.
@@ -188,6 +197,14 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		columns: lineage.NewColumns()}
 	if cfg.Definitions != nil {
 		a.declared = cfg.Definitions.Assets
+	}
+	if cfg.Instance == "" {
+		host, _ := os.Hostname()
+		cfg.Instance = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if err := a.openCluster(ctx, cfg); err != nil {
+		st.Close()
+		return nil, err
 	}
 	start := time.Now()
 	if err := a.rebuild(ctx); err != nil {
@@ -210,21 +227,25 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("open write-ahead log: %w", err)
 	}
 	ingestOpts := ingest.Options{BatchSize: cfg.BatchSize, BatchDelay: cfg.BatchDelay, Logger: cfg.Logger,
-		OnStored: a.catalog.Stored, Tracer: cfg.tracer("ingest"),
+		OnStored: a.stored, Tracer: cfg.tracer("ingest"),
 		MaxUnstoredAge: cfg.MaxUnstoredAge, MaxUnstoredBytes: cfg.MaxUnstoredBytes, AckWait: cfg.AckWait}
 	if ingestOpts.DeadLetters, err = ingest.OpenDeadLetters(filepath.Join(walDir, "dead-letters.ndjson")); err != nil {
 		a.wal.Close()
 		st.Close()
 		return nil, err
 	}
-	a.pipeline = ingest.NewPipeline(a.wal, st, ingestOpts, a.observe)
+	a.pipeline = ingest.NewPipeline(a.wal, st, ingestOpts, a.observeOwn)
 	fopts := cfg.Freshness
 	fopts.Logger = cfg.Logger
 	fopts.Seed = a.latestEvents
 	fopts.FirstSeen = a.firstSeen
 	fopts.History = st // history older than the monitor's in-memory window
 	fopts.Tracer = cfg.tracer("freshness")
-	a.monitor = monitor.New(a.lineage, a.pipeline, fopts)
+	var rec monitor.Recorder = a.pipeline
+	if a.cluster != nil {
+		rec = standbyRecorder{next: a.pipeline, leading: &a.cluster.leading}
+	}
+	a.monitor = monitor.New(a.lineage, rec, fopts)
 	a.selectPolicies(a.catalog.Keys())
 	recent, err := st.RecentSuccesses(ctx, monitor.RestartHistory)
 	if err != nil {
@@ -245,7 +266,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	// writer stores it shortly. The catalog counts it as pending until
 	// the store says whether it was new (it may have been stored before
 	// the crash), so counts end up equal to the store's.
-	if err := a.pipeline.Recovered(a.observe); err != nil {
+	if err := a.pipeline.Recovered(a.observeOwn); err != nil {
 		a.wal.Close()
 		st.Close()
 		return nil, fmt.Errorf("read write-ahead log: %w", err)
@@ -275,6 +296,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	reg.MustRegister(a.runs.Collectors()...)
 	if a.olOut != nil {
 		reg.MustRegister(a.olOut.Collectors()...)
+	}
+	if a.cluster != nil {
+		reg.MustRegister(a.cluster.follower.Collectors()...)
+		reg.MustRegister(leadingGauge(&a.cluster.leading))
 	}
 	if cfg.NoAssetMetrics {
 		reg.MustRegister(a.monitor.Collector().WithoutAssets()) // and no catalog health: all per asset
@@ -309,7 +334,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Auth: cfg.Tokens, AllowedHosts: cfg.AllowedHosts, AllowedOrigins: cfg.AllowedOrigins, MetricsAuth: cfg.MetricsAuth, MaxEvents: cfg.MaxEvents,
 		TracerProvider: cfg.TracerProvider, MaxConcurrentIngest: cfg.MaxConcurrentIngest, MaxIngestBytes: cfg.MaxIngestBytes, IngestWait: cfg.IngestWait,
 		MaxAssets: cfg.MaxAssets, NewAssetsPerMinute: cfg.NewAssetsPerMinute, ReadTimeout: cfg.ReadTimeout,
-		DBTBodyLimit: cfg.DBTBodyLimit, OpenLineage: olNamespaces(cfg.Definitions)})
+		DBTBodyLimit: cfg.DBTBodyLimit, OpenLineage: olNamespaces(cfg.Definitions), Name: cfg.Instance,
+		Leadership: a.leadership()})
 	reg.MustRegister(a.api.Collectors()...)
 
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -578,6 +604,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 func (a *App) startMonitor() {
 	a.monitorOnce.Do(func() {
 		go func() { a.monitor.Run(a.monitorCtx); close(a.monitorDone) }()
+		if a.cluster != nil {
+			a.campaign() // the executor and alerts start when elected
+			return
+		}
 		ctx, cancel := context.WithCancel(context.WithoutCancel(a.monitorCtx))
 		a.stopRuns = cancel
 		a.runs.Start(ctx)
@@ -602,10 +632,6 @@ func (a *App) openRuns(cfg Config) error {
 		launcher = &executor.LocalLauncher{Log: cfg.Logger}
 	}
 	instance := cfg.Instance
-	if instance == "" {
-		host, _ := os.Hostname()
-		instance = fmt.Sprintf("%s:%d", host, os.Getpid())
-	}
 	if err := a.openLineageOut(cfg, defs); err != nil {
 		return err
 	}
@@ -653,7 +679,14 @@ func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		started := true
 		a.monitorOnce.Do(func() { started = false; close(a.monitorDone) }) // never started
-		if started {
+		switch {
+		case started && a.cluster != nil:
+			// The term (runs, alerts) ends first: their last events go
+			// through the writer.
+			a.cluster.closing.Store(true)
+			a.cluster.stop()
+			<-a.cluster.done
+		case started:
 			// Runs first: their last events go through the writer.
 			a.stopRuns()
 			<-a.autoDone

@@ -205,6 +205,9 @@ func (z *ZooKeeper) session(ctx context.Context, term func(context.Context)) err
 			z.log.Warn("leader election: cannot read the leader's node", "node", first, "err", err)
 			m = Member{Name: first}
 		}
+		if prev, known := z.Leader(); !known || prev != m {
+			z.log.Info("leader election: following", "leader", m.Name, "url", m.URL)
+		}
 		z.setLeader(m, true, false)
 		select {
 		case <-ctx.Done():

@@ -122,6 +122,9 @@ func (e *Engine) Load(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	// A reload replaces what was loaded: a server elected leader loads
+	// what the previous leader left.
+	e.open, e.silences = make(map[string]*incident, len(open)), nil
 	for _, rec := range open {
 		in := &incident{rec: rec}
 		if err := json.Unmarshal(rec.Notification, &in.n); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -191,6 +192,7 @@ func (f *serverFlags) logger(cmd *cobra.Command) (*slog.Logger, error) {
 func newServeCmd() *cobra.Command {
 	var (
 		f       serverFlags
+		cl      clusterFlags
 		cfgPath string
 	)
 	cmd := &cobra.Command{
@@ -204,9 +206,17 @@ their dependencies; assets first seen in events are added as "discovered".
 Metrics are at /metrics. Traces go to an OpenTelemetry collector over OTLP
 when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://otel-collector:4318;
 OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and the other OTEL_* variables
-apply): see docs/operations.md.`,
+apply): see docs/operations.md.
+
+Several servers can share one ClickHouse store (--zookeeper, docs/scaling.md):
+each ingests and answers reads; one elected leader records freshness
+changes, runs materializations and sends alerts, and the others forward
+those routes to it. A leader that loses its ZooKeeper connection exits
+(status 1) so that its supervisor restarts it as a candidate.`,
 		Example: `  freshet serve --config freshet.yaml --data-dir /var/lib/freshet
-  freshet serve --config freshet.yaml --addr :3000`,
+  freshet serve --config freshet.yaml --addr :3000
+  freshet serve --config freshet.yaml --addr :3000 --store clickhouse://ch:9000/freshet \
+    --zookeeper zk1:2181,zk2:2181,zk3:2181/freshet --name freshet-0 --advertise-url http://freshet-0.freshet:3000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := f.logger(cmd)
@@ -221,6 +231,9 @@ apply): see docs/operations.md.`,
 			}
 			cfg, err := f.appConfig(defs, log)
 			if err != nil {
+				return err
+			}
+			if err := cl.apply(&cfg, f.addr, log); err != nil {
 				return err
 			}
 			tracing, stopTracing, err := startTracing(cmd.Context(), log)
@@ -242,10 +255,27 @@ apply): see docs/operations.md.`,
 				return fmt.Errorf("listen on %s: %w", f.addr, err)
 			}
 			log.Info("freshet serving", "addr", ln.Addr().String(), "store", f.store, "data_dir", f.dataDir)
-			return a.Serve(cmd.Context(), ln)
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			lost := a.Lost()
+			go func() {
+				select {
+				case <-lost:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			err = a.Serve(ctx, ln)
+			select {
+			case <-lost:
+				return errors.New("leadership lost: stopped so that a restart stands for election again (runs and alerts resume on the new leader)")
+			default:
+				return err
+			}
 		},
 	}
 	f.register(cmd, "./freshet-data")
+	cl.register(cmd)
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "asset definitions file (freshet.yaml)")
 	return cmd
 }

@@ -12,6 +12,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -34,6 +35,12 @@ import (
 type Recorder interface {
 	Submit(ctx context.Context, events []asset.Event) error
 }
+
+// ErrStandby is what a Recorder answers on a server that does not lead
+// (several servers share a store): the leader records state changes, and
+// this monitor learns them from the events it follows. Passes go on
+// quietly; a server elected later records what still differs.
+var ErrStandby = errors.New("not recording: another server leads")
 
 // Graphs gives the current lineage snapshot.
 type Graphs interface {
@@ -748,7 +755,7 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 	if err := m.rec.Submit(ctx, events); err != nil {
 		// Not recorded: leave m.last as it was, so the next pass (or the
 		// next start) tries again.
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, ErrStandby) {
 			m.opts.Logger.Warn("could not record freshness changes; will retry", "changes", len(events), "err", err)
 		}
 		return

@@ -1,0 +1,229 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/freshet-dev/freshet/api"
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/follow"
+	"github.com/freshet-dev/freshet/freshness/monitor"
+	"github.com/freshet-dev/freshet/leader"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// Several Freshet servers can share one ClickHouse (docs/scaling.md):
+// each ingests into its own write-ahead log and the shared store, and
+// follows the store's event log to learn what the others stored, so that
+// every server's catalog, lineage and freshness read the same. What must
+// happen once (recording freshness changes, the executor, the alert
+// sender, trimming the log) runs on the elected leader only.
+
+// Election is how a server learns whether it leads (leader.ZooKeeper).
+type Election interface {
+	// Lead runs term each time this server is elected, with a context that
+	// ends when leadership may be lost, until ctx ends.
+	Lead(ctx context.Context, term func(ctx context.Context)) error
+	// Leader is the leader as this server last saw it.
+	Leader() (leader.Member, bool)
+}
+
+// cluster is the state of a server that shares its store.
+type cluster struct {
+	election Election
+	log      store.EventLog
+	follower *follow.Follower
+	self     string // this server's name in the election
+
+	leading  atomic.Bool
+	termUsed atomic.Bool
+	closing  atomic.Bool
+	lost     chan struct{} // closed when a term ended before Close
+	stop     context.CancelFunc
+	done     chan struct{} // the campaign and the follower have returned
+}
+
+// openCluster sets up following and the election when cfg has one. It
+// runs before the rebuild: Prime marks what the log holds now as seen,
+// since the rebuild loads it from the store.
+func (a *App) openCluster(ctx context.Context, cfg Config) error {
+	if cfg.Election == nil {
+		return nil
+	}
+	evlog, ok := a.store.(store.EventLog)
+	if !ok {
+		return fmt.Errorf("several servers need a store they share: leader election needs a clickhouse:// store, not %T", a.store)
+	}
+	c := &cluster{election: cfg.Election, log: evlog, self: cfg.Instance, lost: make(chan struct{}), done: make(chan struct{})}
+	c.follower = follow.New(evlog, follow.Options{Overlap: cfg.FollowOverlap, Logger: cfg.Logger, Apply: a.applyFollowed})
+	if err := c.follower.Prime(ctx); err != nil {
+		return fmt.Errorf("read the shared store's event log: %w", err)
+	}
+	a.cluster = c
+	return nil
+}
+
+// observeOwn is the pipeline's observer: events this server acknowledged.
+func (a *App) observeOwn(events []asset.Event) {
+	if a.cluster != nil {
+		a.cluster.follower.Own(events)
+	}
+	a.observe(events)
+}
+
+// stored is the pipeline's OnStored: the store took a batch.
+func (a *App) stored(batch, added []asset.Event) {
+	a.catalog.Stored(batch, added)
+	if a.cluster != nil {
+		a.cluster.follower.Stored(batch)
+	}
+}
+
+// applyFollowed shows events another server stored: they are in the
+// store already, so the catalog counts them stored at once.
+func (a *App) applyFollowed(events []asset.Event) {
+	a.observe(events)
+	a.catalog.Stored(events, events)
+}
+
+// leadership is what the API forwards by: nil for a server alone.
+func (a *App) leadership() api.Leadership {
+	if a.cluster == nil {
+		return nil
+	}
+	return a
+}
+
+// leadingGauge is 1 on the leader.
+func leadingGauge(leading *atomic.Bool) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshet_leader",
+		Help: "1 while this server leads the servers that share its store (runs freshness recording, the executor and alerts), else 0."},
+		func() float64 {
+			if leading.Load() {
+				return 1
+			}
+			return 0
+		})
+}
+
+// Leader implements api.Leadership: where the leader's routes go.
+func (a *App) Leader() (*url.URL, bool) {
+	if a.cluster.leading.Load() {
+		return nil, true
+	}
+	m, ok := a.cluster.election.Leader()
+	if !ok || m.URL == "" || m.Name == a.cluster.self {
+		return nil, false
+	}
+	u, err := url.Parse(m.URL)
+	if err != nil {
+		return nil, false
+	}
+	return u, false
+}
+
+// Lost is closed when this server led and its term ended without Close
+// (its connection to the election was lost): it must not lead again
+// before a restart, since its runs and alerts stopped mid-way, so the
+// caller should shut down and let the supervisor start it afresh, as a
+// candidate. Nil for a server that shares nothing.
+func (a *App) Lost() <-chan struct{} {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.lost
+}
+
+// campaign follows the log and stands for election until Close.
+func (a *App) campaign() {
+	c := a.cluster
+	ctx, cancel := context.WithCancel(context.WithoutCancel(a.monitorCtx))
+	c.stop = cancel
+	followed := make(chan struct{})
+	go func() { defer close(followed); c.follower.Run(ctx) }()
+	go func() {
+		defer close(c.done)
+		if err := c.election.Lead(ctx, a.term); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("leader election stopped", "err", err)
+		}
+		<-followed
+	}()
+}
+
+// term is one term as leader: the executor, the automation, the alert
+// sender and the log's trim run until ctx ends. A process leads once.
+func (a *App) term(ctx context.Context) {
+	c := a.cluster
+	if c.termUsed.Swap(true) {
+		<-ctx.Done() // lost once already: shutting down
+		return
+	}
+	began := time.Now()
+	if a.engine != nil {
+		// The previous leader's incidents and silences, as it left them.
+		if err := a.engine.Load(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("loading the alert state failed; alerting starts from an empty state", "err", err)
+		}
+	}
+	c.leading.Store(true)
+	a.runs.Start(ctx)
+	a.autoDone, a.alertDone = make(chan struct{}), make(chan struct{})
+	go a.automate(ctx)
+	go a.alert(ctx)
+	trimmed := make(chan struct{})
+	go func() { defer close(trimmed); a.trimLog(ctx) }()
+	a.log.Info("leading: freshness changes, runs and alerts start here", "took", time.Since(began).Round(time.Millisecond))
+	<-ctx.Done()
+	<-a.autoDone
+	<-a.alertDone
+	<-a.runs.Done()
+	<-trimmed
+	c.leading.Store(false)
+	if !c.closing.Load() {
+		a.log.Error("leadership lost: runs and alerts stopped here; shutting down so that a restart stands again")
+		close(c.lost)
+	}
+}
+
+// logKeep is how long the shared store's event log is kept: far more
+// than any follower's overlap, so a server that was down reads the rest
+// from the rebuild when it starts.
+const logKeep = 24 * time.Hour
+
+// trimLog drops the event log's days older than logKeep, hourly.
+func (a *App) trimLog(ctx context.Context) {
+	for {
+		if err := a.cluster.log.TrimLog(ctx, time.Now().Add(-logKeep)); err != nil && ctx.Err() == nil {
+			a.log.Warn("trimming the shared store's event log failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
+	}
+}
+
+// standbyRecorder records the monitor's state changes only while this
+// server leads; policy changes (set through any server's API) always.
+type standbyRecorder struct {
+	next    monitor.Recorder
+	leading *atomic.Bool
+}
+
+func (r standbyRecorder) Submit(ctx context.Context, events []asset.Event) error {
+	if !r.leading.Load() {
+		for i := range events {
+			if events[i].Kind == asset.KindFreshnessChanged {
+				return monitor.ErrStandby
+			}
+		}
+	}
+	return r.next.Submit(ctx, events)
+}
