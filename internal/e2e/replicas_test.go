@@ -92,6 +92,9 @@ assets:
 				s.cmd.Process.Kill()
 				s.cmd.Wait()
 			}
+			if b, _ := os.ReadFile(s.logPath); strings.Contains(string(b), "WARNING: DATA RACE") {
+				t.Errorf("the race detector reported a data race in %s: see its log", s.logPath)
+			}
 			if t.Failed() {
 				b, _ := os.ReadFile(s.logPath)
 				if len(b) > 5000 {
