@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -210,6 +211,26 @@ assets:
 	}
 	t.Logf("replicas: a follower forwarded GET /api/v1/runs to the leader (%d runs listed; %d answers no_leader before)", len(page.Runs), retries)
 
+	// Load on every server from here until after the failover.
+	var loaders []*loader
+	lctx, stopLoad := context.WithCancel(ctx)
+	var loading sync.WaitGroup
+	for _, s := range servers {
+		l := &loader{url: s.url("/api/v1/events"), rate: 1000, batch: 100, retryEvery: 7, acked: map[string]bool{}}
+		loaders = append(loaders, l)
+		loading.Add(1)
+		go func() { defer loading.Done(); l.run(lctx, 2) }()
+	}
+	defer func() { stopLoad(); loading.Wait() }()
+	waitUntil(t, "load on every server", time.Minute, func() bool {
+		for _, l := range loaders {
+			if l.ackedCount() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+
 	// The leader dies.
 	killed := time.Now()
 	servers[first].kill9()
@@ -231,11 +252,50 @@ assets:
 	postEvent(t, other, `{"kind":"materialization","asset":"raw/orders"}`)
 	waitUntil(t, "the resolve", time.Minute, func() bool { _, r, _ := pd.counts(wantKey); return r > 0 })
 	time.Sleep(3 * time.Second) // more passes and outbox polls: nothing more
+	stopLoad()
+	loading.Wait()
+
+	// The killed server restarts on its data directory: it replays what it
+	// acknowledged before the kill into the store, and follows. Then the
+	// store holds every acknowledged event once, and every catalog counts
+	// what the store holds.
+	servers[first].startWith(env)
+	for _, s := range servers {
+		s.drained(2 * time.Minute)
+	}
+	all := &loader{acked: map[string]bool{}}
+	for _, l := range loaders {
+		maps.Copy(all.acked, l.acked)
+		all.posts.Add(l.posts.Load())
+		all.failures.Add(l.failures.Load())
+	}
+	perAsset := verify(t, dsn, all)
+	loadCounts := func(s *server) map[string]int64 {
+		out := map[string]int64{}
+		for k, n := range s.catalogCounts() {
+			if strings.HasPrefix(k, "load/") {
+				out[k] = n
+			}
+		}
+		return out
+	}
+	wantLoad := map[string]int64{}
+	for k, n := range perAsset {
+		if strings.HasPrefix(k, "load/") {
+			wantLoad[k] = n
+		}
+	}
+	for i, s := range servers {
+		waitUntil(t, fmt.Sprintf("s%d's catalog to count what the store holds", i), time.Minute, func() bool {
+			return countsDiff(wantLoad, loadCounts(s)) == ""
+		})
+	}
+	t.Logf("replicas: after the restart of s%d, the three catalogs count the %d stored load events", first, len(all.acked))
 	stopSampling()
 	sampling.Wait()
-	n, r, all := pd.counts(wantKey)
+	n, r, accepted := pd.counts(wantKey)
 	if n != 1 || r != 1 {
-		t.Fatalf("PagerDuty accepted %d triggers and %d resolves of %s, want 1 and 1: %s", n, r, wantKey, all)
+		t.Fatalf("PagerDuty accepted %d triggers and %d resolves of %s, want 1 and 1: %s", n, r, wantKey, accepted)
 	}
 	if two, ok := twoLeaders.Load().(string); ok {
 		t.Fatalf("two servers said they led at once: %s", two)
