@@ -64,6 +64,11 @@ type Cluster struct {
 	// CAFile verifies the server; CertFile and KeyFile are the admin's
 	// client certificate.
 	CAFile, CertFile, KeyFile string
+	// ServingCertFile and ServingKeyFile are a certificate for 127.0.0.1
+	// signed by CAFile, which the API server trusts for kubelets: a test
+	// can serve a fake kubelet's endpoints (/containerLogs) with it, for a
+	// Node object whose address is 127.0.0.1.
+	ServingCertFile, ServingKeyFile string
 	// Version is the server's git version, e.g. v1.37.2.
 	Version string
 	// StartTime is how long etcd and the API server took to start and
@@ -218,6 +223,7 @@ func (c *Cluster) start(ctx context.Context, etcdBin, apiBin string) error {
 	}
 	c.Host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	c.CAFile, c.CertFile, c.KeyFile = pki.ca, pki.adminCert, pki.adminKey
+	c.ServingCertFile, c.ServingKeyFile = pki.serverCert, pki.serverKey
 	c.Kubeconfig = filepath.Join(c.dir, "kubeconfig")
 	if err := os.WriteFile(c.Kubeconfig, []byte(kubeconfig(c)), 0o600); err != nil {
 		return fmt.Errorf("kubetest: %w", err)
@@ -243,6 +249,8 @@ func (c *Cluster) start(ctx context.Context, etcdBin, apiBin string) error {
 		"--cert-dir=" + filepath.Join(c.dir, "apiserver"),
 		"--tls-cert-file=" + pki.serverCert, "--tls-private-key-file=" + pki.serverKey,
 		"--client-ca-file=" + pki.ca,
+		"--kubelet-certificate-authority=" + pki.ca,
+		"--kubelet-preferred-address-types=InternalIP",
 		"--authorization-mode=RBAC",
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + pki.saKey,
