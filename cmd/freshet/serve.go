@@ -123,9 +123,13 @@ func (f *serverFlags) servePprof(ctx context.Context, log *slog.Logger) error {
 
 // appConfig is what every server command passes to app.Open.
 func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config, error) {
+	launcher, err := newLauncher(defs, log)
+	if err != nil {
+		return app.Config{}, err
+	}
 	cfg := app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
-		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
+		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: launcher, ServerURL: f.serverURL(),
 		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics,
 		DBTBodyLimit: f.dbtBodyLimit}
 	f.limits.apply(&cfg)
