@@ -109,12 +109,19 @@ func Shared(t testing.TB) *Cluster {
 // if the binary dies). Use it as TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
-	if shared.c != nil {
-		if err := shared.c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "kubetest:", err)
-		}
+	if err := StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "kubetest:", err)
 	}
 	os.Exit(code)
+}
+
+// StopShared stops the shared control plane, if one was started: for a
+// TestMain that has more to do than Main.
+func StopShared() error {
+	if shared.c == nil {
+		return nil
+	}
+	return shared.c.Stop()
 }
 
 // Binaries returns the paths of etcd and kube-apiserver: the environment's
