@@ -40,7 +40,6 @@ func TestReconcileAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
 	old := time.Now().Add(-time.Minute).UTC()
 	if err := st.PutRuns(ctx, []store.RunRecord{{ID: "old-run", Status: "STARTED", Trigger: "manual",
 		Selection: `["marts/revenue"]`, Owner: "dead", Created: old, Started: old, Updated: old}}); err != nil {
@@ -54,8 +53,12 @@ func TestReconcileAfterRestart(t *testing.T) {
 		Limits: executor.Limits{MaxConcurrent: 1}, Owner: "restarted", FlushEvery: 20 * time.Millisecond})
 	svc.SetSpecs([]asset.Spec{{Key: "marts/revenue", Materialize: &asset.MaterializeSpec{Argv: []string{"dbt", "build"}}}})
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	svc.Start(sctx)
+	defer func() {
+		cancel()
+		<-svc.Done()
+		st.Close()
+	}()
 	got, err := svc.Reconcile(ctx)
 	if err != nil {
 		t.Fatal(err)
