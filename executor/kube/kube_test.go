@@ -567,7 +567,7 @@ func TestRefused(t *testing.T) {
 		want string
 	}{
 		{"no such namespace", "nowhere-" + e.ns, nil, "not found"},
-		{"invalid env name", "", func(j *executor.Job) { j.Env = []string{"1BAD=x"} }, "Invalid"},
+		{"invalid env name", "", func(j *executor.Job) { j.Env = []string{"BÄD=x"} }, "Invalid value"},
 		{"env without =", "", func(j *executor.Job) { j.Env = []string{"JUSTANAME"} }, "environment entry without NAME="},
 		{"empty argv", "", func(j *executor.Job) { j.Argv = nil }, "empty argv"},
 	}

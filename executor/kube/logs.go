@@ -51,7 +51,7 @@ func (f *follower) run(ctx context.Context) {
 		default:
 			f.pod = pod
 			if !podStarted(pod) {
-				why = fmt.Errorf("Pod %s never started (phase %s)", pod.Name, pod.Status.Phase)
+				why = fmt.Errorf("its Pod %s never started (phase %s)", pod.Name, pod.Status.Phase)
 				break
 			}
 			lines, err := f.stream(ctx, pod)
