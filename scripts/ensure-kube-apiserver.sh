@@ -33,6 +33,11 @@ echo "ensure-kube-apiserver: building kube-apiserver $version into $dir (cold: 1
 start=$(date +%s)
 # Built to a temporary name and renamed, so an interrupted build leaves no
 # half-written binary that a later run would take for a good one.
-(cd "$mod" && go build -trimpath -ldflags='-s -w' -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
+# The version stamp is what Kubernetes' own build sets (hack/lib/version.sh);
+# without it /version says v0.0.0-master.
+minor=$(echo "$version" | cut -d. -f2)
+vpkg=k8s.io/component-base/version
+ldflags="-s -w -X $vpkg.gitVersion=$version -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean"
+(cd "$mod" && go build -trimpath -ldflags="$ldflags" -o "$bin.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
 mv "$bin.tmp" "$bin"
 echo "ensure-kube-apiserver: built in $(( $(date +%s) - start ))s" >&2

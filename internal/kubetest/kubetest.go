@@ -264,6 +264,9 @@ func (c *Cluster) start(ctx context.Context, etcdBin, apiBin string) error {
 		"--service-account-signing-key-file=" + pki.saKey,
 		"--service-cluster-ip-range=10.96.0.0/24",
 		"--allow-privileged=true",
+		// No kubernetes Service endpoints: the reconciler refuses a
+		// loopback address, and nothing here routes to it.
+		"--endpoint-reconciler-type=none",
 		"--v=1",
 	})
 	if err != nil {
