@@ -25,6 +25,10 @@ func NewClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("kubernetes: kubeconfig %s: %w", kubeconfig, err)
 	}
 	cfg.UserAgent = "freshet"
+	// client-go's default (5 requests/s, bursts of 10) throttles a launcher
+	// running a few steps at once: each step creates, watches and reads.
+	// The API server's own priority and fairness protects it.
+	cfg.QPS, cfg.Burst = 50, 100
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %w", err)
