@@ -15,7 +15,9 @@ require (
 
 require (
 	github.com/pandatix/go-abnf v0.5.3 // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
+	gopkg.in/evanphx/json-patch.v4 v4.13.0 // indirect
 )
 
 require (

@@ -29,6 +29,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -97,6 +98,18 @@ type Options struct {
 
 // DefaultTTL keeps finished Jobs a day.
 const DefaultTTL = 24 * time.Hour
+
+// Rules are the RBAC rules the launcher needs in its namespace, and all
+// that it uses: Jobs to create, watch and delete (a cancel, a timeout,
+// StopOrphans), their Pods to find and read the log of. The Helm chart's
+// Role (jobLauncher.enabled) grants exactly these; deploy/validate checks.
+func Rules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "watch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	}
+}
 
 // Launcher runs attempts as Jobs. It is safe for concurrent use.
 type Launcher struct {
