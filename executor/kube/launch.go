@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -49,6 +50,9 @@ func (l *Launcher) Launch(ctx context.Context, job executor.Job, out executor.Li
 	created, err := jobs.Create(ctx, spec, metav1.CreateOptions{})
 	if err != nil {
 		if ctx.Err() != nil {
+			// The request may have reached the API server before the
+			// cancel: a Job made then must not run unwatched.
+			l.deleteAttempt(job, log)
 			return executor.Outcome{Err: canceledErr(ctx)}
 		}
 		log.Info("step did not start: the Job was refused", "error", err)
@@ -237,6 +241,22 @@ func (l *Launcher) deleteJob(name string, log interface{ Warn(string, ...any) })
 	err := l.client.BatchV1().Jobs(l.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &prop})
 	if err != nil && !apierrors.IsNotFound(err) {
 		log.Warn("delete the Job of a stopped step", "job", name, "error", err)
+	}
+}
+
+// deleteAttempt deletes the Jobs of one attempt, found by label: for a
+// Create whose answer was lost to a cancel.
+func (l *Launcher) deleteAttempt(job executor.Job, log interface{ Warn(string, ...any) }) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sel := l.selector(job.RunID, job.Asset) + "," + LabelAttempt + "=" + strconv.Itoa(job.Attempt)
+	list, err := l.client.BatchV1().Jobs(l.opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		log.Warn("look for the Job of a canceled step", "error", err)
+		return
+	}
+	for i := range list.Items {
+		l.deleteJob(list.Items[i].Name, log)
 	}
 }
 
