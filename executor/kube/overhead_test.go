@@ -15,6 +15,7 @@ import (
 
 	"github.com/freshet-dev/freshet/executor"
 	"github.com/freshet-dev/freshet/executor/kube"
+	"github.com/freshet-dev/freshet/internal/kubetest"
 )
 
 // TestLaunchOverhead measures what one step costs the launcher on a real
@@ -66,6 +67,8 @@ func TestLaunchOverhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	ml, mb, mc := median(launch), median(bareJob), median(configMap)
+	c := kubetest.Shared(t)
+	t.Logf("kube-apiserver %s: etcd + apiserver ready in %s", c.Version, c.StartTime.Round(time.Millisecond))
 	t.Logf("launch overhead, median of %d: launcher %s per step (create Job -> Complete seen -> Outcome); "+
 		"bare client-go Job create+watch %s (launcher/bare %.2f); ConfigMap create+get %s (launcher/ConfigMap %.2f)",
 		rounds, ml.Round(10*time.Microsecond), mb.Round(10*time.Microsecond), float64(ml)/float64(mb),
