@@ -204,6 +204,9 @@ func newServeCmd() *cobra.Command {
 
 The definitions file (freshet.yaml, see docs/config.md) declares assets and
 their dependencies; assets first seen in events are added as "discovered".
+Materialize commands run as child processes of the server, or as
+Kubernetes Jobs with executor: {launcher: kubernetes} in that file (read at
+start; see docs/executor.md).
 
 Metrics are at /metrics. Traces go to an OpenTelemetry collector over OTLP
 when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://otel-collector:4318;
