@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,7 +38,16 @@ import (
 	"github.com/freshet-dev/freshet/internal/kubetest"
 )
 
-func TestMain(m *testing.M) { kubetest.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := kubetest.StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	if build.bin != "" {
+		os.RemoveAll(filepath.Dir(build.bin))
+	}
+	os.Exit(code)
+}
 
 // deadline bounds every wait; the CI machine is slow and busy.
 const deadline = 60 * time.Second
