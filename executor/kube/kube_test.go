@@ -503,13 +503,17 @@ func TestTimeoutDeletes(t *testing.T) {
 	j := job(t)
 	j.Timeout = 500 * time.Millisecond
 	r := start(context.Background(), l, j)
-	got := e.waitJob(t, selectorOf(j))
 	var te *executor.TimeoutError
 	if o := r.wait(t); !errors.As(o.Err, &te) {
 		t.Fatalf("outcome %v, want a timeout", o.Err)
 	}
-	if _, err := e.cs.BatchV1().Jobs(e.ns).Get(context.Background(), got.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("Job after timeout: %v; want it gone", err)
+	// The Job existed (OnStart comes after its creation) and is gone.
+	if !r.started.Load() {
+		t.Fatal("OnStart was not called: no Job was made")
+	}
+	list, err := e.cs.BatchV1().Jobs(e.ns).List(context.Background(), metav1.ListOptions{LabelSelector: selectorOf(j)})
+	if err != nil || len(list.Items) != 0 {
+		t.Errorf("Jobs after timeout: %d, %v; want none", len(list.Items), err)
 	}
 }
 
