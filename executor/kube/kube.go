@@ -88,7 +88,9 @@ type Options struct {
 	// and SIGKILL when it is deleted; 0 means executor.DefaultGrace.
 	Grace time.Duration
 	// PodPoll is how often the launcher looks for the attempt's Pod to
-	// follow its log; 0 means one second.
+	// follow its log when its watch of the Job's Pods tells nothing (a
+	// safety net: the watch says when the Pod appears and starts); 0 means
+	// 10 seconds.
 	PodPoll time.Duration
 	// LogWait bounds how long the Pod's log is still read after the Job
 	// finished; 0 means 10 seconds.
@@ -101,12 +103,12 @@ const DefaultTTL = 24 * time.Hour
 
 // Rules are the RBAC rules the launcher needs in its namespace, and all
 // that it uses: Jobs to create, watch and delete (a cancel, a timeout,
-// StopOrphans), their Pods to find and read the log of. The Helm chart's
+// StopOrphans), their Pods to watch for and read the log of. The Helm chart's
 // Role (jobLauncher.enabled) grants exactly these; deploy/validate checks.
 func Rules() []rbacv1.PolicyRule {
 	return []rbacv1.PolicyRule{
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"create", "get", "list", "watch", "delete"}},
-		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}},
+		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 	}
 }
@@ -151,7 +153,7 @@ func New(client kubernetes.Interface, opts Options) (*Launcher, error) {
 		opts.Grace = executor.DefaultGrace
 	}
 	if opts.PodPoll <= 0 {
-		opts.PodPoll = time.Second
+		opts.PodPoll = 10 * time.Second
 	}
 	if opts.LogWait <= 0 {
 		opts.LogWait = 10 * time.Second

@@ -86,7 +86,9 @@ func (e env) launcher(t *testing.T, opts kube.Options) *kube.Launcher {
 	if opts.Image == "" {
 		opts.Image = "busybox:1.37"
 	}
-	opts.PodPoll = 100 * time.Millisecond
+	// Long: the Pod watch, not the safety-net poll, must bring the log
+	// while the step runs (TestFailedJobLogsAndExitCode waits for it).
+	opts.PodPoll = 5 * time.Minute
 	opts.LogWait = 5 * time.Second
 	l, err := kube.New(e.cs, opts)
 	if err != nil {
@@ -381,6 +383,9 @@ func TestFailedJobLogsAndExitCode(t *testing.T) {
 	got := e.waitJob(t, selectorOf(j))
 	k.setLog(e.ns, got.Name+"-x1", "2026-12-01T10:00:00.5Z loading orders\n2026-12-01T10:00:01Z row 7: bad date\n")
 	e.pod(t, got, node, 3)
+	// The log arrives while the Job still runs: the launcher saw the Pod
+	// through its watch.
+	r.lines.WaitFor(t, "row 7: bad date")
 	e.finish(t, got, false, "BackoffLimitExceeded")
 	o := r.wait(t)
 	var ee *executor.ExitError

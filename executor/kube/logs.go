@@ -37,8 +37,12 @@ type follower struct {
 }
 
 // run follows the log until it ends. While the Pod has not started it
-// looks again every PodPoll; once the Job is done it looks one last time.
+// looks again whenever a Pod of the Job changes (a watch), or every
+// PodPoll if none did; once the Job is done it looks one last time.
 func (f *follower) run(ctx context.Context) {
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	changed := f.watchPods(wctx)
 	var why error
 	final := false
 	for {
@@ -74,10 +78,43 @@ func (f *follower) run(ctx context.Context) {
 		select {
 		case <-f.done:
 			final = true
+		case <-changed:
 		case <-time.After(f.l.opts.PodPoll):
 		case <-ctx.Done():
 		}
 	}
+}
+
+// watchPods returns a channel that receives (without blocking the
+// watch) when a Pod of the Job is added, changes or goes. A watch the API
+// server ends is opened again; one that cannot be opened is tried again
+// after PodPoll, the follower polling meanwhile.
+func (f *follower) watchPods(ctx context.Context) <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	pods := f.l.client.CoreV1().Pods(f.l.opts.Namespace)
+	go func() {
+		for ctx.Err() == nil {
+			w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: jobNameLabel + "=" + f.job})
+			if err != nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(f.l.opts.PodPoll):
+				}
+				continue
+			}
+			for range w.ResultChan() {
+				signal()
+			}
+			w.Stop()
+		}
+	}()
+	return ch
 }
 
 // finish waits for the Job's end and reads the Pod once more, for its
