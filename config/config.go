@@ -33,6 +33,9 @@ type File struct {
 	Alerts Alerting
 	// OpenLineage says where runs' OpenLineage events go; nil: nowhere.
 	OpenLineage *OpenLineage
+	// Executor says where materialize commands run (executor:; local
+	// child processes unless it says kubernetes).
+	Executor Executor
 
 	sels []selection
 }
@@ -86,7 +89,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage", "executor"}
 
 // top decodes the top-level mapping; the executor limits go straight to f.
 func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
@@ -112,6 +115,10 @@ func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []sel
 	}
 	if v, ok := fs["openlineage"]; ok {
 		f.OpenLineage = d.openLineage(v.val, "openlineage")
+	}
+	f.Executor = Executor{Launcher: LauncherLocal}
+	if v, ok := fs["executor"]; ok {
+		f.Executor = d.executor(v.val, "executor")
 	}
 	var (
 		assets []asset.Spec

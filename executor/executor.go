@@ -82,6 +82,13 @@ type PipesOptions struct {
 	Extras map[string]any
 }
 
+// remotePipes is a Launcher that runs children elsewhere (the Kubernetes
+// launcher): the Pipes context mode and message channel they can use,
+// taken when Options.Pipes.Messages is not set.
+type remotePipes interface {
+	PipesChannels() (pipes.ContextMode, pipes.Channel)
+}
+
 // PipesStats count the Dagster Pipes messages an Executor has read, across
 // all its runs.
 type PipesStats struct {
@@ -128,6 +135,11 @@ func New(l Launcher, opts Options) *Executor {
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
+	}
+	// A launcher whose children run on other machines cannot give them
+	// this machine's files: it says which Pipes channels they can use.
+	if r, ok := l.(remotePipes); ok && !opts.Pipes.Disabled && opts.Pipes.Messages == "" {
+		opts.Pipes.Context, opts.Pipes.Messages = r.PipesChannels()
 	}
 	return &Executor{
 		launcher: l,

@@ -15,6 +15,13 @@ import (
 // unfinished.
 const ReasonInterrupted = "interrupted: the server stopped while it ran"
 
+// orphanJobs is a launcher that runs steps elsewhere than in this
+// server's process group (the Kubernetes launcher): it finds and stops
+// what a previous process left running for a step.
+type orphanJobs interface {
+	StopOrphans(ctx context.Context, runID string, key asset.Key) (int, error)
+}
+
 // Reconciled says what Reconcile did.
 type Reconciled struct {
 	Runs     int      // runs marked FAILURE
@@ -25,7 +32,8 @@ type Reconciled struct {
 
 // Reconcile ends the runs a previous process left unfinished: a child
 // still alive (same pid and start time) is stopped with its whole process
-// group, never left orphaned; its step and the run are marked FAILURE
+// group, never left orphaned (with a launcher that runs steps elsewhere,
+// such as Kubernetes Jobs, its StopOrphans finds and stops them); its step and the run are marked FAILURE
 // with ReasonInterrupted, and a materialization_failed and a run_failed
 // event go to the event log. Steps whose asset allows retries are run
 // again in one recovery run. Call it after SetSpecs and Start, before
@@ -76,6 +84,18 @@ func (s *Service) Reconcile(ctx context.Context) (Reconciled, error) {
 				case found:
 					out.Stopped++
 					reason += fmt.Sprintf(" (its process %d was still running and was stopped)", st.PID)
+				}
+			}
+			// Every unfinished step, not only STARTED ones: the crash may
+			// have come between creating a Job and recording STARTED.
+			if o, ok := s.opts.Launcher.(orphanJobs); ok {
+				n, err := o.StopOrphans(ctx, rec.ID, st.Asset)
+				if err != nil {
+					out.Failures = append(out.Failures, fmt.Sprintf("run %s step %s: stop its Jobs: %v", rec.ID, st.Asset, err))
+				}
+				if n > 0 {
+					out.Stopped += n
+					reason += fmt.Sprintf(" (%d Job(s) still running were deleted)", n)
 				}
 			}
 			wasRunning := st.Status == string(executor.StepStarted) || st.Status == string(executor.StepUpForRetry)

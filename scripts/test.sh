@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls `make test`).
 # On a fresh Debian machine with Go it installs what the tests need
-# (ClickHouse server, ZooKeeper and promtool from Debian's packages) first; tests that need a
+# (ClickHouse server, ZooKeeper, etcd and promtool from Debian's packages, and
+# kube-apiserver built once into ~/.cache/freshet) first; tests that need a
 # component fail, never skip, when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +13,19 @@ done
 echo "== lint"
 ./scripts/lint.sh
 echo "== go test -race"
-go test -race -timeout 20m -skip '^TestReplicated' $(go list ./... | grep -v /internal/e2e)
+go test -race -timeout 20m -skip '^TestReplicated' $(go list ./... | grep -v -e /internal/e2e -e /internal/kubetest -e /executor/kube)
 echo "== replicated ClickHouse: ZooKeeper + 2 replicas, conformance in cluster mode, a frozen replica under load"
 # Its own stage, with -v, so the figures (start-up, catch-up) are printed.
 # The tests wait on ON CLUSTER DDL, not the CPU: more of them at once.
 go test -race -count=1 -v -parallel 8 -timeout 15m -run '^TestReplicated' ./internal/chtest/ ./store/clickhouse/ |
   grep -E '^(--- |ok|FAIL|PASS|panic)|cluster:|frozen replica:|replay of|catch-up:|failover:|rows stored|Error|error|_test\.go:[0-9]+:'
+echo "== Kubernetes: etcd + kube-apiserver (internal/kubetest), the Job launcher against it (executor/kube)"
+# Its own stage, with -v, so the figures (control plane start-up, launch
+# overhead per step against bare client-go) are printed. The binaries come
+# from scripts/ensure-kube-apiserver.sh above: cold, building kube-apiserver
+# takes 12-25 min on 2 cores; warm (~/.cache/freshet) it is a no-op.
+go test -race -count=1 -v -timeout 15m ./internal/kubetest/ ./executor/kube/ |
+  grep -E '^(--- |ok|FAIL|PASS|panic)|kube-apiserver v|launch overhead|Error|error|_test\.go:[0-9]+:'
 echo "== durability: kill -9 under load (embedded, ClickHouse, replicated cluster), ClickHouse outage under load"
 go test -race -count=1 -v -timeout 15m ./internal/e2e/ |
   grep -E '^(--- |ok|FAIL|PASS|panic)|counts:|kill -9|cluster:|replica 2|down|drained|Error|error|_test\.go:[0-9]+:'

@@ -124,9 +124,13 @@ func (f *serverFlags) servePprof(ctx context.Context, log *slog.Logger) error {
 
 // appConfig is what every server command passes to app.Open.
 func (f *serverFlags) appConfig(defs *config.File, log *slog.Logger) (app.Config, error) {
+	launcher, err := newLauncher(defs, log)
+	if err != nil {
+		return app.Config{}, err
+	}
 	cfg := app.Config{Store: f.store, DataDir: f.dataDir, Definitions: defs, BodyLimit: f.bodyLimit,
 		Version: version, Logger: log, WALDir: f.walDir, WALMaxBytes: f.walMaxBytes,
-		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: stepLauncher(log), ServerURL: f.serverURL(),
+		BatchSize: f.batchSize, BatchDelay: f.batchDelay, Launcher: launcher, ServerURL: f.serverURL(),
 		AllowedOrigins: f.allowedOrigins, MetricsAuth: f.metricsAuth, MaxEvents: f.maxEvents, NoAssetMetrics: f.noAssetMetrics,
 		DBTBodyLimit: f.dbtBodyLimit}
 	f.limits.apply(&cfg)
@@ -202,6 +206,9 @@ func newServeCmd() *cobra.Command {
 
 The definitions file (freshet.yaml, see docs/config.md) declares assets and
 their dependencies; assets first seen in events are added as "discovered".
+Materialize commands run as child processes of the server, or as
+Kubernetes Jobs with executor: {launcher: kubernetes} in that file (read at
+start; see docs/executor.md).
 
 Metrics are at /metrics. Traces go to an OpenTelemetry collector over OTLP
 when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://otel-collector:4318;

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/freshet-dev/freshet/internal/kubetest"
 )
 
 // The freshet binary, built once per test run exactly as the Dockerfile
@@ -34,6 +36,9 @@ func TestMain(m *testing.M) {
 	// files/freshet-rules.yml, the link to deploy/prometheus/: expected.
 	log.SetOutput(io.Discard)
 	code := m.Run()
+	if err := kubetest.StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

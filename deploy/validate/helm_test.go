@@ -22,7 +22,10 @@ import (
 	"helm.sh/helm/v3/pkg/releaseutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/freshet-dev/freshet/executor/kube"
 )
 
 const (
@@ -34,11 +37,13 @@ const (
 
 // rendered is one render of the chart: its objects by kind and name.
 type rendered struct {
-	raw     map[string]map[string]map[string]any // kind -> name -> object
-	sts     appsv1.StatefulSet
-	secrets map[string]corev1.Secret
-	configs map[string]corev1.ConfigMap
-	svcs    map[string]corev1.Service
+	raw      map[string]map[string]map[string]any // kind -> name -> object
+	sts      appsv1.StatefulSet
+	secrets  map[string]corev1.Secret
+	configs  map[string]corev1.ConfigMap
+	svcs     map[string]corev1.Service
+	roles    map[string]rbacv1.Role
+	bindings map[string]rbacv1.RoleBinding
 }
 
 func loadChart(t *testing.T) *chart.Chart {
@@ -71,7 +76,8 @@ func renderChart(t *testing.T, ch *chart.Chart, vals map[string]any) (map[string
 func decode(t *testing.T, files map[string]string) rendered {
 	t.Helper()
 	r := rendered{raw: map[string]map[string]map[string]any{}, secrets: map[string]corev1.Secret{},
-		configs: map[string]corev1.ConfigMap{}, svcs: map[string]corev1.Service{}}
+		configs: map[string]corev1.ConfigMap{}, svcs: map[string]corev1.Service{},
+		roles: map[string]rbacv1.Role{}, bindings: map[string]rbacv1.RoleBinding{}}
 	for name, content := range files {
 		if !strings.HasSuffix(name, ".yaml") {
 			continue // NOTES.txt, _helpers.tpl
@@ -119,6 +125,14 @@ func decode(t *testing.T, files map[string]string) rendered {
 				r.svcs[objName] = s
 			case "ServiceAccount":
 				strict(&corev1.ServiceAccount{})
+			case "Role":
+				var ro rbacv1.Role
+				strict(&ro)
+				r.roles[objName] = ro
+			case "RoleBinding":
+				var rb rbacv1.RoleBinding
+				strict(&rb)
+				r.bindings[objName] = rb
 			case "ServiceMonitor", "PrometheusRule":
 				// prometheus-operator CRDs: checked field by field below.
 			default:
@@ -173,6 +187,38 @@ func TestHelmChartRenders(t *testing.T) {
 					t.Errorf("want one volume claim template named data, got %+v", r.sts.Spec.VolumeClaimTemplates)
 				}
 				checkGeneratedToken(t, r)
+			},
+		},
+		{
+			name:   "job launcher",
+			values: `jobLauncher: {enabled: true, namespace: freshet-jobs, stepServiceAccount: {create: true, annotations: {team: data}}}`,
+			kinds: map[string][]string{
+				"ConfigMap": {"fr-freshet-config"}, "Secret": {"fr-freshet-admin-token", "fr-freshet-tokens"},
+				"Service": {"fr-freshet", "fr-freshet-headless"}, "ServiceAccount": {"fr-freshet", "fr-freshet-steps"}, "StatefulSet": {"fr-freshet"},
+				"Role": {"fr-freshet-job-launcher"}, "RoleBinding": {"fr-freshet-job-launcher"},
+			},
+			check: func(t *testing.T, r rendered) {
+				if a := r.sts.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || !*a {
+					t.Error("the launcher needs the pod's service account token mounted")
+				}
+				role := r.roles["fr-freshet-job-launcher"]
+				if role.Namespace != "freshet-jobs" {
+					t.Errorf("Role in namespace %q, want freshet-jobs", role.Namespace)
+				}
+				// Exactly what the launcher needs (executor/kube's
+				// TestRulesSuffice runs it under these rules).
+				if want := kube.Rules(); !reflect.DeepEqual(role.Rules, want) {
+					t.Errorf("Role rules %+v, want exactly kube.Rules() %+v", role.Rules, want)
+				}
+				rb := r.bindings["fr-freshet-job-launcher"]
+				if rb.Namespace != "freshet-jobs" || rb.RoleRef.Name != "fr-freshet-job-launcher" || len(rb.Subjects) != 1 ||
+					rb.Subjects[0].Kind != "ServiceAccount" || rb.Subjects[0].Name != "fr-freshet" || rb.Subjects[0].Namespace != namespace {
+					t.Errorf("RoleBinding %+v: want the Role bound to ServiceAccount %s/fr-freshet", rb, namespace)
+				}
+				steps := r.raw["ServiceAccount"]["fr-freshet-steps"]["metadata"].(map[string]any)
+				if steps["namespace"] != "freshet-jobs" {
+					t.Errorf("step ServiceAccount metadata %v", steps)
+				}
 			},
 		},
 		{
@@ -373,7 +419,9 @@ func checkStatefulSet(t *testing.T, r rendered, flags map[string]bool) {
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v: want memory requests and limits", c.Resources)
 	}
-	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+	// Only the Job launcher needs the API (its own case checks the token
+	// is mounted then).
+	if _, launcher := r.roles["fr-freshet-job-launcher"]; !launcher && (pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken) {
 		t.Errorf("the pod mounts a service account token it does not need")
 	}
 	svc := r.svcs["fr-freshet"]

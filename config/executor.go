@@ -1,0 +1,285 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Executor is the executor block: where materialize commands run.
+//
+//	executor:
+//	  launcher: kubernetes           # local (the default: child processes) or kubernetes
+//	  kubernetes:
+//	    namespace: data-jobs         # required
+//	    image: ghcr.io/acme/etl:1.4  # required: the image the commands run in
+//	    service_account: etl         # default: the namespace's default
+//	    image_pull_policy: IfNotPresent
+//	    kubeconfig: /etc/freshet/kubeconfig  # default: in-cluster (Freshet's own Pod's service account)
+//	    instance: prod               # label telling installations apart (default freshet)
+//	    delete_propagation: Background       # or Foreground, on cancel and timeout
+//	    ttl_after_finished: 24h      # how long finished Jobs are kept
+//	    grace: 30s                   # between SIGTERM and SIGKILL when a Pod is stopped
+//	    labels: {team: data}         # added to every Job and Pod
+//	    resources:
+//	      requests: {cpu: 500m, memory: 512Mi}
+//	      limits: {memory: 2Gi}
+//
+// It is read when the server starts; changing it takes a restart.
+type Executor struct {
+	Launcher   string      // LauncherLocal or LauncherKubernetes
+	Kubernetes *Kubernetes // set when Launcher is LauncherKubernetes
+}
+
+// Launcher names.
+const (
+	LauncherLocal      = "local"
+	LauncherKubernetes = "kubernetes"
+)
+
+// Kubernetes configures the Kubernetes Job launcher (package
+// executor/kube). Zero values mean the launcher's defaults.
+type Kubernetes struct {
+	Namespace         string
+	Image             string
+	ServiceAccount    string
+	ImagePullPolicy   string // Always, IfNotPresent or Never
+	Kubeconfig        string // "" means in-cluster
+	Instance          string
+	DeletePropagation string // Background or Foreground
+	TTLAfterFinished  time.Duration
+	Grace             time.Duration
+	Labels            map[string]string
+	// Requests and Limits map a resource name (cpu, memory,
+	// ephemeral-storage, ...) to a quantity in Kubernetes' notation,
+	// already checked.
+	Requests, Limits map[string]string
+}
+
+var (
+	executorFields   = []string{"launcher", "kubernetes"}
+	kubernetesFields = []string{"namespace", "image", "service_account", "image_pull_policy", "kubeconfig", "instance",
+		"delete_propagation", "ttl_after_finished", "grace", "labels", "resources"}
+	resourcesFields = []string{"requests", "limits"}
+)
+
+func (d *decoder) executor(n *yaml.Node, path string) Executor {
+	e := Executor{Launcher: LauncherLocal}
+	fs, ok := d.fields(n, path, executorFields)
+	if !ok {
+		return e
+	}
+	if f, ok := fs["launcher"]; ok {
+		p := join(path, "launcher")
+		if s, ok := d.str(f.val, p); ok {
+			switch s {
+			case LauncherLocal, LauncherKubernetes:
+				e.Launcher = s
+			default:
+				d.addf(f.val.Line, p, "unknown launcher %q: want local or kubernetes", s)
+			}
+		}
+	}
+	f, hasKube := fs["kubernetes"]
+	switch {
+	case e.Launcher == LauncherKubernetes && !hasKube:
+		d.addf(n.Line, join(path, "kubernetes"), "launcher kubernetes needs a kubernetes block with at least namespace and image")
+	case e.Launcher != LauncherKubernetes && hasKube:
+		d.addf(f.key.Line, join(path, "kubernetes"), "a kubernetes block is set but launcher is %s: set launcher: kubernetes to use it", e.Launcher)
+	case hasKube:
+		e.Kubernetes = d.kubernetes(f.val, join(path, "kubernetes"))
+	}
+	return e
+}
+
+func (d *decoder) kubernetes(n *yaml.Node, path string) *Kubernetes {
+	fs, ok := d.fields(n, path, kubernetesFields)
+	if !ok {
+		return nil
+	}
+	k := &Kubernetes{}
+	if f, ok := fs["namespace"]; ok {
+		k.Namespace = d.dnsName(f.val, join(path, "namespace"), validation.IsDNS1123Label)
+	} else {
+		d.addf(n.Line, join(path, "namespace"), "namespace is required: where the step Jobs are created")
+	}
+	if f, ok := fs["image"]; ok {
+		p := join(path, "image")
+		if s := d.nonEmpty(f.val, p, "the container image the commands run in"); s != "" {
+			if strings.ContainsAny(s, " \t\r\n") {
+				d.addf(f.val.Line, p, "an image reference has no white space, got %q", s)
+			} else {
+				k.Image = s
+			}
+		}
+	} else {
+		d.addf(n.Line, join(path, "image"), "image is required: the container image the commands run in")
+	}
+	if f, ok := fs["service_account"]; ok {
+		k.ServiceAccount = d.dnsName(f.val, join(path, "service_account"), validation.IsDNS1123Subdomain)
+	}
+	if f, ok := fs["image_pull_policy"]; ok {
+		k.ImagePullPolicy = d.oneOf(f.val, join(path, "image_pull_policy"), "Always", "IfNotPresent", "Never")
+	}
+	if f, ok := fs["kubeconfig"]; ok {
+		k.Kubeconfig = d.nonEmpty(f.val, join(path, "kubeconfig"), "a kubeconfig file's path; leave it out to use the in-cluster service account")
+	}
+	if f, ok := fs["instance"]; ok {
+		p := join(path, "instance")
+		if s, ok := d.str(f.val, p); ok {
+			if msgs := validation.IsValidLabelValue(s); s == "" || len(msgs) > 0 {
+				d.addf(f.val.Line, p, "instance %q must be a label value: up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", s)
+			} else {
+				k.Instance = s
+			}
+		}
+	}
+	if f, ok := fs["delete_propagation"]; ok {
+		k.DeletePropagation = d.oneOf(f.val, join(path, "delete_propagation"), "Background", "Foreground")
+	}
+	if f, ok := fs["ttl_after_finished"]; ok {
+		k.TTLAfterFinished = d.positiveDuration(f.val, join(path, "ttl_after_finished"), time.Second)
+	}
+	if f, ok := fs["grace"]; ok {
+		k.Grace = d.positiveDuration(f.val, join(path, "grace"), time.Second)
+	}
+	if f, ok := fs["labels"]; ok {
+		k.Labels = d.kubeLabels(f.val, join(path, "labels"))
+	}
+	if f, ok := fs["resources"]; ok {
+		p := join(path, "resources")
+		if rfs, ok := d.fields(f.val, p, resourcesFields); ok {
+			if f, ok := rfs["requests"]; ok {
+				k.Requests = d.quantities(f.val, join(p, "requests"))
+			}
+			if f, ok := rfs["limits"]; ok {
+				k.Limits = d.quantities(f.val, join(p, "limits"))
+			}
+		}
+	}
+	return k
+}
+
+// dnsName decodes a Kubernetes object name checked by valid.
+func (d *decoder) dnsName(n *yaml.Node, path string, valid func(string) []string) string {
+	s, ok := d.str(n, path)
+	if !ok {
+		return ""
+	}
+	if msgs := valid(s); len(msgs) > 0 {
+		d.addf(n.Line, path, "invalid name %q: %s", s, strings.Join(msgs, "; "))
+		return ""
+	}
+	return s
+}
+
+func (d *decoder) oneOf(n *yaml.Node, path string, allowed ...string) string {
+	s, ok := d.str(n, path)
+	if !ok {
+		return ""
+	}
+	if !slices.Contains(allowed, s) {
+		d.addf(n.Line, path, "%q: want one of %s", s, strings.Join(allowed, ", "))
+		return ""
+	}
+	return s
+}
+
+// positiveDuration decodes a duration of at least min.
+func (d *decoder) positiveDuration(n *yaml.Node, path string, least time.Duration) time.Duration {
+	v, ok := d.duration(n, path)
+	if !ok {
+		return 0
+	}
+	if v < least {
+		d.addf(n.Line, path, "must be at least %s, got %s", least, v)
+		return 0
+	}
+	return v
+}
+
+// stringMap decodes a mapping of plain string keys to scalar values,
+// reporting duplicates; check reports what is wrong with one pair.
+func (d *decoder) stringMap(n *yaml.Node, path, what string, check func(k, v string) string) map[string]string {
+	if n = d.resolve(n); n == nil || isNull(n) {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		d.addf(n.Line, path, "expected a mapping of %s, got %s", what, describe(n))
+		return nil
+	}
+	out := make(map[string]string, len(n.Content)/2)
+	lines := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := d.resolve(n.Content[i])
+		if k == nil {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+			d.addf(k.Line, path, "keys must be plain strings, got %s", describeKey(k))
+			continue
+		}
+		p := join(path, k.Value)
+		if first, dup := lines[k.Value]; dup {
+			d.addf(k.Line, p, "duplicate key %q (first at line %d)", k.Value, first)
+			continue
+		}
+		lines[k.Value] = k.Line
+		v, ok := d.str(n.Content[i+1], p)
+		if !ok {
+			continue
+		}
+		if msg := check(k.Value, v); msg != "" {
+			d.addf(k.Line, p, "%s", msg)
+			continue
+		}
+		out[k.Value] = v
+	}
+	return out
+}
+
+// reservedLabelPrefixes are the launcher's own labels.
+var reservedLabelPrefixes = []string{"freshet.dev/", "app.kubernetes.io/managed-by", "batch.kubernetes.io/"}
+
+func (d *decoder) kubeLabels(n *yaml.Node, path string) map[string]string {
+	return d.stringMap(n, path, "label name to value", func(k, v string) string {
+		for _, p := range reservedLabelPrefixes {
+			if strings.HasPrefix(k, p) {
+				return fmt.Sprintf("label %s is set by Freshet", k)
+			}
+		}
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Sprintf("invalid label name %q: %s", k, strings.Join(msgs, "; "))
+		}
+		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+			return fmt.Sprintf("invalid label value %q: %s", v, strings.Join(msgs, "; "))
+		}
+		return ""
+	})
+}
+
+func (d *decoder) quantities(n *yaml.Node, path string) map[string]string {
+	m := d.stringMap(n, path, "resource name to quantity (cpu: 500m, memory: 1Gi)", func(k, v string) string {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Sprintf("invalid resource name %q: %s", k, strings.Join(msgs, "; "))
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			return fmt.Sprintf("invalid quantity %q for %s: use Kubernetes' notation, such as 500m or 2Gi", v, k)
+		}
+		if q.Sign() < 0 {
+			return fmt.Sprintf("%s must not be negative, got %s", k, v)
+		}
+		return ""
+	})
+	if len(m) == 0 {
+		return nil
+	}
+	return maps.Clone(m)
+}
