@@ -241,9 +241,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts.FirstSeen = a.firstSeen
 	fopts.History = st // history older than the monitor's in-memory window
 	fopts.Tracer = cfg.tracer("freshness")
-	var rec monitor.Recorder = a.pipeline
+	var rec monitor.Recorder = a.submitter()
 	if a.cluster != nil {
-		rec = standbyRecorder{next: a.pipeline, leading: &a.cluster.leading}
+		rec = standbyRecorder{next: rec, leading: &a.cluster.leading}
 	}
 	a.monitor = monitor.New(a.lineage, rec, fopts)
 	a.selectPolicies(a.catalog.Keys())
@@ -310,7 +310,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,
 		Events:      guard,
-		Ingest:      clientIngest{a.pipeline},
+		Ingest:      clientIngest{a.submitter()},
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
 		Declare:     a.declare,
@@ -583,7 +583,7 @@ func (a *App) latestEvents(k asset.Key) []asset.Event {
 
 // Submit ingests events as the API does (used by the demo).
 func (a *App) Submit(ctx context.Context, events []asset.Event) error {
-	return a.pipeline.Submit(ctx, events)
+	return a.submitter().Submit(ctx, events)
 }
 
 // Drain waits until every event acknowledged so far is in the store.
@@ -635,7 +635,7 @@ func (a *App) openRuns(cfg Config) error {
 	if err := a.openLineageOut(cfg, defs); err != nil {
 		return err
 	}
-	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
+	a.runs = runs.New(runs.Options{Store: rs, Events: a.submitter(), Launcher: launcher,
 		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs"),
 		Notify: a.notifyRun})
 	a.runs.SetSpecs(runSpecs(a.specs))
@@ -645,7 +645,7 @@ func (a *App) openRuns(cfg Config) error {
 			spec, _, _ := a.catalog.Spec(k)
 			return !defs.Automation.Excluded(spec)
 		},
-		Events: a.pipeline, Log: cfg.Logger,
+		Events: a.submitter(), Log: cfg.Logger,
 	})
 	a.autoDone = make(chan struct{})
 	return nil

@@ -55,7 +55,7 @@ type Follower struct {
 	opts Options
 
 	mu   sync.Mutex
-	own  map[string]time.Time // ids this server ingests: zero until stored, then when
+	own  map[string]time.Time // ids this server ingests, by when it last heard of them
 	seen map[string]time.Time // ids read from the log, by their stamp
 	high time.Time            // the newest stamp read
 
@@ -103,31 +103,40 @@ func (f *Follower) Prime(ctx context.Context) error {
 	return err
 }
 
-// Own tells the follower about events this server acknowledged: it shows
-// them itself and skips them in the log. Stored says when its store write
-// ended; until then they are kept whatever their age.
-func (f *Follower) Own(events []asset.Event) {
+// Own tells the follower about events this server is about to take: it
+// shows them itself and skips them in the log. Call it before they can
+// reach the store (before the write-ahead log), so no poll can see them
+// first. An id is forgotten OwnHorizon after Own or Stored last named it,
+// or at once by Disown.
+func (f *Follower) Own(events []asset.Event) { f.touch(events) }
+
+// Stored tells the follower that events this server ingested are in the
+// store: they are forgotten OwnHorizon from now if no poll read them.
+func (f *Follower) Stored(events []asset.Event) { f.touch(events) }
+
+// Disown forgets events this server did not take after all (the
+// write-ahead log refused them).
+func (f *Follower) Disown(events []asset.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range events {
-		if _, ok := f.own[events[i].ID]; !ok {
-			f.own[events[i].ID] = time.Time{}
-		}
+		delete(f.own, events[i].ID)
 	}
 }
 
-// Stored tells the follower that events this server ingested are in the
-// store: from now on they can be forgotten once the log's overlap passed.
-func (f *Follower) Stored(events []asset.Event) {
+func (f *Follower) touch(events []asset.Event) {
 	now := f.opts.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i := range events {
-		if t, ok := f.own[events[i].ID]; ok && t.IsZero() {
-			f.own[events[i].ID] = now
-		}
+		f.own[events[i].ID] = now
 	}
 }
+
+// OwnHorizon is how long an id of this server's is remembered without news
+// of it: an event acknowledged here and stored more than this later (a
+// store outage) and then read from the log would be shown twice.
+const OwnHorizon = 15 * time.Minute
 
 // Run polls the log until ctx ends.
 func (f *Follower) Run(ctx context.Context) {
@@ -176,6 +185,11 @@ func (f *Follower) poll(ctx context.Context, apply bool) (int, error) {
 			if err != nil {
 				f.unsee(fresh) // read them again next time
 				return applied, fmt.Errorf("read logged events: %w", err)
+			}
+			if len(events) < len(fresh) {
+				// The view's insert into the log can be visible before
+				// the events' own part: read those again next poll.
+				f.unsee(missing(fresh, events))
 			}
 			slices.SortFunc(events, func(a, b asset.Event) int {
 				return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.ID, b.ID))
@@ -227,11 +241,25 @@ func (f *Follower) unsee(entries []store.LogEntry) {
 	}
 }
 
+// missing returns the entries whose event is not among events.
+func missing(entries []store.LogEntry, events []asset.Event) []store.LogEntry {
+	got := make(map[string]bool, len(events))
+	for i := range events {
+		got[events[i].ID] = true
+	}
+	var out []store.LogEntry
+	for _, e := range entries {
+		if !got[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // forget drops what no later poll can read again: seen ids stamped
-// before since, and own ids stored longer ago than twice the overlap
-// (their entry was read, or lost with a store that forgot them).
+// before since, and own ids not named for OwnHorizon.
 func (f *Follower) forget(since time.Time) {
-	horizon := f.opts.Now().Add(-2 * f.opts.Overlap)
+	horizon := f.opts.Now().Add(-max(OwnHorizon, 2*f.opts.Overlap))
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for id, t := range f.seen {
@@ -240,7 +268,7 @@ func (f *Follower) forget(since time.Time) {
 		}
 	}
 	for id, t := range f.own {
-		if !t.IsZero() && t.Before(horizon) {
+		if t.Before(horizon) {
 			delete(f.own, id)
 		}
 	}

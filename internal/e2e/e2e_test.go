@@ -25,6 +25,7 @@ import (
 
 	"github.com/freshet-dev/freshet/internal/chtest"
 	"github.com/freshet-dev/freshet/internal/freeport"
+	"github.com/freshet-dev/freshet/internal/kubetest"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/embedded"
 )
@@ -50,6 +51,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if err := kubetest.StopShared(); err != nil {
+		fmt.Fprintln(os.Stderr, "stop the Kubernetes control plane:", err)
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/freshet-dev/freshet/internal/chtest"
 	"github.com/freshet-dev/freshet/internal/freeport"
+	"github.com/freshet-dev/freshet/internal/kubetest"
 )
 
 // TestReplicasOneLeader: three freshet servers share one ClickHouse and
@@ -25,20 +26,35 @@ import (
 // automated materializations and pages. The leader is killed with
 // SIGKILL: another takes over, no run is launched twice, the incident is
 // not paged again, and its recovery is one resolve, sent by the new leader.
+// Once with the election through ZooKeeper, once through a Kubernetes
+// Lease on a real kube-apiserver.
 func TestReplicasOneLeader(t *testing.T) {
+	for _, election := range []string{"zookeeper", "lease"} {
+		t.Run(election, func(t *testing.T) { replicasOneLeader(t, election) })
+	}
+}
+
+func replicasOneLeader(t *testing.T, election string) {
 	const (
 		keyEnv     = "FRESHET_E2E_PD_ROUTING_KEY"
 		routingKey = "R0UT1NGKEYREPLICAS00000000000000"
 		wantKey    = "freshet/sla/raw/orders"
 		timeout    = 4 * time.Second // --election-timeout
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	zk, err := chtest.StartZooKeeper(ctx)
-	if err != nil {
-		t.Fatal(err)
+	var electionArgs []string
+	switch election {
+	case "zookeeper":
+		zk, err := chtest.StartZooKeeper(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zk.Stop()
+		electionArgs = []string{"--zookeeper", zk.Addr() + "/e2e"}
+	case "lease":
+		electionArgs = []string{"--lease", "default/freshet-e2e", "--lease-kubeconfig", kubetest.Shared(t).Kubeconfig}
 	}
-	defer zk.Stop()
 	ch, err := chtest.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +99,9 @@ assets:
 		sdir := filepath.Join(dir, fmt.Sprintf("s%d", i))
 		s := &server{t: t, addr: addr, logPath: sdir + ".log",
 			args: []string{"serve", "--config", defs, "--store", dsn, "--data-dir", sdir, "--addr", addr, "--log-level", "info",
-				"--zookeeper", zk.Addr() + "/e2e", "--name", fmt.Sprintf("s%d", i), "--advertise-url", "http://" + addr,
+				"--name", fmt.Sprintf("s%d", i), "--advertise-url", "http://" + addr,
 				"--election-timeout", timeout.String(), "--follow-overlap", "5s"}}
+		s.args = append(s.args, electionArgs...)
 		servers = append(servers, s)
 	}
 	t.Cleanup(func() {
@@ -286,9 +303,15 @@ assets:
 		}
 	}
 	for i, s := range servers {
-		waitUntil(t, fmt.Sprintf("s%d's catalog to count what the store holds", i), time.Minute, func() bool {
-			return countsDiff(wantLoad, loadCounts(s)) == ""
-		})
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			diff := countsDiff(wantLoad, loadCounts(s))
+			if diff == "" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("s%d's catalog does not count what the store holds: %s", i, diff)
+			}
+		}
 	}
 	t.Logf("replicas: after the restart of s%d, the three catalogs count the %d stored load events", first, len(all.acked))
 	stopSampling()
