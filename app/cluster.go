@@ -13,8 +13,8 @@ import (
 	"github.com/freshet-dev/freshet/api"
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/follow"
-	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/freshness/monitor"
+	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/leader"
 	"github.com/freshet-dev/freshet/store"
 )
