@@ -81,8 +81,10 @@ ORDER BY asset, kind, check_group`,
 			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
 			" AND asset IN " + idsTable + " ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",
 
-		edges: "SELECT DISTINCT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
-			" WHERE notEmpty(upstream) ORDER BY up, asset",
+		// With the edges of events a trim removed (event_edges).
+		edges: "SELECT DISTINCT up, asset FROM (SELECT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
+			" WHERE notEmpty(upstream) UNION ALL SELECT upstream AS up, asset FROM " + s.table("event_edges") +
+			") ORDER BY up, asset",
 
 		insertSpecs: "INSERT INTO " + s.table("specs") + " (key, version, deleted, spec)",
 		// argMax rather than FINAL: correct before any merge and on every
@@ -207,5 +209,6 @@ func allStatements(db string) ([]statement, error) {
 		sql, args := eventsQuery(s, c.q, c.after, 101)
 		out = append(out, statement{name: c.name, sql: sql, args: args})
 	}
+	out = append(out, trimStatements(s)...)
 	return out, nil
 }

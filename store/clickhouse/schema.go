@@ -70,6 +70,7 @@ func migrations() []migration {
 		{version: 2, name: "event id index", stmts: eventIDIndex},
 		{version: 3, name: "runs, steps and run logs", stmts: runTables},
 		{version: 4, name: "alert deliveries, incidents and silences", stmts: alertTables},
+		{version: 5, name: "edges of trimmed events", stmts: edgesTable},
 	}
 }
 

@@ -44,6 +44,7 @@ type Store struct {
 	batchRows int
 
 	appendMu sync.Mutex // one AppendEvents at a time: see there
+	trimMu   sync.Mutex // one trim at a time: they share a helper table
 
 	mu          sync.Mutex // guards specVersion
 	specVersion uint64     // last spec version written by this process

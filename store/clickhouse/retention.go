@@ -1,0 +1,256 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// Retention on ClickHouse works by whole partitions (months, toYYYYMM of
+// the time column), the way that costs the server least and that 18.16
+// supports: it has no TTL clause, and ALTER DELETE rewrites every part.
+// A partition is removed once every row in it is older than the cut, so
+// a month leaves between 0 and 1 month after the window passes its end.
+//
+// Events keep, for every group (asset, kind, check name, partition), the
+// latest event before the cut (store.Trimmer). Those rows are copied into
+// a local helper table (trimTable) partitioned like events, and each old
+// partition of events is then swapped, atomically, for the helper's copy
+// of it (ALTER TABLE ... REPLACE PARTITION ... FROM: a partition absent
+// from the helper is swapped for nothing, a drop). Readers see a partition
+// either whole or trimmed, never without its kept rows. A crash between
+// two swaps leaves some partitions trimmed; the next trim finds the same
+// kept rows (they are still the latest of their groups) and finishes.
+// The lineage edges the removed events reported are copied into
+// event_edges first, which ObservedEdges reads with events.
+//
+// The ids of removed events stay in event_ids (not partitioned), so a
+// removed event sent again is still ignored as a replay; that table grows
+// by one id per event (docs/operations.md, "Retention").
+
+// trimTable is the helper table a trim fills with the rows it keeps. It is
+// local (never replicated): REPLACE PARTITION on a Replicated events table
+// reads it on the server that runs the statement and replicates the result.
+const trimTable = "events_trim"
+
+// oldPartitionsSQL lists a table's partitions whose newest row is older
+// than a DateTime, with their rows (before merges: copies count).
+func oldPartitionsSQL() string {
+	return "SELECT partition_id, sum(rows) FROM system.parts WHERE database = ? AND table = ? AND active" +
+		" GROUP BY partition_id HAVING max(max_time) < toDateTime(?) ORDER BY partition_id"
+}
+
+// groupExpr is the key a trim keeps one event of; it matches the embedded
+// store's (asset, kind, check name, partition).
+const groupExpr = "asset, kind, if(kind = '" + string(asset.KindCheckResult) + "' AND has_check = 1, check_name, ''), `partition`"
+
+func createTrimSQL(s schema) []string {
+	return []string{
+		"DROP TABLE IF EXISTS " + s.table(trimTable),
+		"CREATE TABLE " + s.table(trimTable) + " AS " + s.table("events") +
+			" ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(time) ORDER BY (asset, time, id)",
+	}
+}
+
+// keepEdgesSQL copies the edges of the given months into event_edges.
+func keepEdgesSQL(s schema, months []string) string {
+	return "INSERT INTO " + s.table("event_edges") + " (upstream, asset)" +
+		" SELECT DISTINCT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
+		" WHERE toYYYYMM(time) IN (" + strings.Join(months, ", ") + ") AND notEmpty(upstream)"
+}
+
+// keepRowsSQL copies into the helper, from the given months, the events
+// that are the latest of their group before the cut (argument: the cut as
+// Unix seconds). Copies of one event share its id and are all copied.
+func keepRowsSQL(s schema, months []string) string {
+	return "INSERT INTO " + s.table(trimTable) + " SELECT * FROM " + s.table("events") +
+		" WHERE toYYYYMM(time) IN (" + strings.Join(months, ", ") + ") AND id IN (" +
+		"SELECT argMax(id, tuple(time_ns, id)) FROM " + s.table("events") +
+		" WHERE time < toDateTime(?) GROUP BY " + groupExpr + ")"
+}
+
+func trimCountSQL(s schema) string {
+	return "SELECT toString(toYYYYMM(time)) AS p, count() FROM " + s.table(trimTable) + " GROUP BY p ORDER BY p"
+}
+
+func replacePartitionSQL(s schema, month string) string {
+	return "ALTER TABLE " + s.table("events") + " REPLACE PARTITION ID '" + month + "' FROM " + s.table(trimTable)
+}
+
+func dropPartitionSQL(s schema, table, month string) string {
+	return "ALTER TABLE " + s.table(table) + " DROP PARTITION ID '" + month + "'"
+}
+
+// edgesTable is migration 5: lineage edges reported by events a trim
+// removed (ObservedEdges reads them with those of the events left).
+func edgesTable(s schema) []string {
+	return []string{
+		"CREATE TABLE IF NOT EXISTS " + s.table("event_edges") + s.onCluster() + ` (
+    upstream String,
+    asset String
+) ENGINE = ` + s.engine("ReplacingMergeTree", "event_edges") + `
+ORDER BY (upstream, asset)`,
+	}
+}
+
+var _ store.Trimmer = (*Store)(nil)
+
+// oldPartitions returns the partitions of table entirely before cut.
+func (st *Store) oldPartitions(ctx context.Context, table string, cut int64) ([]string, int64, error) {
+	rows, err := st.conn.Query(ctx, oldPartitionsSQL(), st.schema.db, table, cut)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list partitions of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var (
+		ids   []string
+		total int64
+	)
+	for rows.Next() {
+		var (
+			id string
+			n  uint64
+		)
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, 0, fmt.Errorf("list partitions of %s: %w", table, err)
+		}
+		if _, err := strconv.ParseUint(id, 10, 32); err != nil {
+			return nil, 0, fmt.Errorf("partition %q of %s is not a month", id, table)
+		}
+		ids = append(ids, id)
+		total += int64(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list partitions of %s: %w", table, err)
+	}
+	return ids, total, nil
+}
+
+// cutSeconds is the DateTime a cut compares with: rows in the cut's own
+// second are not older than it.
+func cutSeconds(before time.Time) int64 { return dateTimeSec(before.UnixNano()) }
+
+// TrimEvents removes the months of events that ended before `before`,
+// keeping the latest event of each group before it (see the top of this
+// file).
+func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed, error) {
+	st.trimMu.Lock()
+	defer st.trimMu.Unlock()
+	var res store.Trimmed
+	cut := cutSeconds(before)
+	months, rows, err := st.oldPartitions(ctx, "events", cut)
+	if err != nil || len(months) == 0 {
+		return res, wrapTrim("events", err)
+	}
+	for _, q := range createTrimSQL(st.schema) {
+		if err := st.conn.Exec(ctx, q); err != nil {
+			return res, wrapTrim("events", err)
+		}
+	}
+	defer func() {
+		// Best effort: the next trim drops it first anyway.
+		_ = st.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+st.schema.table(trimTable))
+	}()
+	if err := st.conn.Exec(ctx, keepEdgesSQL(st.schema, months)); err != nil {
+		return res, wrapTrim("events", fmt.Errorf("keep edges: %w", err))
+	}
+	if err := st.conn.Exec(ctx, keepRowsSQL(st.schema, months), cut); err != nil {
+		return res, wrapTrim("events", fmt.Errorf("keep latest events: %w", err))
+	}
+	kept, err := st.trimCounts(ctx)
+	if err != nil {
+		return res, wrapTrim("events", err)
+	}
+	for _, m := range months {
+		// The helper is local to one server: should the pool have moved to
+		// another since it was filled, its copy there differs, and the
+		// swap would lose the kept rows. Check it right before.
+		now, err := st.trimCounts(ctx)
+		if err != nil {
+			return res, wrapTrim("events", err)
+		}
+		if now[m] != kept[m] {
+			return res, wrapTrim("events", fmt.Errorf("the kept rows of month %s changed (%d, then %d): another server answered; trim again", m, kept[m], now[m]))
+		}
+		if err := st.conn.Exec(ctx, replacePartitionSQL(st.schema, m)); err != nil {
+			return res, wrapTrim("events", fmt.Errorf("replace month %s: %w", m, err))
+		}
+		res.Partitions++
+		res.Kept += kept[m]
+	}
+	res.Rows = max(0, rows-res.Kept)
+	return res, nil
+}
+
+// trimCounts returns the helper's rows by month.
+func (st *Store) trimCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := st.conn.Query(ctx, trimCountSQL(st.schema))
+	if err != nil {
+		return nil, fmt.Errorf("count kept events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var (
+			m string
+			n uint64
+		)
+		if err := rows.Scan(&m, &n); err != nil {
+			return nil, fmt.Errorf("count kept events: %w", err)
+		}
+		out[m] = int64(n)
+	}
+	return out, rows.Err()
+}
+
+// TrimRunLogs drops the months of run_log_lines that ended before
+// `before`.
+func (st *Store) TrimRunLogs(ctx context.Context, before time.Time) (store.Trimmed, error) {
+	st.trimMu.Lock()
+	defer st.trimMu.Unlock()
+	var res store.Trimmed
+	months, rows, err := st.oldPartitions(ctx, "run_log_lines", cutSeconds(before))
+	if err != nil {
+		return res, wrapTrim("run logs", err)
+	}
+	for _, m := range months {
+		if err := st.conn.Exec(ctx, dropPartitionSQL(st.schema, "run_log_lines", m)); err != nil {
+			return res, wrapTrim("run logs", fmt.Errorf("drop month %s: %w", m, err))
+		}
+		res.Partitions++
+	}
+	res.Rows = rows
+	return res, nil
+}
+
+func wrapTrim(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("clickhouse: trim %s: %w", what, err)
+}
+
+// trimStatements lists the statements of a trim with sample months, for
+// allStatements: months with no rows, so running them changes nothing the
+// other checks read.
+func trimStatements(s schema) []statement {
+	months := []string{"202001", "202002"}
+	cut := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
+	out := []statement{{name: "trim partitions", sql: oldPartitionsSQL(), args: []any{s.db, "events", cut}}}
+	for i, q := range createTrimSQL(s) {
+		out = append(out, statement{name: fmt.Sprintf("trim helper %d", i+1), sql: q})
+	}
+	return append(out,
+		statement{name: "trim keep edges", sql: keepEdgesSQL(s, months)},
+		statement{name: "trim keep rows", sql: keepRowsSQL(s, months), args: []any{cut}},
+		statement{name: "trim count kept", sql: trimCountSQL(s)},
+		statement{name: "trim replace partition", sql: replacePartitionSQL(s, months[0])},
+		statement{name: "trim drop log partition", sql: dropPartitionSQL(s, "run_log_lines", months[1])},
+		statement{name: "trim drop helper", sql: "DROP TABLE IF EXISTS " + s.table(trimTable)},
+	)
+}
