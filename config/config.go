@@ -33,6 +33,8 @@ type File struct {
 	Alerts Alerting
 	// OpenLineage says where runs' OpenLineage events go; nil: nowhere.
 	OpenLineage *OpenLineage
+	// Retention says how long history is kept (zero: forever).
+	Retention Retention
 
 	sels []selection
 }
@@ -78,6 +80,7 @@ func Parse(name string, data []byte) (*File, error) {
 		d.validate(assets, decl)
 		d.checkPools(assets, decl, d.poolNames)
 		applySelections(assets, sels)
+		d.checkRetention(f.Retention, assets, sels)
 		f.Assets, f.sels = assets, sels
 	}
 	if len(d.problems) > 0 {
@@ -86,7 +89,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage", "retention"}
 
 // top decodes the top-level mapping; the executor limits go straight to f.
 func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
@@ -112,6 +115,9 @@ func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []sel
 	}
 	if v, ok := fs["openlineage"]; ok {
 		f.OpenLineage = d.openLineage(v.val, "openlineage")
+	}
+	if v, ok := fs["retention"]; ok {
+		f.Retention = d.retention(v.val, "retention")
 	}
 	var (
 		assets []asset.Spec
