@@ -64,9 +64,9 @@ func trimFixture() []asset.Event {
 		// one observation and one failure (kept: latest of their kind),
 		// two checks (each keeps its latest), and later data.
 		withUpstream(mat("a-m1", "a", day(time.January, 5, 1)), "u"), // removed; its edge u -> a stays
-		mat("a-m2", "a", day(time.January, 20, 1)),                    // removed
-		mat("a-m3", "a", day(time.February, 10, 1)),                   // kept: latest before the cut
-		mat("a-m4", "a", day(time.April, 1, 1)),                       // after the cut
+		mat("a-m2", "a", day(time.January, 20, 1)),                   // removed
+		mat("a-m3", "a", day(time.February, 10, 1)),                  // kept: latest before the cut
+		mat("a-m4", "a", day(time.April, 1, 1)),                      // after the cut
 		ev("a-o1", asset.KindObservation, "a", day(time.January, 3, 1)),
 		ev("a-f1", asset.KindMaterializationFailed, "a", day(time.January, 7, 1)),
 		check("a-c1", "a", day(time.January, 2, 1), "not_null", true), // removed
