@@ -107,8 +107,9 @@ func TestPassRemovesOldHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// e0 and e1 go; e2 is the latest before the cut (kept), e3 and e4 are inside.
-	if res.Events.Rows != 2 || res.Events.Kept != 1 || res.RunLogs.Rows != 1 {
+	// e1 goes; e0 is the first (kept), e2 the latest before the cut
+	// (kept), e3 and e4 are inside the window.
+	if res.Events.Rows != 1 || res.Events.Kept != 2 || res.RunLogs.Rows != 1 {
 		t.Errorf("pass = %+v", res)
 	}
 	page, err := st.Events(ctx, store.EventQuery{Ascending: true})
@@ -119,15 +120,15 @@ func TestPassRemovesOldHistory(t *testing.T) {
 	for _, e := range page.Events {
 		ids = append(ids, e.ID)
 	}
-	if strings.Join(ids, " ") != "e2 e3 e4" {
-		t.Errorf("events left = %v, want e2 e3 e4", ids)
+	if strings.Join(ids, " ") != "e0 e2 e3 e4" {
+		t.Errorf("events left = %v, want e0 e2 e3 e4", ids)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(r.Collectors()...)
 	want := `
 # HELP freshet_retention_removed_rows_total Rows retention removed from the store, by table: events or run_logs.
 # TYPE freshet_retention_removed_rows_total counter
-freshet_retention_removed_rows_total{table="events"} 2
+freshet_retention_removed_rows_total{table="events"} 1
 freshet_retention_removed_rows_total{table="run_logs"} 1
 # HELP freshet_retention_passes_total Retention passes by outcome: ok or error.
 # TYPE freshet_retention_passes_total counter
@@ -137,7 +138,7 @@ freshet_retention_passes_total{outcome="ok"} 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "freshet_retention_removed_rows_total", "freshet_retention_passes_total"); err != nil {
 		t.Error(err)
 	}
-	if !strings.Contains(logs.String(), "retention pass") || !strings.Contains(logs.String(), "events_removed=2") {
+	if !strings.Contains(logs.String(), "retention pass") || !strings.Contains(logs.String(), "events_removed=1") {
 		t.Errorf("log = %q", logs.String())
 	}
 }

@@ -14,14 +14,17 @@ import (
 // the cut, so the catalog's latest state, every check's latest result,
 // every partition's latest materialization and the success each asset
 // held at the cut (the data time of what was built after it) survive;
-// the lineage edges events reported (ObservedEdges); and the ids of
-// removed events may be forgotten, so a removed event sent again may be
-// stored again (and is removed by the next trim).
+// each asset's first event and first materialization (where freshness
+// counts a grace period from); and the lineage edges events reported
+// (ObservedEdges). The ids of removed events may be forgotten, so a
+// removed event sent again may be stored again (and is removed by the
+// next trim).
 //
 // A store may remove less than asked: the ClickHouse store drops whole
 // months, so it removes the events of the months that ended before the
-// cut and keeps the rest of the cut's month. Summaries' Counts and
-// FirstTime describe the events a store still holds.
+// cut and keeps the rest of the cut's month. Summaries' Counts count the
+// events a store still holds; FirstTime does not change (the first event
+// is kept).
 type Trimmer interface {
 	// TrimEvents removes events with Time before `before`, keeping those
 	// above.

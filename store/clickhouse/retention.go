@@ -18,7 +18,8 @@ import (
 // a month leaves between 0 and 1 month after the window passes its end.
 //
 // Events keep, for every group (asset, kind, check name, partition), the
-// latest event before the cut (store.Trimmer). Those rows are copied into
+// latest event before the cut, and each asset's first event and first
+// materialization (store.Trimmer). Those rows are copied into
 // a local helper table (trimTable) partitioned like events, and each old
 // partition of events is then swapped, atomically, for the helper's copy
 // of it (ALTER TABLE ... REPLACE PARTITION ... FROM: a partition absent
@@ -65,13 +66,20 @@ func keepEdgesSQL(s schema, months []string) string {
 }
 
 // keepRowsSQL copies into the helper, from the given months, the events
-// that are the latest of their group before the cut (argument: the cut as
-// Unix seconds). Copies of one event share its id and are all copied.
+// that are the latest of their group before the cut, and each asset's
+// first event and first materialization (arguments: the cut as Unix
+// seconds, three times). An asset's firsts are before the cut whenever
+// any of its events is, so the subqueries read only what is older than
+// the cut: after the first trim, little more than the months removed.
+// Copies of one event share its id and are all copied.
 func keepRowsSQL(s schema, months []string) string {
-	return "INSERT INTO " + s.table(trimTable) + " SELECT * FROM " + s.table("events") +
+	ev := s.table("events")
+	return "INSERT INTO " + s.table(trimTable) + " SELECT * FROM " + ev +
 		" WHERE toYYYYMM(time) IN (" + strings.Join(months, ", ") + ") AND id IN (" +
-		"SELECT argMax(id, tuple(time_ns, id)) FROM " + s.table("events") +
-		" WHERE time < toDateTime(?) GROUP BY " + groupExpr + ")"
+		"SELECT argMax(id, tuple(time_ns, id)) FROM " + ev + " WHERE time < toDateTime(?) GROUP BY " + groupExpr +
+		" UNION ALL SELECT argMin(id, tuple(time_ns, id)) FROM " + ev + " WHERE time < toDateTime(?) GROUP BY asset" +
+		" UNION ALL SELECT argMin(id, tuple(time_ns, id)) FROM " + ev + " WHERE time < toDateTime(?) AND kind = '" +
+		string(asset.KindMaterialization) + "' GROUP BY asset)"
 }
 
 func trimCountSQL(s schema) string {
@@ -159,7 +167,7 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 	if err := st.conn.Exec(ctx, keepEdgesSQL(st.schema, months)); err != nil {
 		return res, wrapTrim("events", fmt.Errorf("keep edges: %w", err))
 	}
-	if err := st.conn.Exec(ctx, keepRowsSQL(st.schema, months), cut); err != nil {
+	if err := st.conn.Exec(ctx, keepRowsSQL(st.schema, months), cut, cut, cut); err != nil {
 		return res, wrapTrim("events", fmt.Errorf("keep latest events: %w", err))
 	}
 	kept, err := st.trimCounts(ctx)
@@ -247,7 +255,7 @@ func trimStatements(s schema) []statement {
 	}
 	return append(out,
 		statement{name: "trim keep edges", sql: keepEdgesSQL(s, months)},
-		statement{name: "trim keep rows", sql: keepRowsSQL(s, months), args: []any{cut}},
+		statement{name: "trim keep rows", sql: keepRowsSQL(s, months), args: []any{cut, cut, cut}},
 		statement{name: "trim count kept", sql: trimCountSQL(s)},
 		statement{name: "trim replace partition", sql: replacePartitionSQL(s, months[0])},
 		statement{name: "trim drop log partition", sql: dropPartitionSQL(s, "run_log_lines", months[1])},

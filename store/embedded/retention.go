@@ -42,9 +42,19 @@ func (f *trimFields) group() string {
 	return string(f.Asset) + "\x00" + string(f.Kind) + "\x00" + name + "\x00" + f.Partition
 }
 
+// firsts are the keys under which an event may be its asset's first:
+// first event, first materialization.
+func (f *trimFields) firsts() []string {
+	if f.Kind == asset.KindMaterialization {
+		return []string{string(f.Asset), string(f.Asset) + "\x00"}
+	}
+	return []string{string(f.Asset)}
+}
+
 // TrimEvents removes the events before `before` except the latest of each
-// group, in two phases. The first reads (without blocking writers) which
-// event of each group is the latest before the cut. The second deletes,
+// group and each asset's first event and first materialization, in two
+// phases. The first reads (without blocking writers) which event of each
+// group is the latest before the cut, and which are the firsts. The second deletes,
 // in transactions of trimBatch events, every event before the cut that
 // precedes its group's kept one, with its id and per-asset index entries,
 // and lowers the asset's summary counts. An event of a group the first
@@ -54,7 +64,8 @@ func (f *trimFields) group() string {
 func (s *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed, error) {
 	var res store.Trimmed
 	cut := timeKey(before, "")
-	keep := map[string][]byte{} // group -> time key of the event kept
+	keep := map[string][]byte{}  // group -> time key of the event kept
+	first := map[string][]byte{} // asset, and asset 0 for its materializations -> time key of the first
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bEvents).Cursor()
 		n := 0
@@ -68,20 +79,35 @@ func (s *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed
 			if err := json.Unmarshal(v, &f); err != nil {
 				return fmt.Errorf("decode event %q: %w", k[8:], err)
 			}
-			keep[f.group()] = bytes.Clone(k) // ascending: the last one wins
+			tk := bytes.Clone(k)
+			keep[f.group()] = tk // ascending: the last one wins
+			for _, fk := range f.firsts() {
+				if _, ok := first[fk]; !ok {
+					first[fk] = tk
+				}
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("embedded: trim events: %w", err)
 	}
-	res.Kept = int64(len(keep))
+	// keep maps a group to its kept event; pinned holds every kept event,
+	// the groups' and the first ones.
+	pinned := make(map[string]bool, len(keep)+len(first))
+	for _, tk := range keep {
+		pinned[string(tk)] = true
+	}
+	for _, tk := range first {
+		pinned[string(tk)] = true
+	}
+	res.Kept = int64(len(pinned))
 	var from []byte // resume key: the first key not yet looked at
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		n, next, err := s.trimEventBatch(from, cut, keep)
+		n, next, err := s.trimEventBatch(from, cut, keep, pinned)
 		res.Rows += n
 		if err != nil {
 			return res, fmt.Errorf("embedded: trim events: %w", err)
@@ -96,7 +122,7 @@ func (s *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed
 // trimEventBatch deletes up to trimBatch events in [from, cut) that
 // precede their group's kept event, in one transaction, and returns how
 // many it deleted and where the next batch starts (nil: done).
-func (s *Store) trimEventBatch(from, cut []byte, keep map[string][]byte) (int64, []byte, error) {
+func (s *Store) trimEventBatch(from, cut []byte, keep map[string][]byte, pinned map[string]bool) (int64, []byte, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	var (
@@ -126,7 +152,7 @@ func (s *Store) trimEventBatch(from, cut []byte, keep map[string][]byte) (int64,
 			if err := json.Unmarshal(v, &f); err != nil {
 				return fmt.Errorf("decode event %q: %w", k[8:], err)
 			}
-			if kept, ok := keep[f.group()]; !ok || bytes.Compare(k, kept) >= 0 {
+			if kept, ok := keep[f.group()]; !ok || bytes.Compare(k, kept) >= 0 || pinned[string(k)] {
 				continue
 			}
 			victims = append(victims, victim{bytes.Clone(k), f.Asset, f.Kind})
@@ -150,7 +176,7 @@ func (s *Store) trimEventBatch(from, cut []byte, keep map[string][]byte) (int64,
 		deleted = int64(len(victims))
 		touched = make(map[asset.Key]bool, len(counts))
 		for a, byKind := range counts {
-			if err := lowerSummary(sumB, byB, a, byKind); err != nil {
+			if err := lowerSummary(sumB, a, byKind); err != nil {
 				return err
 			}
 			touched[a] = true
@@ -168,10 +194,9 @@ func (s *Store) trimEventBatch(from, cut []byte, keep map[string][]byte) (int64,
 	return deleted, next, nil
 }
 
-// lowerSummary takes removed events off an asset's summary: their counts,
-// and the first time, which becomes that of the asset's oldest event left.
-// The latest events it names are never removed (each is its group's).
-func lowerSummary(sumB, byB *bolt.Bucket, a asset.Key, removed map[asset.Kind]int64) error {
+// lowerSummary takes removed events off an asset's summary counts. The
+// events it names (latest of each kind, first time) are never removed.
+func lowerSummary(sumB *bolt.Bucket, a asset.Key, removed map[asset.Kind]int64) error {
 	raw := sumB.Get([]byte(a))
 	if raw == nil {
 		return fmt.Errorf("events of %s have no summary", a)
@@ -186,24 +211,11 @@ func lowerSummary(sumB, byB *bolt.Bucket, a asset.Key, removed map[asset.Kind]in
 			delete(r.Counts, kind)
 		}
 	}
-	prefix := assetPrefix(a)
-	if k, _ := byB.Cursor().Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(k) >= len(prefix)+8 {
-		r.FirstTime = timeOfKey(k[len(prefix):])
-	}
 	val, err := json.Marshal(&r)
 	if err != nil {
 		return fmt.Errorf("encode summary of %s: %w", a, err)
 	}
 	return sumB.Put([]byte(a), val)
-}
-
-// timeOfKey reverses the time part of timeKey.
-func timeOfKey(tk []byte) time.Time {
-	var ns uint64
-	for _, b := range tk[:8] {
-		ns = ns<<8 | uint64(b)
-	}
-	return time.Unix(0, int64(ns^(1<<63))).UTC()
 }
 
 // TrimRunLogs removes run output lines older than `before`, in

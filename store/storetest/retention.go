@@ -63,6 +63,7 @@ func trimFixture() []asset.Event {
 		// a: materializations (the latest before the cut, Feb 10, is kept),
 		// one observation and one failure (kept: latest of their kind),
 		// two checks (each keeps its latest), and later data.
+		mat("a-m0", "a", day(time.January, 1, 0)),                    // kept: the first event and materialization of a
 		withUpstream(mat("a-m1", "a", day(time.January, 5, 1)), "u"), // removed; its edge u -> a stays
 		mat("a-m2", "a", day(time.January, 20, 1)),                   // removed
 		mat("a-m3", "a", day(time.February, 10, 1)),                  // kept: latest before the cut
@@ -159,8 +160,8 @@ func testTrimKeepsLatest(t *testing.T, s RetentionStore) {
 	if res.Rows != int64(len(trimRemoved)) {
 		t.Errorf("Rows = %d, want %d", res.Rows, len(trimRemoved))
 	}
-	if res.Kept != 8 { // a: mat, obs, failure, two checks; b: mat and two partitions
-		t.Errorf("Kept = %d, want 8", res.Kept)
+	if res.Kept != 9 { // a: first, mat, obs, failure, two checks; b: mat (also its first) and two partitions
+		t.Errorf("Kept = %d, want 9", res.Kept)
 	}
 	var want []string
 	for _, e := range fixture {
@@ -183,11 +184,11 @@ func testTrimKeepsLatest(t *testing.T, s RetentionStore) {
 		t.Errorf("edges = %v, want %v", edges, edgesBefore)
 	}
 	a := summaryOf(t, s, "a")
-	if a.Counts[asset.KindMaterialization] != 2 || a.Counts[asset.KindCheckResult] != 2 || a.Counts[asset.KindObservation] != 1 {
-		t.Errorf("counts of a = %v, want 2 materializations, 2 check results, 1 observation", a.Counts)
+	if a.Counts[asset.KindMaterialization] != 3 || a.Counts[asset.KindCheckResult] != 2 || a.Counts[asset.KindObservation] != 1 {
+		t.Errorf("counts of a = %v, want 3 materializations, 2 check results, 1 observation", a.Counts)
 	}
-	if !a.FirstTime.Equal(day(time.January, 3, 1)) {
-		t.Errorf("first time of a = %s, want its oldest event left (Jan 3)", a.FirstTime)
+	if !a.FirstTime.Equal(day(time.January, 1, 0)) {
+		t.Errorf("first time of a = %s, want its first event's (kept)", a.FirstTime)
 	}
 	// The latest successes (the freshness history after a restart) are
 	// intact: for b, its latest materialization of January.
@@ -222,6 +223,7 @@ func testTrimKeepsLatest(t *testing.T, s RetentionStore) {
 
 func testTrimMidMonth(t *testing.T, s RetentionStore) {
 	appendOK(t, s,
+		mat("m0", "a", day(time.January, 1, 0)),  // the first: kept
 		mat("m1", "a", day(time.January, 10, 0)), // before the cut's month: removed
 		mat("m2", "a", day(time.March, 2, 0)),    // in the cut's month, before it: either
 		mat("m3", "a", day(time.March, 20, 0)),   // after the cut: kept
@@ -272,8 +274,8 @@ func testTrimThenAppend(t *testing.T, s RetentionStore) {
 	// is left, and the latest moves on.
 	appendOK(t, s, mat("a-m5", "a", day(time.June, 1, 0)), check("a-c4", "a", day(time.June, 1, 0), "not_null", true))
 	a := summaryOf(t, s, "a")
-	if a.Counts[asset.KindMaterialization] != 3 || a.Counts[asset.KindCheckResult] != 3 {
-		t.Errorf("counts of a = %v, want 3 materializations and 3 check results", a.Counts)
+	if a.Counts[asset.KindMaterialization] != 4 || a.Counts[asset.KindCheckResult] != 3 {
+		t.Errorf("counts of a = %v, want 4 materializations and 3 check results", a.Counts)
 	}
 	if a.LastMaterialization == nil || a.LastMaterialization.ID != "a-m5" {
 		t.Errorf("latest materialization = %v, want a-m5", a.LastMaterialization)
@@ -326,9 +328,9 @@ func testTrimConcurrent(t *testing.T, s RetentionStore) {
 			t.Errorf("%s, appended during the trim, is missing", id)
 		}
 	}
-	// Each of the 7 assets keeps its latest January materialization.
-	if n := len(got) - len(added); n != 7 || res.Rows != 600-7 {
-		t.Errorf("kept %d old events and removed %d, want 7 and %d", n, res.Rows, 600-7)
+	// Each of the 7 assets keeps its first and latest January materialization.
+	if n := len(got) - len(added); n != 14 || res.Rows != 600-14 {
+		t.Errorf("kept %d old events and removed %d, want 14 and %d", n, res.Rows, 600-14)
 	}
 }
 
