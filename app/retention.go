@@ -1,0 +1,42 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/freshet-dev/freshet/retention"
+	"github.com/freshet-dev/freshet/store"
+)
+
+// openRetention sets up the retention passes the definitions ask for
+// (none by default). With several replicas on one ClickHouse only one
+// should run them: the leader, once there is one.
+func (a *App) openRetention(cfg Config) error {
+	var r retention.Options
+	if cfg.Definitions != nil {
+		d := cfg.Definitions.Retention
+		r = retention.Options{Windows: retention.Windows{Events: d.Events, RunLogs: d.RunLogs}, Interval: d.Interval}
+	}
+	if !r.Windows.Enabled() {
+		return nil
+	}
+	tr, ok := a.store.(store.Trimmer)
+	if !ok {
+		return fmt.Errorf("retention: the %T store cannot remove history", a.store)
+	}
+	r.Logger = cfg.Logger
+	ret, err := retention.New(tr, r)
+	if err != nil {
+		return err
+	}
+	a.retainer = ret
+	return nil
+}
+
+// retain runs the retention passes until ctx ends.
+func (a *App) retain(ctx context.Context) {
+	defer close(a.retainDone)
+	if a.retainer != nil {
+		_ = a.retainer.Run(ctx) // logs its own failures; returns nil
+	}
+}
