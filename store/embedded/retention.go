@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,7 +21,7 @@ var _ store.Trimmer = (*Store)(nil)
 // write lock (and appendMu) for a few milliseconds, so ingest waits at most
 // that long behind a trim instead of behind one transaction over millions
 // of keys.
-const trimBatch = 2000
+const trimBatch = 1000
 
 // trimFields is what a trim reads of a stored event: its group.
 type trimFields struct {
@@ -42,168 +43,231 @@ func (f *trimFields) group() string {
 	return string(f.Asset) + "\x00" + string(f.Kind) + "\x00" + name + "\x00" + f.Partition
 }
 
-// firsts are the keys under which an event may be its asset's first:
-// first event, first materialization.
-func (f *trimFields) firsts() []string {
-	if f.Kind == asset.KindMaterialization {
-		return []string{string(f.Asset), string(f.Asset) + "\x00"}
-	}
-	return []string{string(f.Asset)}
+// trimChunk bounds the victims one read pass collects before they are
+// deleted: a trim's memory is about 100 bytes a victim, whatever the
+// store's size.
+const trimChunk = 100_000
+
+// victim is an event a trim deletes.
+type victim struct {
+	tk   []byte // time key: the events key, the id after 8 bytes
+	kind asset.Kind
 }
 
 // TrimEvents removes the events before `before` except the latest of each
-// group and each asset's first event and first materialization, in two
-// phases. The first reads (without blocking writers) which event of each
-// group is the latest before the cut, and which are the firsts. The second deletes,
-// in transactions of trimBatch events, every event before the cut that
-// precedes its group's kept one, with its id and per-asset index entries,
-// and lowers the asset's summary counts. An event of a group the first
-// phase did not see, or newer than the kept one (it arrived during the
-// trim with an old time), is left for the next trim: a trim never removes
-// what could be the latest of its group.
+// group and each asset's first event and first materialization. It goes
+// asset by asset along by_asset: a read transaction (which blocks no
+// writer) finds the victims of the next assets, up to trimChunk, and
+// write transactions of at most trimBatch victims delete them, with their
+// id and index entries, and lower the summary counts of their assets
+// (an asset's summary is rewritten once per transaction that touches it,
+// and each touches few assets). Events that arrive during the trim are
+// not among the victims, whatever their time: a trim never removes what
+// it did not see, so never what could be the latest of its group.
 func (s *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed, error) {
+	s.trimMu.Lock()
+	defer s.trimMu.Unlock()
 	var res store.Trimmed
 	cut := timeKey(before, "")
-	keep := map[string][]byte{}  // group -> time key of the event kept
-	first := map[string][]byte{} // asset, and asset 0 for its materializations -> time key of the first
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bEvents).Cursor()
-		n := 0
-		for k, v := c.First(); k != nil && bytes.Compare(k, cut) < 0; k, v = c.Next() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			var f trimFields
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("decode event %q: %w", k[8:], err)
-			}
-			tk := bytes.Clone(k)
-			keep[f.group()] = tk // ascending: the last one wins
-			for _, fk := range f.firsts() {
-				if _, ok := first[fk]; !ok {
-					first[fk] = tk
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return res, fmt.Errorf("embedded: trim events: %w", err)
-	}
-	// keep maps a group to its kept event; pinned holds every kept event,
-	// the groups' and the first ones.
-	pinned := make(map[string]bool, len(keep)+len(first))
-	for _, tk := range keep {
-		pinned[string(tk)] = true
-	}
-	for _, tk := range first {
-		pinned[string(tk)] = true
-	}
-	res.Kept = int64(len(pinned))
-	var from []byte // resume key: the first key not yet looked at
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		n, next, err := s.trimEventBatch(from, cut, keep, pinned)
-		res.Rows += n
+	var from asset.Key // the next asset to read; "" is the first
+	for more := true; more; {
+		var (
+			byAsset map[asset.Key][]victim
+			order   []asset.Key
+			kept    int64
+			err     error
+		)
+		byAsset, order, kept, from, more, err = s.trimVictims(ctx, from, cut)
 		if err != nil {
 			return res, fmt.Errorf("embedded: trim events: %w", err)
 		}
-		if next == nil {
-			return res, nil
+		res.Kept += kept
+		// Batches of whole assets where they fit, split where they do not.
+		var batch []assetVictims
+		size := 0
+		flush := func() error {
+			n, err := s.deleteVictims(batch)
+			res.Rows += n
+			batch, size = batch[:0], 0
+			return err
 		}
-		from = next
+		for _, a := range order {
+			vs := byAsset[a]
+			for len(vs) > 0 {
+				if err := ctx.Err(); err != nil {
+					return res, err
+				}
+				take := min(len(vs), trimBatch-size)
+				batch = append(batch, assetVictims{a, vs[:take]})
+				size += take
+				vs = vs[take:]
+				if size == trimBatch {
+					if err := flush(); err != nil {
+						return res, fmt.Errorf("embedded: trim events: %w", err)
+					}
+				}
+			}
+		}
+		if size > 0 {
+			if err := flush(); err != nil {
+				return res, fmt.Errorf("embedded: trim events: %w", err)
+			}
+		}
 	}
+	return res, nil
 }
 
-// trimEventBatch deletes up to trimBatch events in [from, cut) that
-// precede their group's kept event, in one transaction, and returns how
-// many it deleted and where the next batch starts (nil: done).
-func (s *Store) trimEventBatch(from, cut []byte, keep map[string][]byte, pinned map[string]bool) (int64, []byte, error) {
+type assetVictims struct {
+	asset asset.Key
+	vs    []victim
+}
+
+// trimVictims reads, from asset `from` on, the victims of whole assets
+// until it holds trimChunk or more, and how many old events it keeps. It
+// returns where to go on and whether there is more.
+func (s *Store) trimVictims(ctx context.Context, from asset.Key, cut []byte) (map[asset.Key][]victim, []asset.Key, int64, asset.Key, bool, error) {
+	out := map[asset.Key][]victim{}
+	var (
+		order []asset.Key
+		kept  int64
+		next  asset.Key
+		more  bool
+		total int
+	)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		evB := tx.Bucket(bEvents)
+		sc := tx.Bucket(bSummaries).Cursor()
+		c := tx.Bucket(bByAsset).Cursor()
+		k, _ := sc.Seek([]byte(from))
+		for ; k != nil; k, _ = sc.Next() {
+			a := asset.Key(k)
+			if total >= trimChunk {
+				next, more = a, true
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			prefix := assetPrefix(a)
+			lo := append(slices.Clone(prefix), cut...)
+			type old struct {
+				tk    []byte
+				kind  asset.Kind
+				group string
+			}
+			var (
+				olds     []old
+				latest   = map[string]int{} // group -> index in olds of its latest
+				firstMat = -1
+			)
+			for ik, _ := c.Seek(prefix); ik != nil && bytes.HasPrefix(ik, prefix) && bytes.Compare(ik, lo) < 0; ik, _ = c.Next() {
+				tk := ik[len(prefix):]
+				raw := evB.Get(tk)
+				if raw == nil {
+					return fmt.Errorf("index entry %q has no event", tk)
+				}
+				var f trimFields
+				if err := json.Unmarshal(raw, &f); err != nil {
+					return fmt.Errorf("decode event %q: %w", tk[8:], err)
+				}
+				g := f.group()
+				latest[g] = len(olds) // ascending: the last one wins
+				if firstMat < 0 && f.Kind == asset.KindMaterialization {
+					firstMat = len(olds)
+				}
+				olds = append(olds, old{bytes.Clone(tk), f.Kind, g})
+			}
+			keep := make(map[int]bool, len(latest)+2)
+			for _, i := range latest {
+				keep[i] = true
+			}
+			if len(olds) > 0 {
+				keep[0] = true // the first event
+			}
+			if firstMat >= 0 {
+				keep[firstMat] = true
+			}
+			for i, o := range olds {
+				if keep[i] {
+					kept++
+					continue
+				}
+				out[a] = append(out[a], victim{o.tk, o.kind})
+			}
+			if len(out[a]) > 0 {
+				order = append(order, a)
+				total += len(out[a])
+			}
+		}
+		return nil
+	})
+	return out, order, kept, next, more, err
+}
+
+// deleteVictims deletes a batch in one write transaction, holding
+// appendMu (so the summary cache stays the committed state), and returns
+// how many events it deleted.
+func (s *Store) deleteVictims(batch []assetVictims) (int64, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	var (
-		deleted int64
-		next    []byte
-		touched map[asset.Key]bool
+		n    int64
+		sums = map[asset.Key]*summaryRecord{}
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		evB, idB, byB, sumB := tx.Bucket(bEvents), tx.Bucket(bIDs), tx.Bucket(bByAsset), tx.Bucket(bSummaries)
-		type victim struct {
-			tk    []byte
-			asset asset.Key
-			kind  asset.Kind
-		}
-		var victims []victim
-		c := evB.Cursor()
-		k, v := c.First()
-		if from != nil {
-			k, v = c.Seek(from)
-		}
-		for ; k != nil && bytes.Compare(k, cut) < 0; k, v = c.Next() {
-			if len(victims) == trimBatch {
-				next = bytes.Clone(k)
-				break
+		n = 0
+		for _, av := range batch {
+			removed := map[asset.Kind]int64{}
+			prefix := assetPrefix(av.asset)
+			for _, v := range av.vs {
+				if err := evB.Delete(v.tk); err != nil {
+					return err
+				}
+				if err := idB.Delete(v.tk[8:]); err != nil {
+					return err
+				}
+				if err := byB.Delete(append(prefix[:len(prefix):len(prefix)], v.tk...)); err != nil {
+					return err
+				}
+				removed[v.kind]++
 			}
-			var f trimFields
-			if err := json.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("decode event %q: %w", k[8:], err)
-			}
-			if kept, ok := keep[f.group()]; !ok || bytes.Compare(k, kept) >= 0 || pinned[string(k)] {
-				continue
-			}
-			victims = append(victims, victim{bytes.Clone(k), f.Asset, f.Kind})
-		}
-		counts := map[asset.Key]map[asset.Kind]int64{}
-		for _, x := range victims {
-			if err := evB.Delete(x.tk); err != nil {
+			r, err := lowerSummary(sumB, av.asset, s.sums[av.asset], removed)
+			if err != nil {
 				return err
 			}
-			if err := idB.Delete(x.tk[8:]); err != nil {
-				return err
-			}
-			if err := byB.Delete(append(assetPrefix(x.asset), x.tk...)); err != nil {
-				return err
-			}
-			if counts[x.asset] == nil {
-				counts[x.asset] = map[asset.Kind]int64{}
-			}
-			counts[x.asset][x.kind]++
-		}
-		deleted = int64(len(victims))
-		touched = make(map[asset.Key]bool, len(counts))
-		for a, byKind := range counts {
-			if err := lowerSummary(sumB, a, byKind); err != nil {
-				return err
-			}
-			touched[a] = true
+			sums[av.asset] = r
+			n += int64(len(av.vs))
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, nil, err
+		return 0, err
 	}
-	// The cached records are the old ones: the next append reads the
-	// lowered ones from the bucket.
-	for a := range touched {
-		delete(s.sums, a)
+	for a, r := range sums {
+		if _, ok := s.sums[a]; ok {
+			s.sums[a] = r // committed: the cache follows, as after an append
+		}
 	}
-	return deleted, next, nil
+	return n, nil
 }
 
-// lowerSummary takes removed events off an asset's summary counts. The
-// events it names (latest of each kind, first time) are never removed.
-func lowerSummary(sumB *bolt.Bucket, a asset.Key, removed map[asset.Kind]int64) error {
-	raw := sumB.Get([]byte(a))
-	if raw == nil {
-		return fmt.Errorf("events of %s have no summary", a)
-	}
+// lowerSummary takes removed events off an asset's summary counts and
+// returns the new record. The events it names (latest of each kind, first
+// time) are never removed. cached, when not nil, is the committed record
+// (it is not modified).
+func lowerSummary(sumB *bolt.Bucket, a asset.Key, cached *summaryRecord, removed map[asset.Kind]int64) (*summaryRecord, error) {
 	var r summaryRecord
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return fmt.Errorf("decode summary of %s: %w", a, err)
+	if cached != nil {
+		r = *cached
+	} else {
+		raw := sumB.Get([]byte(a))
+		if raw == nil {
+			return nil, fmt.Errorf("events of %s have no summary", a)
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("decode summary of %s: %w", a, err)
+		}
 	}
 	r.Counts = maps.Clone(r.Counts)
 	for kind, n := range removed {
@@ -213,9 +277,12 @@ func lowerSummary(sumB *bolt.Bucket, a asset.Key, removed map[asset.Kind]int64) 
 	}
 	val, err := json.Marshal(&r)
 	if err != nil {
-		return fmt.Errorf("encode summary of %s: %w", a, err)
+		return nil, fmt.Errorf("encode summary of %s: %w", a, err)
 	}
-	return sumB.Put([]byte(a), val)
+	if err := sumB.Put([]byte(a), val); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
 
 // TrimRunLogs removes run output lines older than `before`, in
