@@ -72,7 +72,7 @@ type Retainer struct {
 
 	removed *prometheus.CounterVec
 	parts   *prometheus.CounterVec
-	kept    *prometheus.GaugeVec
+	kept    prometheus.Gauge
 	passes  *prometheus.CounterVec
 	seconds prometheus.Histogram
 	last    prometheus.Gauge
@@ -97,8 +97,8 @@ func New(st store.Trimmer, opts Options) (*Retainer, error) {
 			Help: "Rows retention removed from the store, by table: events or run_logs."}, []string{"table"}),
 		parts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "freshet_retention_removed_partitions_total",
 			Help: "Monthly partitions retention dropped or replaced by their kept rows (ClickHouse), by table."}, []string{"table"}),
-		kept: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshet_retention_kept_rows",
-			Help: "Events older than the window the last pass kept as the latest of their group (asset, kind, check, partition)."}, []string{"table"}),
+		kept: prometheus.NewGauge(prometheus.GaugeOpts{Name: "freshet_retention_kept_rows",
+			Help: "Events older than the window the last pass kept: the latest of their group (asset, kind, check, partition), or an asset's first event or materialization."}),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "freshet_retention_passes_total",
 			Help: "Retention passes by outcome: ok or error."}, []string{"outcome"}),
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "freshet_retention_pass_seconds",
@@ -110,7 +110,6 @@ func New(st store.Trimmer, opts Options) (*Retainer, error) {
 		r.removed.WithLabelValues(t)
 		r.parts.WithLabelValues(t)
 	}
-	r.kept.WithLabelValues("events")
 	r.passes.WithLabelValues("ok")
 	r.passes.WithLabelValues("error")
 	return r, nil
@@ -197,6 +196,6 @@ func (r *Retainer) record(table string, tr store.Trimmed) {
 	r.removed.WithLabelValues(table).Add(float64(tr.Rows))
 	r.parts.WithLabelValues(table).Add(float64(tr.Partitions))
 	if table == "events" {
-		r.kept.WithLabelValues(table).Set(float64(tr.Kept))
+		r.kept.Set(float64(tr.Kept))
 	}
 }

@@ -200,6 +200,8 @@ func newServeCmd() *cobra.Command {
 
 The definitions file (freshet.yaml, see docs/config.md) declares assets and
 their dependencies; assets first seen in events are added as "discovered".
+History is kept forever unless its retention block sets a window
+(retention: {events: 400d, run_logs: 30d}; docs/operations.md, "Retention").
 
 Metrics are at /metrics. Traces go to an OpenTelemetry collector over OTLP
 when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://otel-collector:4318;
