@@ -164,7 +164,7 @@ func (r *Retainer) Pass(ctx context.Context) (Result, error) {
 			errs = append(errs, err)
 		}
 		attrs = append(attrs, "events_before", cut.UTC().Format(time.RFC3339), "events_removed", tr.Rows,
-			"events_kept_as_latest", tr.Kept, "event_partitions", tr.Partitions)
+			"events_kept", tr.Kept, "event_partitions", tr.Partitions)
 	}
 	if w.RunLogs > 0 {
 		cut := start.Add(-w.RunLogs)

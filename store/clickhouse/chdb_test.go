@@ -127,15 +127,16 @@ func checkTrimOnCurrent(t *testing.T, query func(string) string) {
 	if strings.Join(months, " ") != "202001 202002" {
 		t.Fatalf("old months = %q", months)
 	}
-	for _, q := range createTrimSQL(s) {
+	helper := trimPrefix + "current"
+	for _, q := range createTrimSQL(s, helper) {
 		query(q)
 	}
 	query(keepEdgesSQL(s, months))
-	query(bind(t, keepRowsSQL(s, months), []any{cut, cut, cut}))
+	query(bind(t, keepRowsSQL(s, helper, months), []any{cut, cut, cut}))
 	for _, m := range months {
-		query(replacePartitionSQL(s, m))
+		query(replacePartitionSQL(s, helper, m))
 	}
-	query("DROP TABLE IF EXISTS " + s.table(trimTable))
+	query("DROP TABLE IF EXISTS " + s.table(helper))
 	if got := query("SELECT groupArray(id) FROM (SELECT id FROM " + s.table("events") + " ORDER BY id)"); got != "['a-c2','a-m0','a-m2','a-m3']" {
 		t.Errorf("after the trim events holds %s, want a-c2 a-m0 a-m2 a-m3", got)
 	}

@@ -2,6 +2,8 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,7 +22,7 @@ import (
 // Events keep, for every group (asset, kind, check name, partition), the
 // latest event before the cut, and each asset's first event and first
 // materialization (store.Trimmer). Those rows are copied into
-// a local helper table (trimTable) partitioned like events, and each old
+// a local helper table (events_trim_<random>) partitioned like events, and each old
 // partition of events is then swapped, atomically, for the helper's copy
 // of it (ALTER TABLE ... REPLACE PARTITION ... FROM: a partition absent
 // from the helper is swapped for nothing, a drop). Readers see a partition
@@ -34,10 +36,21 @@ import (
 // removed event sent again is still ignored as a replay; that table grows
 // by one id per event (docs/operations.md, "Retention").
 
-// trimTable is the helper table a trim fills with the rows it keeps. It is
-// local (never replicated): REPLACE PARTITION on a Replicated events table
-// reads it on the server that runs the statement and replicates the result.
-const trimTable = "events_trim"
+// trimPrefix starts the name of the helper table a trim fills with the
+// rows it keeps; each Store adds a random suffix, so that two processes
+// trimming one database (two replicas, or a leader change during a pass)
+// never share one. It is local (never replicated): REPLACE PARTITION on a
+// Replicated events table reads it on the server that runs the statement
+// and replicates the result. A pass drops its helper when it ends; one a
+// crash left behind holds only kept rows and can be dropped by hand.
+const trimPrefix = "events_trim_"
+
+// newTrimName returns a helper table name for one Store.
+func newTrimName() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand: never fails on Linux
+	return trimPrefix + hex.EncodeToString(b[:])
+}
 
 // oldPartitionsSQL lists a table's partitions whose newest row is older
 // than a DateTime, with their rows (before merges: copies count).
@@ -50,10 +63,10 @@ func oldPartitionsSQL() string {
 // store's (asset, kind, check name, partition).
 const groupExpr = "asset, kind, if(kind = '" + string(asset.KindCheckResult) + "' AND has_check = 1, check_name, ''), `partition`"
 
-func createTrimSQL(s schema) []string {
+func createTrimSQL(s schema, helper string) []string {
 	return []string{
-		"DROP TABLE IF EXISTS " + s.table(trimTable),
-		"CREATE TABLE " + s.table(trimTable) + " AS " + s.table("events") +
+		"DROP TABLE IF EXISTS " + s.table(helper),
+		"CREATE TABLE " + s.table(helper) + " AS " + s.table("events") +
 			" ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(time) ORDER BY (asset, time, id)",
 	}
 }
@@ -72,9 +85,9 @@ func keepEdgesSQL(s schema, months []string) string {
 // any of its events is, so the subqueries read only what is older than
 // the cut: after the first trim, little more than the months removed.
 // Copies of one event share its id and are all copied.
-func keepRowsSQL(s schema, months []string) string {
+func keepRowsSQL(s schema, helper string, months []string) string {
 	ev := s.table("events")
-	return "INSERT INTO " + s.table(trimTable) + " SELECT * FROM " + ev +
+	return "INSERT INTO " + s.table(helper) + " SELECT * FROM " + ev +
 		" WHERE toYYYYMM(time) IN (" + strings.Join(months, ", ") + ") AND id IN (" +
 		"SELECT argMax(id, tuple(time_ns, id)) FROM " + ev + " WHERE time < toDateTime(?) GROUP BY " + groupExpr +
 		" UNION ALL SELECT argMin(id, tuple(time_ns, id)) FROM " + ev + " WHERE time < toDateTime(?) GROUP BY asset" +
@@ -82,12 +95,12 @@ func keepRowsSQL(s schema, months []string) string {
 		string(asset.KindMaterialization) + "' GROUP BY asset)"
 }
 
-func trimCountSQL(s schema) string {
-	return "SELECT toString(toYYYYMM(time)) AS p, count() FROM " + s.table(trimTable) + " GROUP BY p ORDER BY p"
+func trimCountSQL(s schema, helper string) string {
+	return "SELECT toString(toYYYYMM(time)) AS p, count() FROM " + s.table(helper) + " GROUP BY p ORDER BY p"
 }
 
-func replacePartitionSQL(s schema, month string) string {
-	return "ALTER TABLE " + s.table("events") + " REPLACE PARTITION ID '" + month + "' FROM " + s.table(trimTable)
+func replacePartitionSQL(s schema, helper, month string) string {
+	return "ALTER TABLE " + s.table("events") + " REPLACE PARTITION ID '" + month + "' FROM " + s.table(helper)
 }
 
 func dropPartitionSQL(s schema, table, month string) string {
@@ -155,19 +168,19 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 	if err != nil || len(months) == 0 {
 		return res, wrapTrim("events", err)
 	}
-	for _, q := range createTrimSQL(st.schema) {
+	for _, q := range createTrimSQL(st.schema, st.trimName) {
 		if err := st.conn.Exec(ctx, q); err != nil {
 			return res, wrapTrim("events", err)
 		}
 	}
 	defer func() {
 		// Best effort: the next trim drops it first anyway.
-		_ = st.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+st.schema.table(trimTable))
+		_ = st.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+st.schema.table(st.trimName))
 	}()
 	if err := st.conn.Exec(ctx, keepEdgesSQL(st.schema, months)); err != nil {
 		return res, wrapTrim("events", fmt.Errorf("keep edges: %w", err))
 	}
-	if err := st.conn.Exec(ctx, keepRowsSQL(st.schema, months), cut, cut, cut); err != nil {
+	if err := st.conn.Exec(ctx, keepRowsSQL(st.schema, st.trimName, months), cut, cut, cut); err != nil {
 		return res, wrapTrim("events", fmt.Errorf("keep latest events: %w", err))
 	}
 	kept, err := st.trimCounts(ctx)
@@ -185,7 +198,7 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 		if now[m] != kept[m] {
 			return res, wrapTrim("events", fmt.Errorf("the kept rows of month %s changed (%d, then %d): another server answered; trim again", m, kept[m], now[m]))
 		}
-		if err := st.conn.Exec(ctx, replacePartitionSQL(st.schema, m)); err != nil {
+		if err := st.conn.Exec(ctx, replacePartitionSQL(st.schema, st.trimName, m)); err != nil {
 			return res, wrapTrim("events", fmt.Errorf("replace month %s: %w", m, err))
 		}
 		res.Partitions++
@@ -197,7 +210,7 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 
 // trimCounts returns the helper's rows by month.
 func (st *Store) trimCounts(ctx context.Context) (map[string]int64, error) {
-	rows, err := st.conn.Query(ctx, trimCountSQL(st.schema))
+	rows, err := st.conn.Query(ctx, trimCountSQL(st.schema, st.trimName))
 	if err != nil {
 		return nil, fmt.Errorf("count kept events: %w", err)
 	}
@@ -247,18 +260,19 @@ func wrapTrim(what string, err error) error {
 // allStatements: months with no rows, so running them changes nothing the
 // other checks read.
 func trimStatements(s schema) []statement {
+	helper := trimPrefix + "check"
 	months := []string{"202001", "202002"}
 	cut := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
 	out := []statement{{name: "trim partitions", sql: oldPartitionsSQL(), args: []any{s.db, "events", cut}}}
-	for i, q := range createTrimSQL(s) {
+	for i, q := range createTrimSQL(s, helper) {
 		out = append(out, statement{name: fmt.Sprintf("trim helper %d", i+1), sql: q})
 	}
 	return append(out,
 		statement{name: "trim keep edges", sql: keepEdgesSQL(s, months)},
-		statement{name: "trim keep rows", sql: keepRowsSQL(s, months), args: []any{cut, cut, cut}},
-		statement{name: "trim count kept", sql: trimCountSQL(s)},
-		statement{name: "trim replace partition", sql: replacePartitionSQL(s, months[0])},
+		statement{name: "trim keep rows", sql: keepRowsSQL(s, helper, months), args: []any{cut, cut, cut}},
+		statement{name: "trim count kept", sql: trimCountSQL(s, helper)},
+		statement{name: "trim replace partition", sql: replacePartitionSQL(s, helper, months[0])},
 		statement{name: "trim drop log partition", sql: dropPartitionSQL(s, "run_log_lines", months[1])},
-		statement{name: "trim drop helper", sql: "DROP TABLE IF EXISTS " + s.table(trimTable)},
+		statement{name: "trim drop helper", sql: "DROP TABLE IF EXISTS " + s.table(helper)},
 	)
 }

@@ -45,6 +45,7 @@ type Store struct {
 
 	appendMu sync.Mutex // one AppendEvents at a time: see there
 	trimMu   sync.Mutex // one trim at a time: they share a helper table
+	trimName string     // the helper table's name, see newTrimName
 
 	mu          sync.Mutex // guards specVersion
 	specVersion uint64     // last spec version written by this process
@@ -80,6 +81,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		schema:    schema{db: cfg.database, cluster: cfg.cluster},
 		log:       slog.Default(),
 		batchRows: DefaultBatchRows,
+		trimName:  newTrimName(),
 	}
 	for _, o := range opts {
 		o(st)
