@@ -25,6 +25,7 @@ func (a *App) openRetention(cfg Config) error {
 		return fmt.Errorf("retention: the %T store cannot remove history", a.store)
 	}
 	r.Logger = cfg.Logger
+	r.Removed = a.catalog.Forget
 	ret, err := retention.New(tr, r)
 	if err != nil {
 		return err

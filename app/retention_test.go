@@ -69,6 +69,19 @@ retention:
 			break
 		}
 	}
+	// The catalog's counts follow the store's: three materializations left.
+	resp, err = http.Get(srv.base + "/api/v1/assets/wh%2Fa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		Counts map[string]int64 `json:"counts"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&a)
+	resp.Body.Close()
+	if err != nil || a.Counts["materialization"] != 3 {
+		t.Errorf("counts = %v (%v), want 3 materializations", a.Counts, err)
+	}
 	if v, ok := value(scrape(t, srv.base), "freshet_retention_removed_rows_total", map[string]string{"table": "events"}); !ok || v != 1 {
 		t.Errorf("freshet_retention_removed_rows_total{table=events} = %v (present %v), want 1", v, ok)
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/store"
 )
 
@@ -63,6 +64,9 @@ type Options struct {
 	Logger   *slog.Logger  // nil: slog.Default()
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
+	// Removed, when set, is told the events each pass removed, by asset
+	// and kind (the catalog lowers its counts).
+	Removed func(map[asset.Key]map[asset.Kind]int64)
 }
 
 // Retainer runs retention passes over one store.
@@ -160,6 +164,9 @@ func (r *Retainer) Pass(ctx context.Context) (Result, error) {
 		tr, err := r.st.TrimEvents(ctx, cut)
 		res.Events = tr
 		r.record("events", tr)
+		if r.opts.Removed != nil && len(tr.Removed) > 0 {
+			r.opts.Removed(tr.Removed) // what was removed, also when the trim failed halfway
+		}
 		if err != nil {
 			errs = append(errs, err)
 		}

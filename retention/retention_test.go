@@ -94,11 +94,15 @@ func TestPassRemovesOldHistory(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var (
+		logs    syncBuffer
+		removed map[asset.Key]map[asset.Kind]int64
+	)
 	r, err := retention.New(st, retention.Options{
 		Windows: retention.Windows{Events: 400 * day, RunLogs: 30 * day},
 		Logger:  slog.New(slog.NewTextHandler(&logs, nil)),
 		Now:     func() time.Time { return now },
+		Removed: func(m map[asset.Key]map[asset.Kind]int64) { removed = m },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -111,6 +115,9 @@ func TestPassRemovesOldHistory(t *testing.T) {
 	// (kept), e3 and e4 are inside the window.
 	if res.Events.Rows != 1 || res.Events.Kept != 2 || res.RunLogs.Rows != 1 {
 		t.Errorf("pass = %+v", res)
+	}
+	if removed["a"][asset.KindMaterialization] != 1 || len(removed) != 1 {
+		t.Errorf("Removed was told %v, want a: 1 materialization", removed)
 	}
 	page, err := st.Events(ctx, store.EventQuery{Ascending: true})
 	if err != nil {

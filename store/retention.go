@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"time"
+
+	"github.com/freshet-dev/freshet/asset"
 )
 
 // Trimmer removes history older than a retention window; package
@@ -37,5 +39,20 @@ type Trimmer interface {
 type Trimmed struct {
 	Rows       int64 // rows (events, log lines) removed
 	Partitions int   // whole partitions dropped or replaced (ClickHouse), 0 for the embedded store
-	Kept       int64 // rows older than the cut kept as the latest of their kind (events)
+	Kept       int64 // events older than the cut kept (the latest of their group, an asset's firsts)
+	// Removed counts the removed events by asset and kind (distinct ids,
+	// as Summaries counts them), so that a catalog loaded from Summaries
+	// before the trim can lower its counts to match. Nil for run logs.
+	Removed map[asset.Key]map[asset.Kind]int64
+}
+
+// AddRemoved adds n removed events of asset a and kind k.
+func (t *Trimmed) AddRemoved(a asset.Key, k asset.Kind, n int64) {
+	if t.Removed == nil {
+		t.Removed = map[asset.Key]map[asset.Kind]int64{}
+	}
+	if t.Removed[a] == nil {
+		t.Removed[a] = map[asset.Kind]int64{}
+	}
+	t.Removed[a][k] += n
 }

@@ -95,6 +95,14 @@ func keepRowsSQL(s schema, helper string, months []string) string {
 		string(asset.KindMaterialization) + "' GROUP BY asset)"
 }
 
+// removedCountsSQL counts, by month, asset and kind, the distinct events
+// of the given months a trim removes: those the helper does not keep.
+func removedCountsSQL(s schema, helper string, months []string) string {
+	return "SELECT toString(toYYYYMM(time)) AS p, asset, kind, uniqExact(id) FROM " + s.table("events") +
+		" WHERE toYYYYMM(time) IN (" + strings.Join(months, ", ") + ") AND id NOT IN (SELECT id FROM " + s.table(helper) + ")" +
+		" GROUP BY p, asset, kind"
+}
+
 func trimCountSQL(s schema, helper string) string {
 	return "SELECT toString(toYYYYMM(time)) AS p, count() FROM " + s.table(helper) + " GROUP BY p ORDER BY p"
 }
@@ -187,6 +195,10 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 	if err != nil {
 		return res, wrapTrim("events", err)
 	}
+	removed, err := st.removedCounts(ctx, months)
+	if err != nil {
+		return res, wrapTrim("events", err)
+	}
 	for _, m := range months {
 		// The helper is local to one server: should the pool have moved to
 		// another since it was filled, its copy there differs, and the
@@ -203,9 +215,39 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 		}
 		res.Partitions++
 		res.Kept += kept[m]
+		for _, r := range removed[m] {
+			res.AddRemoved(r.asset, r.kind, r.n)
+		}
 	}
 	res.Rows = max(0, rows-res.Kept)
 	return res, nil
+}
+
+type removedCount struct {
+	asset asset.Key
+	kind  asset.Kind
+	n     int64
+}
+
+// removedCounts returns what removedCountsSQL counts, by month.
+func (st *Store) removedCounts(ctx context.Context, months []string) (map[string][]removedCount, error) {
+	rows, err := st.conn.Query(ctx, removedCountsSQL(st.schema, st.trimName, months))
+	if err != nil {
+		return nil, fmt.Errorf("count removed events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]removedCount{}
+	for rows.Next() {
+		var (
+			m, a, k string
+			n       uint64
+		)
+		if err := rows.Scan(&m, &a, &k, &n); err != nil {
+			return nil, fmt.Errorf("count removed events: %w", err)
+		}
+		out[m] = append(out[m], removedCount{asset.Key(a), asset.Kind(k), int64(n)})
+	}
+	return out, rows.Err()
 }
 
 // trimCounts returns the helper's rows by month.
@@ -271,6 +313,7 @@ func trimStatements(s schema) []statement {
 		statement{name: "trim keep edges", sql: keepEdgesSQL(s, months)},
 		statement{name: "trim keep rows", sql: keepRowsSQL(s, helper, months), args: []any{cut, cut, cut}},
 		statement{name: "trim count kept", sql: trimCountSQL(s, helper)},
+		statement{name: "trim count removed", sql: removedCountsSQL(s, helper, months)},
 		statement{name: "trim replace partition", sql: replacePartitionSQL(s, helper, months[0])},
 		statement{name: "trim drop log partition", sql: dropPartitionSQL(s, "run_log_lines", months[1])},
 		statement{name: "trim drop helper", sql: "DROP TABLE IF EXISTS " + s.table(helper)},

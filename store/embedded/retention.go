@@ -87,6 +87,13 @@ func (s *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed
 		size := 0
 		flush := func() error {
 			n, err := s.deleteVictims(batch)
+			if err == nil {
+				for _, av := range batch {
+					for _, v := range av.vs {
+						res.AddRemoved(av.asset, v.kind, 1)
+					}
+				}
+			}
 			res.Rows += n
 			batch, size = batch[:0], 0
 			return err

@@ -163,6 +163,13 @@ func testTrimKeepsLatest(t *testing.T, s RetentionStore) {
 	if res.Kept != 9 { // a: first, mat, obs, failure, two checks; b: mat (also its first) and two partitions
 		t.Errorf("Kept = %d, want 9", res.Kept)
 	}
+	wantRemoved := map[asset.Key]map[asset.Kind]int64{
+		"a": {asset.KindMaterialization: 2, asset.KindCheckResult: 1},
+		"b": {asset.KindMaterialization: 1},
+	}
+	if fmt.Sprint(res.Removed) != fmt.Sprint(wantRemoved) {
+		t.Errorf("Removed = %v, want %v", res.Removed, wantRemoved)
+	}
 	var want []string
 	for _, e := range fixture {
 		if !slices.Contains(trimRemoved, e.ID) {
@@ -246,7 +253,7 @@ func testTrimMidMonth(t *testing.T, s RetentionStore) {
 
 func testTrimNothing(t *testing.T, s RetentionStore) {
 	ctx := context.Background()
-	if res := trim(t, s, cutMar); res != (store.Trimmed{}) {
+	if res := trim(t, s, cutMar); res.Rows != 0 || res.Kept != 0 || res.Partitions != 0 || len(res.Removed) != 0 {
 		t.Errorf("trim of an empty store = %+v", res)
 	}
 	if res, err := s.TrimRunLogs(ctx, cutMar); err != nil || res.Rows != 0 {
