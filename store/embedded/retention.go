@@ -293,8 +293,9 @@ func lowerSummary(sumB *bolt.Bucket, a asset.Key, cached *summaryRecord, removed
 }
 
 // TrimRunLogs removes run output lines older than `before`, in
-// transactions of trimBatch lines. Lines are keyed by run, not time, so
-// a trim reads every line's time once.
+// transactions of trimBatch lines. Lines are keyed by run, not time: a
+// trim reads each run's lines until the first one that is not old, and
+// skips the rest of that run.
 func (s *Store) TrimRunLogs(ctx context.Context, before time.Time) (store.Trimmed, error) {
 	var res store.Trimmed
 	var from []byte
@@ -330,6 +331,18 @@ func (s *Store) TrimRunLogs(ctx context.Context, before time.Time) (store.Trimme
 				}
 				if l.Time.Before(before) {
 					victims = append(victims, bytes.Clone(k))
+					continue
+				}
+				// A run's lines come in time order (the executor stamps
+				// them as they arrive): the rest of this run is newer.
+				// Skipping it makes a pass cost the runs, not their lines;
+				// an out-of-order older line stays, never the reverse.
+				if len(k) > 9 {
+					nextRun := append(bytes.Clone(k[:len(k)-9]), 1)
+					if k, v = c.Seek(nextRun); k == nil {
+						break
+					}
+					k, v = c.Prev() // the loop's Next lands on nextRun's first key
 				}
 			}
 			for _, k := range victims {

@@ -36,6 +36,7 @@ func RunRetention(t *testing.T, open func(t *testing.T) RetentionStore) {
 		{"AppendAfterTrim", testTrimThenAppend},
 		{"ConcurrentAppends", testTrimConcurrent},
 		{"RunLogs", testTrimRunLogs},
+		{"RunLogsAcrossBatches", testTrimManyRunLogs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,6 +365,42 @@ func testTrimRunLogs(t *testing.T, s RetentionStore) {
 	}{{"r1", ""}, {"r2", "2"}, {"r3", "1"}} {
 		if got := logSeqs(runLogs(t, s, store.RunLogQuery{RunID: c.run})); got != c.want {
 			t.Errorf("lines of %s = %q, want %q", c.run, got, c.want)
+		}
+	}
+}
+
+// testTrimManyRunLogs: more lines than one deletion holds, runs old,
+// mixed and new.
+func testTrimManyRunLogs(t *testing.T, s RetentionStore) {
+	ctx := context.Background()
+	var lines []store.RunLogLine
+	add := func(run string, n int, from time.Time) {
+		for i := range n {
+			seq := uint64(len(lines) + 1)
+			lines = append(lines, store.RunLogLine{RunID: run, Seq: seq, Asset: "a", Attempt: 1, Stream: "stdout",
+				Time: from.Add(time.Duration(i) * time.Second), Text: "x"})
+		}
+	}
+	add("old", 2500, day(time.January, 10, 0))
+	add("mixed", 1500, day(time.February, 10, 0))
+	add("mixed", 10, day(time.April, 10, 0))
+	add("new", 700, day(time.April, 11, 0))
+	for i := 0; i < len(lines); i += 1000 {
+		appendLogs(t, s, lines[i:min(i+1000, len(lines))]...)
+	}
+	res, err := s.TrimRunLogs(ctx, cutMar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows != 4000 {
+		t.Errorf("Rows = %d, want 4000", res.Rows)
+	}
+	for _, c := range []struct {
+		run  string
+		want int
+	}{{"old", 0}, {"mixed", 10}, {"new", 700}} {
+		if got := len(runLogs(t, s, store.RunLogQuery{RunID: c.run, Limit: store.MaxLogLimit})); got != c.want {
+			t.Errorf("%s has %d lines left, want %d", c.run, got, c.want)
 		}
 	}
 }
