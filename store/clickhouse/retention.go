@@ -129,35 +129,34 @@ ORDER BY (upstream, asset)`,
 
 var _ store.Trimmer = (*Store)(nil)
 
-// oldPartitions returns the partitions of table entirely before cut.
-func (st *Store) oldPartitions(ctx context.Context, table string, cut int64) ([]string, int64, error) {
+// oldPartitions returns the partitions of table entirely before cut, in
+// order, with their rows (before merges: copies count).
+func (st *Store) oldPartitions(ctx context.Context, table string, cut int64) ([]string, map[string]int64, error) {
 	rows, err := st.conn.Query(ctx, oldPartitionsSQL(), st.schema.db, table, cut)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list partitions of %s: %w", table, err)
+		return nil, nil, fmt.Errorf("list partitions of %s: %w", table, err)
 	}
 	defer rows.Close()
-	var (
-		ids   []string
-		total int64
-	)
+	var ids []string
+	counts := map[string]int64{}
 	for rows.Next() {
 		var (
 			id string
 			n  uint64
 		)
 		if err := rows.Scan(&id, &n); err != nil {
-			return nil, 0, fmt.Errorf("list partitions of %s: %w", table, err)
+			return nil, nil, fmt.Errorf("list partitions of %s: %w", table, err)
 		}
 		if _, err := strconv.ParseUint(id, 10, 32); err != nil {
-			return nil, 0, fmt.Errorf("partition %q of %s is not a month", id, table)
+			return nil, nil, fmt.Errorf("partition %q of %s is not a month", id, table)
 		}
 		ids = append(ids, id)
-		total += int64(n)
+		counts[id] = int64(n)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("list partitions of %s: %w", table, err)
+		return nil, nil, fmt.Errorf("list partitions of %s: %w", table, err)
 	}
-	return ids, total, nil
+	return ids, counts, nil
 }
 
 // cutSeconds is the DateTime a cut compares with: rows in the cut's own
@@ -165,16 +164,31 @@ func (st *Store) oldPartitions(ctx context.Context, table string, cut int64) ([]
 func cutSeconds(before time.Time) int64 { return dateTimeSec(before.UnixNano()) }
 
 // TrimEvents removes the months of events that ended before `before`,
-// keeping the latest event of each group before it (see the top of this
-// file).
+// keeping the latest event of each group before it and each asset's
+// firsts (see the top of this file). A month this store trimmed and that
+// has not changed since (no event with an old time arrived) holds only
+// kept rows and is left alone: after the first pass, a pass works only
+// when a month passes the cut, and costs a query on system.parts
+// otherwise.
 func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimmed, error) {
 	st.trimMu.Lock()
 	defer st.trimMu.Unlock()
 	var res store.Trimmed
 	cut := cutSeconds(before)
-	months, rows, err := st.oldPartitions(ctx, "events", cut)
-	if err != nil || len(months) == 0 {
+	old, rows, err := st.oldPartitions(ctx, "events", cut)
+	if err != nil {
 		return res, wrapTrim("events", err)
+	}
+	var months []string
+	for _, m := range old {
+		if n, ok := st.trimmed[m]; ok && n == rows[m] {
+			res.Kept += n // only kept rows
+			continue
+		}
+		months = append(months, m)
+	}
+	if len(months) == 0 {
+		return res, nil
 	}
 	for _, q := range createTrimSQL(st.schema, st.trimName) {
 		if err := st.conn.Exec(ctx, q); err != nil {
@@ -213,13 +227,14 @@ func (st *Store) TrimEvents(ctx context.Context, before time.Time) (store.Trimme
 		if err := st.conn.Exec(ctx, replacePartitionSQL(st.schema, st.trimName, m)); err != nil {
 			return res, wrapTrim("events", fmt.Errorf("replace month %s: %w", m, err))
 		}
+		st.trimmed[m] = kept[m]
 		res.Partitions++
 		res.Kept += kept[m]
+		res.Rows += max(0, rows[m]-kept[m])
 		for _, r := range removed[m] {
 			res.AddRemoved(r.asset, r.kind, r.n)
 		}
 	}
-	res.Rows = max(0, rows-res.Kept)
 	return res, nil
 }
 
@@ -286,8 +301,8 @@ func (st *Store) TrimRunLogs(ctx context.Context, before time.Time) (store.Trimm
 			return res, wrapTrim("run logs", fmt.Errorf("drop month %s: %w", m, err))
 		}
 		res.Partitions++
+		res.Rows += rows[m]
 	}
-	res.Rows = rows
 	return res, nil
 }
 
