@@ -339,10 +339,10 @@ func (s *Store) TrimRunLogs(ctx context.Context, before time.Time) (store.Trimme
 				// an out-of-order older line stays, never the reverse.
 				if len(k) > 9 {
 					nextRun := append(bytes.Clone(k[:len(k)-9]), 1)
-					if k, v = c.Seek(nextRun); k == nil {
+					if first, _ := c.Seek(nextRun); first == nil {
 						break
 					}
-					k, v = c.Prev() // the loop's Next lands on nextRun's first key
+					c.Prev() // the loop's Next lands on nextRun's first key
 				}
 			}
 			for _, k := range victims {
