@@ -43,10 +43,11 @@ func (f *trimFields) group() string {
 	return string(f.Asset) + "\x00" + string(f.Kind) + "\x00" + name + "\x00" + f.Partition
 }
 
-// trimChunk bounds the victims one read pass collects before they are
-// deleted: a trim's memory is about 100 bytes a victim, whatever the
-// store's size.
-const trimChunk = 100_000
+// trimChunk bounds the victims one read transaction collects before they
+// are deleted: a trim's memory is about 100 bytes a victim, whatever the
+// store's size, and the read transaction stays short (a writer that must
+// grow the file waits for every open read transaction).
+const trimChunk = 20_000
 
 // victim is an event a trim deletes.
 type victim struct {
