@@ -21,11 +21,11 @@ import (
 //
 // Events keep, for every group (asset, kind, check name, partition), the
 // latest event before the cut, and each asset's first event and first
-// materialization (store.Trimmer). Those rows are copied into
-// a local helper table (events_trim_<random>) partitioned like events, and each old
-// partition of events is then swapped, atomically, for the helper's copy
-// of it (ALTER TABLE ... REPLACE PARTITION ... FROM: a partition absent
-// from the helper is swapped for nothing, a drop). Readers see a partition
+// materialization (store.Trimmer). Those rows are copied into a local
+// helper table (events_trim_<random>) partitioned like events, and each
+// old partition of events is then swapped, atomically, for the helper's
+// copy of it (ALTER TABLE ... REPLACE PARTITION ... FROM: a partition
+// absent from the helper is swapped for nothing, a drop). Readers see a partition
 // either whole or trimmed, never without its kept rows. A crash between
 // two swaps leaves some partitions trimmed; the next trim finds the same
 // kept rows (they are still the latest of their groups) and finishes.

@@ -57,8 +57,8 @@ type victim struct {
 
 // TrimEvents removes the events before `before` except the latest of each
 // group and each asset's first event and first materialization. It goes
-// asset by asset along by_asset: a read transaction (which blocks no
-// writer) finds the victims of the next assets, up to trimChunk, and
+// asset by asset along by_asset: a short read transaction finds the
+// victims of the next assets, up to trimChunk, and
 // write transactions of at most trimBatch victims delete them, with their
 // id and index entries, and lower the summary counts of their assets
 // (an asset's summary is rewritten once per transaction that touches it,
