@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,35 @@ func TestRetentionProblems(t *testing.T) {
 				t.Errorf("got line %d field %q message %q, want line %d field %q containing %q", p.Line, p.Field, p.Message, tt.line, tt.field, tt.msg)
 			}
 		})
+	}
+}
+
+// The retention examples of the docs are valid files.
+func TestRetentionDocExamples(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for _, doc := range []string{"../docs/config.md", "../docs/operations.md"} {
+		data, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, block := range strings.Split(string(data), "```yaml\n")[1:] {
+			block, _, _ = strings.Cut(block, "```")
+			if !strings.HasPrefix(block, "retention:") {
+				continue
+			}
+			n++
+			f, err := Parse(doc, []byte(block))
+			if err != nil {
+				t.Errorf("%s, yaml block %d: %v", doc, i+1, err)
+				continue
+			}
+			if f.Retention.Events <= 0 || f.Retention.RunLogs <= 0 {
+				t.Errorf("%s, yaml block %d: retention = %+v, want both windows set", doc, i+1, f.Retention)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d retention examples in the docs, want one in config.md and one in operations.md", n)
 	}
 }
