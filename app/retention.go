@@ -3,7 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
 
+	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/retention"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -26,6 +29,7 @@ func (a *App) openRetention(cfg Config) error {
 	}
 	r.Logger = cfg.Logger
 	r.Removed = a.catalog.Forget
+	r.Outlived = a.outlivedPolicies
 	ret, err := retention.New(tr, r)
 	if err != nil {
 		return err
@@ -40,4 +44,22 @@ func (a *App) retain(ctx context.Context) {
 	if a.retainer != nil {
 		_ = a.retainer.Run(ctx) // logs its own failures; returns nil
 	}
+}
+
+// outlivedPolicies names the assets whose freshness policy (from the file
+// or the API) has a max_lag or grace longer than window, sorted.
+func (a *App) outlivedPolicies(window time.Duration) []string {
+	var out []string
+	for k := range a.monitor.Snapshot().Results {
+		e, ok := a.monitor.Effective(k)
+		if !ok {
+			continue
+		}
+		if p := e.Policy; p.MaxLag > window || p.Grace > window {
+			out = append(out, fmt.Sprintf("%s (%s: max_lag %s, grace %s)", k, e.Source,
+				asset.FormatDuration(p.MaxLag), asset.FormatDuration(p.Grace)))
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,10 +1,13 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,4 +91,45 @@ retention:
 	// Fresh data after ten-day gaps: AT_RISK, as without retention (a
 	// pass changes nothing the monitor holds in memory).
 	stateOf(t, srv.base, "wh/a", "AT_RISK")
+}
+
+// TestRetentionWarnsOfLongerAPIPolicies: a policy set through the API
+// that looks back further than the events window (the file check cannot
+// see it) is named in a warning by the next pass.
+func TestRetentionWarnsOfLongerAPIPolicies(t *testing.T) {
+	t.Parallel()
+	defs, err := config.Parse("ret.yaml", []byte("assets:\n  - key: wh/b\nretention: {events: 30d}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs.Retention.Interval = 20 * time.Millisecond
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv := serve(t, app.Config{DataDir: t.TempDir(), Definitions: defs, Logger: log})
+	if status, body := do(t, http.MethodPut, srv.base+"/api/v1/assets/wh%2Fb/freshness/policy", `{"max_lag":"45d","actor":"test"}`); status != http.StatusOK {
+		t.Fatalf("PUT policy = %d %v", status, body)
+	}
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), "wh/b (api: max_lag 45d"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning naming wh/b's API policy; log:\n%s", logs.String())
+		}
+	}
+}
+
+// syncBuffer is a log sink safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -67,6 +67,11 @@ type Options struct {
 	// Removed, when set, is told the events each pass removed, by asset
 	// and kind (the catalog lowers its counts).
 	Removed func(map[asset.Key]map[asset.Kind]int64)
+	// Outlived, when set, names the freshness policies that look back
+	// further than the events window (max_lag or grace longer): the file
+	// check cannot see policies set through the API. Each pass logs a
+	// warning naming them; it trims all the same.
+	Outlived func(window time.Duration) []string
 }
 
 // Retainer runs retention passes over one store.
@@ -159,6 +164,12 @@ func (r *Retainer) Pass(ctx context.Context) (Result, error) {
 	)
 	w := r.opts.Windows
 	attrs := []any{}
+	if w.Events > 0 && r.opts.Outlived != nil {
+		if names := r.opts.Outlived(w.Events); len(names) > 0 {
+			r.opts.Logger.Warn("freshness policies look back further than retention.events: their assets may show UNKNOWN instead of FAIL for up to their grace period (docs/operations.md, Retention)",
+				"window", w.Events, "policies", len(names), "first", names[:min(len(names), 5)])
+		}
+	}
 	if w.Events > 0 {
 		cut := start.Add(-w.Events)
 		tr, err := r.st.TrimEvents(ctx, cut)
