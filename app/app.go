@@ -39,6 +39,7 @@ import (
 	"github.com/freshet-dev/freshet/live"
 	"github.com/freshet-dev/freshet/openlineage/emit"
 	"github.com/freshet-dev/freshet/openlineage/marquez"
+	"github.com/freshet-dev/freshet/retention"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
 	"github.com/freshet-dev/freshet/store/clickhouse"
@@ -156,6 +157,9 @@ type App struct {
 
 	stopRuns context.CancelFunc
 	autoDone chan struct{}
+
+	retainer   *retention.Retainer // nil: no retention window set
+	retainDone chan struct{}
 
 	engine     *engine.Engine
 	outbox     *outbox.Outbox
@@ -277,6 +281,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	a.retainDone = make(chan struct{})
+	if err := a.openRetention(cfg); err != nil {
+		if a.olOut != nil {
+			a.olOut.Close()
+		}
+		a.wal.Close()
+		st.Close()
+		return nil, err
+	}
 	a.alertDone, a.alertWake = make(chan struct{}), make(chan struct{}, 1)
 	if err := a.openAlerts(ctx, cfg); err != nil {
 		if a.olOut != nil {
@@ -289,6 +302,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.retainer != nil {
+		reg.MustRegister(a.retainer.Collectors()...)
+	}
 	reg.MustRegister(a.pipeline.Collectors()...)
 	guard := newStoreGuard(st, cfg.StoreReadTimeout)
 	reg.MustRegister(guard.collectors()...)
@@ -613,6 +629,7 @@ func (a *App) startMonitor() {
 		a.runs.Start(ctx)
 		go a.automate(ctx)
 		go a.alert(ctx)
+		go a.retain(ctx)
 	})
 }
 
@@ -691,6 +708,7 @@ func (a *App) Close() error {
 			a.stopRuns()
 			<-a.autoDone
 			<-a.alertDone
+			<-a.retainDone
 			<-a.runs.Done()
 		}
 		if a.olOut != nil {

@@ -214,7 +214,7 @@ func (a *App) campaign() {
 }
 
 // term is one term as leader: the executor, the automation, the alert
-// sender and the log's trim run until ctx ends. A process leads once.
+// sender, retention and the log's trim run until ctx ends. A process leads once.
 func (a *App) term(ctx context.Context) {
 	c := a.cluster
 	if c.termUsed.Swap(true) {
@@ -235,11 +235,13 @@ func (a *App) term(ctx context.Context) {
 	go a.alert(ctx)
 	trimmed := make(chan struct{})
 	go func() { defer close(trimmed); a.trimLog(ctx) }()
+	go a.retain(ctx) // retention passes, when the definitions ask for them
 	a.log.Info("leading: freshness changes, runs and alerts start here", "took", time.Since(began).Round(time.Millisecond))
 	<-ctx.Done()
 	<-a.autoDone
 	<-a.alertDone
 	<-a.runs.Done()
+	<-a.retainDone
 	<-trimmed
 	c.leading.Store(false)
 	if !c.closing.Load() {

@@ -114,6 +114,7 @@ assets:
     freshness: {max_lag: 1h}
   - key: job/ok
     materialize: {argv: [sh, -c, 'echo "TRACEPARENT=$TRACEPARENT"']}
+retention: {events: 30d, run_logs: 30d}
 `
 
 func post(t *testing.T, url, contentType, body string, header ...string) *http.Response {

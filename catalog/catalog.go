@@ -260,6 +260,24 @@ func (c *Catalog) Stored(batch, added []asset.Event) {
 	}
 }
 
+// Forget lowers the counts by events retention removed from the store
+// (store.Trimmed.Removed), so they go on matching what the store holds.
+// The latest events and first times the catalog shows are never among
+// them (retention keeps those).
+func (c *Catalog) Forget(removed map[asset.Key]map[asset.Kind]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for a, kinds := range removed {
+		e, ok := c.entries[a]
+		if !ok {
+			continue
+		}
+		for k, n := range kinds {
+			e.counts[k] = max(0, e.counts[k]-n)
+		}
+	}
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {
 		return b

@@ -16,9 +16,10 @@ func TestCountsFollowTheStore(t *testing.T) {
 	mat := func(id string) asset.Event { return ev(id, asset.KindMaterialization, "a", 1) }
 	obs := func(id string) asset.Event { return ev(id, asset.KindObservation, "a", 2) }
 	type step struct {
-		apply  []asset.Event // acknowledged (catalog.Apply)
-		stored []asset.Event // the batch the writer stored
-		added  []asset.Event // what the store said was new
+		apply  []asset.Event                      // acknowledged (catalog.Apply)
+		stored []asset.Event                      // the batch the writer stored
+		added  []asset.Event                      // what the store said was new
+		forget map[asset.Key]map[asset.Kind]int64 // what retention removed (catalog.Forget)
 		want   map[asset.Kind]int64
 	}
 	M, O := asset.KindMaterialization, asset.KindObservation
@@ -51,6 +52,12 @@ func TestCountsFollowTheStore(t *testing.T) {
 			{apply: []asset.Event{mat("p"), mat("q")}, want: map[asset.Kind]int64{M: 4}},
 			{stored: []asset.Event{mat("p"), mat("q")}, added: []asset.Event{mat("q")}, want: map[asset.Kind]int64{M: 3}},
 		}},
+		{"retention lowers the stored part, whatever is pending", []step{
+			{apply: []asset.Event{mat("n1")}, want: map[asset.Kind]int64{M: 3}},
+			{forget: map[asset.Key]map[asset.Kind]int64{"a": {M: 1}, "gone": {M: 5}}, want: map[asset.Kind]int64{M: 2}},
+			{stored: []asset.Event{mat("n1")}, added: []asset.Event{mat("n1")}, want: map[asset.Kind]int64{M: 2}},
+			{forget: map[asset.Key]map[asset.Kind]int64{"a": {M: 9, O: 1}}, want: map[asset.Kind]int64{}},
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -62,6 +69,9 @@ func TestCountsFollowTheStore(t *testing.T) {
 				}
 				if s.stored != nil {
 					cat.Stored(s.stored, s.added)
+				}
+				if s.forget != nil {
+					cat.Forget(s.forget)
 				}
 				got, _ := cat.Get("a")
 				if !maps.Equal(got.Counts, s.want) {

@@ -36,6 +36,8 @@ type File struct {
 	// Executor says where materialize commands run (executor:; local
 	// child processes unless it says kubernetes).
 	Executor Executor
+	// Retention says how long history is kept (zero: forever).
+	Retention Retention
 
 	sels []selection
 }
@@ -81,6 +83,7 @@ func Parse(name string, data []byte) (*File, error) {
 		d.validate(assets, decl)
 		d.checkPools(assets, decl, d.poolNames)
 		applySelections(assets, sels)
+		d.checkRetention(f.Retention, assets, sels)
 		f.Assets, f.sels = assets, sels
 	}
 	if len(d.problems) > 0 {
@@ -89,7 +92,7 @@ func Parse(name string, data []byte) (*File, error) {
 	return f, nil
 }
 
-var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage", "executor"}
+var topFields = []string{"assets", "freshness_policies", "max_concurrent", "pools", "automation", "alerts", "openlineage", "executor", "retention"}
 
 // top decodes the top-level mapping; the executor limits go straight to f.
 func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []selection) {
@@ -119,6 +122,9 @@ func (d *decoder) top(root *yaml.Node, f *File) ([]asset.Spec, []declared, []sel
 	f.Executor = Executor{Launcher: LauncherLocal}
 	if v, ok := fs["executor"]; ok {
 		f.Executor = d.executor(v.val, "executor")
+	}
+	if v, ok := fs["retention"]; ok {
+		f.Retention = d.retention(v.val, "retention")
 	}
 	var (
 		assets []asset.Spec

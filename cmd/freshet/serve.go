@@ -210,6 +210,9 @@ Materialize commands run as child processes of the server, or as
 Kubernetes Jobs with executor: {launcher: kubernetes} in that file (read at
 start; see docs/executor.md).
 
+History is kept forever unless its retention block sets a window
+(retention: {events: 400d, run_logs: 30d}; docs/operations.md, "Retention").
+
 Metrics are at /metrics. Traces go to an OpenTelemetry collector over OTLP
 when OTEL_EXPORTER_OTLP_ENDPOINT is set (e.g. http://otel-collector:4318;
 OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER and the other OTEL_* variables

@@ -16,6 +16,7 @@ import (
 
 	chdb "github.com/chdb-io/chdb-go/chdb"
 
+	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/store"
 )
 
@@ -87,6 +88,61 @@ func TestChDBRunsEveryStatement(t *testing.T) {
 	}
 	checkRunsCurrentState(t, query, "freshet_chdb")
 	checkAlertsCurrentState(t, query, "freshet_chdb")
+	checkTrimOnCurrent(t, query)
+}
+
+// checkTrimOnCurrent runs a trim's statements, as TrimEvents sends them,
+// on events in real months of current ClickHouse: the swap of a month for
+// its kept rows (REPLACE PARTITION) keeps what the conformance suite
+// checks on 18.16.
+func checkTrimOnCurrent(t *testing.T, query func(string) string) {
+	t.Helper()
+	s := schema{db: "freshet_chdb_trim"}
+	query(s.createDatabase())
+	for _, m := range migrations() {
+		for _, ddl := range m.stmts(s) {
+			query(ddl)
+		}
+	}
+	at := func(month time.Month, d int) time.Time { return time.Date(2020, month, d, 1, 0, 0, 0, time.UTC) }
+	for _, e := range []asset.Event{
+		{ID: "a-m0", Kind: asset.KindMaterialization, Asset: "a", Time: at(time.January, 1)}, // first: kept
+		{ID: "a-m1", Kind: asset.KindMaterialization, Asset: "a", Time: at(time.January, 5), Upstream: []asset.Key{"u"}},
+		{ID: "a-m2", Kind: asset.KindMaterialization, Asset: "a", Time: at(time.February, 10)}, // latest before the cut
+		{ID: "a-m3", Kind: asset.KindMaterialization, Asset: "a", Time: at(time.April, 1)},
+		{ID: "a-c1", Kind: asset.KindCheckResult, Asset: "a", Time: at(time.January, 2), Check: &asset.CheckResult{Name: "x", Passed: true}},
+		{ID: "a-c2", Kind: asset.KindCheckResult, Asset: "a", Time: at(time.January, 3), Check: &asset.CheckResult{Name: "x", Passed: false}},
+	} {
+		row, err := eventRow(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		query(newQueries(s).insertEvents + " VALUES (" + literals(t, row) + ")")
+	}
+	cut := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
+	months := strings.Split(query(bind(t, oldPartitionsSQL(), []any{s.db, "events", cut})), "\n")
+	for i, line := range months {
+		months[i], _, _ = strings.Cut(line, "\t")
+	}
+	if strings.Join(months, " ") != "202001 202002" {
+		t.Fatalf("old months = %q", months)
+	}
+	helper := trimPrefix + "current"
+	for _, q := range createTrimSQL(s, helper) {
+		query(q)
+	}
+	query(keepEdgesSQL(s, months))
+	query(bind(t, keepRowsSQL(s, helper, months), []any{cut, cut, cut}))
+	for _, m := range months {
+		query(replacePartitionSQL(s, helper, m))
+	}
+	query("DROP TABLE IF EXISTS " + s.table(helper))
+	if got := query("SELECT groupArray(id) FROM (SELECT id FROM " + s.table("events") + " ORDER BY id)"); got != "['a-c2','a-m0','a-m2','a-m3']" {
+		t.Errorf("after the trim events holds %s, want a-c2 a-m0 a-m2 a-m3", got)
+	}
+	if got := query(newQueries(s).edges); got != "u\ta" {
+		t.Errorf("edges after the trim = %q, want u -> a", got)
+	}
 }
 
 // checkRunsCurrentState checks, on current ClickHouse, what the runs

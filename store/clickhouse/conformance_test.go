@@ -54,3 +54,20 @@ func TestAlertsConformance(t *testing.T) {
 		return st
 	})
 }
+
+// TestRetentionConformance runs the shared retention suite
+// (store.Trimmer), each subtest on a fresh database of the test server.
+func TestRetentionConformance(t *testing.T) {
+	storetest.RunRetention(t, func(t *testing.T) storetest.RetentionStore {
+		st, err := Open(context.Background(), chtest.Server(t), WithLogger(quiet))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := st.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return st
+	})
+}

@@ -81,8 +81,10 @@ ORDER BY asset, kind, check_group`,
 			" WHERE kind IN ('" + string(asset.KindMaterialization) + "', '" + string(asset.KindObservation) + "')" +
 			" AND asset IN " + idsTable + " ORDER BY asset, time_ns DESC, id DESC LIMIT ? BY asset",
 
-		edges: "SELECT DISTINCT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
-			" WHERE notEmpty(upstream) ORDER BY up, asset",
+		// With the edges of events a trim removed (event_edges).
+		edges: "SELECT DISTINCT up, asset FROM (SELECT arrayJoin(upstream) AS up, asset FROM " + s.table("events") +
+			" WHERE notEmpty(upstream) UNION ALL SELECT upstream AS up, asset FROM " + s.table("event_edges") +
+			") ORDER BY up, asset",
 
 		insertSpecs: "INSERT INTO " + s.table("specs") + " (key, version, deleted, spec)",
 		// argMax rather than FINAL: correct before any merge and on every
@@ -217,5 +219,6 @@ func allStatements(db string) ([]statement, error) {
 		statement{name: "event log partitions", sql: lq.partitions, args: []any{db, "20261201"}},
 		statement{name: "trim event log", sql: lq.dropPartition + "20000101"},
 	)
+	out = append(out, trimStatements(s)...)
 	return out, nil
 }

@@ -71,6 +71,7 @@ func migrations() []migration {
 		{version: 3, name: "runs, steps and run logs", stmts: runTables},
 		{version: 4, name: "alert deliveries, incidents and silences", stmts: alertTables},
 		{version: 5, name: "event log for servers that share the store", stmts: eventLog},
+		{version: 6, name: "edges of trimmed events", stmts: edgesTable},
 	}
 }
 

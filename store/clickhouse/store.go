@@ -45,6 +45,12 @@ type Store struct {
 	batchRows int
 
 	appendMu sync.Mutex // one AppendEvents at a time: see there
+	trimMu   sync.Mutex // one trim at a time: they share a helper table
+	trimName string     // the helper table's name, see newTrimName
+	// trimmed holds the months of events a trim of this process swapped
+	// for their kept rows, with the rows left: unchanged since, they need
+	// no other trim. Guarded by trimMu.
+	trimmed map[string]int64
 
 	mu          sync.Mutex // guards specVersion
 	specVersion uint64     // last spec version written by this process
@@ -80,6 +86,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		schema:    schema{db: cfg.database, cluster: cfg.cluster},
 		log:       slog.Default(),
 		batchRows: DefaultBatchRows,
+		trimName:  newTrimName(),
+		trimmed:   map[string]int64{},
 	}
 	for _, o := range opts {
 		o(st)

@@ -52,6 +52,7 @@ type Store struct {
 	// again for every batch was a fifth of a write's time.
 	appendMu sync.Mutex
 	sums     map[asset.Key]*summaryRecord
+	trimMu   sync.Mutex // one trim at a time (store.Trimmer)
 }
 
 var _ store.Store = (*Store)(nil)

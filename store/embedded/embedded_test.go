@@ -55,6 +55,22 @@ func TestAlertsConformance(t *testing.T) {
 	})
 }
 
+func TestRetentionConformance(t *testing.T) {
+	t.Parallel()
+	storetest.RunRetention(t, func(t *testing.T) storetest.RetentionStore {
+		s, err := embedded.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
 // TestAlertsReopen: the outbox's work list, open incidents and silences
 // survive closing and reopening the file, which is what a restart needs.
 func TestAlertsReopen(t *testing.T) {
