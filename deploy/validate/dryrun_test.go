@@ -75,6 +75,7 @@ env: {OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4318"}
 persistence: {enabled: false}
 jobLauncher: {enabled: true, namespace: ` + jobsNamespace + `, stepServiceAccount: {create: true}}
 `, []string{"ServiceMonitor", "PrometheusRule", "Role", "RoleBinding"}},
+		{"three replicas, a Lease", `{replicaCount: 3, clickhouse: {url: "clickhouse://ch:9000/freshet"}}`, []string{"StatefulSet", "Role", "RoleBinding"}},
 	}
 	ch := loadChart(t)
 	for _, tc := range cases {

@@ -285,6 +285,62 @@ config: |
 			},
 		},
 		{
+			name:   "three replicas, a Lease",
+			values: `{replicaCount: 3, clickhouse: {url: "clickhouse://ch:9000/freshet"}, server: {allowedHosts: [freshet.example.com]}}`,
+			kinds: map[string][]string{
+				"ConfigMap": {"fr-freshet-config"}, "Secret": {"fr-freshet-admin-token", "fr-freshet-store", "fr-freshet-tokens"},
+				"Service": {"fr-freshet", "fr-freshet-headless"}, "ServiceAccount": {"fr-freshet"}, "StatefulSet": {"fr-freshet"},
+				"Role": {"fr-freshet-leader-election"}, "RoleBinding": {"fr-freshet-leader-election"},
+			},
+			check: func(t *testing.T, r rendered) {
+				if *r.sts.Spec.Replicas != 3 {
+					t.Errorf("replicas %d, want 3", *r.sts.Spec.Replicas)
+				}
+				c := container(t, r)
+				pod := "$(POD_NAME).fr-freshet-headless." + namespace + ".svc"
+				for _, want := range []string{"--name=$(POD_NAME)", "--advertise-url=http://" + pod + ":3000",
+					"--lease=" + namespace + "/fr-freshet-leader", "--election-timeout=6s", "--allowed-host=" + pod} {
+					if !slices.Contains(c.Args, want) {
+						t.Errorf("args %v: want %s", c.Args, want)
+					}
+				}
+				if ref := envByName(c)["POD_NAME"].ValueFrom; ref == nil || ref.FieldRef == nil || ref.FieldRef.FieldPath != "metadata.name" {
+					t.Errorf("POD_NAME %+v: want the pod's name", envByName(c)["POD_NAME"])
+				}
+				if a := r.sts.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || !*a {
+					t.Error("the Lease needs the pod's service account token mounted")
+				}
+				role := r.roles["fr-freshet-leader-election"]
+				if len(role.Rules) != 2 || !slices.Equal(role.Rules[1].ResourceNames, []string{"fr-freshet-leader"}) ||
+					!slices.Equal(role.Rules[1].Verbs, []string{"get", "update"}) || !slices.Equal(role.Rules[0].Verbs, []string{"create"}) {
+					t.Errorf("leader election Role %+v: want create, and get and update on fr-freshet-leader only", role.Rules)
+				}
+				rb := r.bindings["fr-freshet-leader-election"]
+				if len(rb.Subjects) != 1 || rb.Subjects[0].Name != "fr-freshet" || rb.RoleRef.Name != "fr-freshet-leader-election" {
+					t.Errorf("RoleBinding %+v", rb)
+				}
+			},
+		},
+		{
+			name:   "three replicas, ZooKeeper",
+			values: `{replicaCount: 3, clickhouse: {url: "clickhouse://ch:9000/freshet"}, election: {mode: zookeeper, zookeeper: "zk-0.zk:2181,zk-1.zk:2181/freshet", timeout: 10s}}`,
+			kinds: map[string][]string{
+				"ConfigMap": {"fr-freshet-config"}, "Secret": {"fr-freshet-admin-token", "fr-freshet-store", "fr-freshet-tokens"},
+				"Service": {"fr-freshet", "fr-freshet-headless"}, "ServiceAccount": {"fr-freshet"}, "StatefulSet": {"fr-freshet"},
+			},
+			check: func(t *testing.T, r rendered) {
+				c := container(t, r)
+				for _, want := range []string{"--zookeeper=zk-0.zk:2181,zk-1.zk:2181/freshet", "--election-timeout=10s"} {
+					if !slices.Contains(c.Args, want) {
+						t.Errorf("args %v: want %s", c.Args, want)
+					}
+				}
+				if hasPrefix(c.Args, "--lease") || hasPrefix(c.Args, "--allowed-host") {
+					t.Errorf("args %v: no Lease, no Host allow-list", c.Args)
+				}
+			},
+		},
+		{
 			name:   "insecure, no persistence, own config map",
 			values: `{auth: {generateAdminToken: false, insecure: true}, persistence: {enabled: false}, existingConfigMap: my-defs}`,
 			kinds: map[string][]string{
@@ -341,8 +397,11 @@ config: |
 func checkStatefulSet(t *testing.T, r rendered, flags map[string]bool) {
 	t.Helper()
 	sts := r.sts
-	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != 1 {
-		t.Errorf("replicas %v, want 1", sts.Spec.Replicas)
+	if sts.Spec.Replicas == nil || *sts.Spec.Replicas < 1 {
+		t.Errorf("replicas %v, want 1 or more", sts.Spec.Replicas)
+	}
+	if n := *sts.Spec.Replicas; n > 1 != hasPrefix(container(t, r).Args, "--name=") {
+		t.Errorf("%d replicas with args %v: several replicas, and only they, elect a leader", n, container(t, r).Args)
 	}
 	if _, ok := r.svcs[sts.Spec.ServiceName]; !ok {
 		t.Errorf("serviceName %q is not a rendered Service", sts.Spec.ServiceName)
@@ -419,9 +478,11 @@ func checkStatefulSet(t *testing.T, r rendered, flags map[string]bool) {
 	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources %+v: want memory requests and limits", c.Resources)
 	}
-	// Only the Job launcher needs the API (its own case checks the token
-	// is mounted then).
-	if _, launcher := r.roles["fr-freshet-job-launcher"]; !launcher && (pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken) {
+	// Only the Job launcher and a Lease election need the API (their own
+	// cases check the token is mounted then).
+	_, launcher := r.roles["fr-freshet-job-launcher"]
+	_, lease := r.roles["fr-freshet-leader-election"]
+	if !launcher && !lease && (pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken) {
 		t.Errorf("the pod mounts a service account token it does not need")
 	}
 	svc := r.svcs["fr-freshet"]
@@ -538,6 +599,9 @@ func TestHelmChartRefuses(t *testing.T) {
 		{`{auth: {generateAdminToken: false}}`, "auth.insecure=true"},
 		{`{clickhouse: {url: "http://clickhouse:8123/freshet"}}`, "clickhouse://"},
 		{`{server: {metricsAuth: true}, serviceMonitor: {enabled: true}}`, "bearerTokenSecret"},
+		{`{replicaCount: 2}`, "clickhouse.url"},
+		{`{replicaCount: 2, clickhouse: {url: "clickhouse://ch:9000/f"}, election: {mode: zookeeper}}`, "election.zookeeper"},
+		{`{replicaCount: 2, clickhouse: {url: "clickhouse://ch:9000/f"}, election: {mode: etcd}}`, "election.mode"},
 	}
 	for _, tc := range cases {
 		vals, err := chartutil.ReadValues([]byte(tc.values))
