@@ -15,8 +15,10 @@ done
 # cached): it builds while the stages that do not need it run, and the
 # stages that do (Kubernetes, leader election, durability, deploy/) wait.
 kube_log=$(mktemp)
-./scripts/ensure-kube-apiserver.sh >"$kube_log" 2>&1 &
+setsid ./scripts/ensure-kube-apiserver.sh >"$kube_log" 2>&1 &
 kube_pid=$!
+# A failed stage ends the script: the build (its own process group) ends too.
+trap 'kill -- -"$kube_pid" 2>/dev/null || true' EXIT
 wait_kube() {
   if ! wait "$kube_pid"; then
     cat "$kube_log" >&2
