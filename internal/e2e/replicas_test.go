@@ -314,6 +314,19 @@ assets:
 		}
 	}
 	t.Logf("replicas: after the restart of s%d, the three catalogs count the %d stored load events", first, len(all.acked))
+	// The metrics docs/operations.md lists under "Several servers".
+	for i, s := range servers {
+		for _, name := range []string{"freshet_leader", "freshet_follow_events_total", "freshet_follow_own_events_total", "freshet_follow_lag_seconds"} {
+			v, err := s.metric(name)
+			if err != nil {
+				t.Fatalf("s%d: %v", i, err)
+			}
+			// (The restarted server counts from its restart.)
+			if i != first && (name == "freshet_follow_events_total" || name == "freshet_follow_own_events_total") && v == 0 {
+				t.Errorf("s%d: %s is 0 after every server ingested", i, name)
+			}
+		}
+	}
 	stopSampling()
 	sampling.Wait()
 	n, r, accepted := pd.counts(wantKey)
