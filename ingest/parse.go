@@ -33,6 +33,7 @@ type decoder struct {
 	// lookup instead of an allocation and a validation.
 	keys map[string]asset.Key
 	meta []metaEntry // scratch, reused by every event of the request
+	fast fastScratch // the fast path's (fastdecode.go)
 }
 
 // maxInterned bounds the key cache of one request.
@@ -108,10 +109,13 @@ func (d *decoder) ndjson(body []byte) ([]asset.Event, error) {
 		if len(text) == 0 {
 			continue
 		}
-		ev, verr := d.parseEvent(text, "")
-		if verr != nil {
-			verr.Line = line
-			return nil, verr
+		ev, ok := d.fastEvent(text)
+		if !ok {
+			var verr *ValidationError
+			if ev, verr = d.parseEvent(text, ""); verr != nil {
+				verr.Line = line
+				return nil, verr
+			}
 		}
 		events = append(events, ev)
 	}
@@ -124,6 +128,9 @@ func (d *decoder) json(body []byte) ([]asset.Event, error) {
 		return nil, nil
 	}
 	if body[0] != '[' {
+		if ev, ok := d.fastEvent(body); ok {
+			return []asset.Event{ev}, nil
+		}
 		ev, verr := d.parseEvent(body, "")
 		if verr != nil {
 			return nil, verr
@@ -401,7 +408,7 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 
 // isJSONNumber checks JSON's number grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(s string) bool {
+func isJSONNumber[T string | []byte](s T) bool {
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		i++
