@@ -279,7 +279,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 // fastKey returns the key b spells when it is valid: from the request's
 // cache without an allocation when an earlier event named it.
 func (d *decoder) fastKey(b []byte) (asset.Key, bool) {
-	if k, ok := d.keys[string(b)]; ok {
+	if k, ok := d.cachedKey(b); ok {
 		return k, true
 	}
 	k, err := d.parseKey(string(b))

@@ -32,8 +32,10 @@ type decoder struct {
 	// names the same few assets over and over, and each then costs one map
 	// lookup instead of an allocation and a validation.
 	keys map[string]asset.Key
-	meta []metaEntry // scratch, reused by every event of the request
-	fast fastScratch // the fast path's (fastdecode.go)
+	// shared, when set, is the server's cache (Decoder), used instead of keys.
+	shared *keyCache
+	meta   []metaEntry // scratch, reused by every event of the request
+	fast   fastScratch // the fast path's (fastdecode.go)
 }
 
 // maxInterned bounds the key cache of one request.
@@ -42,14 +44,35 @@ const maxInterned = 4096
 // intern returns b as a string, shared with an earlier valid key when
 // there is one.
 func (d *decoder) intern(b []byte) string {
-	if k, ok := d.keys[string(b)]; ok {
+	if k, ok := d.cachedKey(b); ok {
 		return string(k)
 	}
 	return string(b)
 }
 
-// parseKey validates a key, once per distinct key per request.
+// cachedKey returns the key b spells if it is known valid, without
+// converting b.
+func (d *decoder) cachedKey(b []byte) (asset.Key, bool) {
+	if d.shared != nil {
+		return d.shared.getBytes(b)
+	}
+	k, ok := d.keys[string(b)]
+	return k, ok
+}
+
+// parseKey validates a key, once per distinct key per request (or per
+// server, with a shared cache).
 func (d *decoder) parseKey(s string) (asset.Key, error) {
+	if d.shared != nil {
+		if k, ok := d.shared.get(s); ok {
+			return k, nil
+		}
+		k, err := asset.ParseKey(s)
+		if err == nil {
+			d.shared.add(k)
+		}
+		return k, err
+	}
 	if k, ok := d.keys[s]; ok {
 		return k, nil
 	}

@@ -175,38 +175,48 @@ func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asse
 		if err := st.insertEvents(ctx, &cols); err != nil {
 			return nil, err
 		}
-		added = append(added, fresh...)
+		if added == nil {
+			added = fresh // the batch itself when all of it is new: no copy
+		} else {
+			added = append(added, fresh...)
+		}
 	}
 	return added, nil
 }
 
 // unknown returns the events of chunk whose ids are neither stored nor in
 // earlier (the events this call already added), each id once: first wins.
+//
+// One set of ids serves both the batch's repeats and earlier's, each id
+// entered once; the usual batch repeats nothing and the store knows none
+// of it, and then fresh is chunk itself.
 func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]asset.Event, error) {
-	seen := make(map[string]bool, len(chunk)+len(earlier))
+	seen := make(map[string]struct{}, len(chunk)+len(earlier))
 	for i := range earlier {
-		seen[earlier[i].ID] = true
+		seen[earlier[i].ID] = struct{}{}
 	}
 	ids := make([]string, 0, len(chunk))
+	first := make([]int32, 0, len(chunk)) // chunk indexes of ids' first copies
 	for i := range chunk {
-		if id := chunk[i].ID; !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
+		n := len(seen)
+		seen[chunk[i].ID] = struct{}{}
+		if len(seen) > n {
+			ids = append(ids, chunk[i].ID)
+			first = append(first, int32(i))
 		}
 	}
 	known, err := st.knownIDs(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	clear(seen)
+	if len(known) == 0 && len(first) == len(chunk) {
+		return slices.Clip(chunk), nil // clipped: appending to it copies
+	}
 	fresh := make([]asset.Event, 0, len(ids)-len(known))
-	for i := range chunk {
-		id := chunk[i].ID
-		if seen[id] || known[id] {
-			continue
+	for _, i := range first {
+		if !known[chunk[i].ID] {
+			fresh = append(fresh, chunk[i])
 		}
-		seen[id] = true
-		fresh = append(fresh, chunk[i])
 	}
 	return fresh, nil
 }

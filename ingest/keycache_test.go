@@ -1,0 +1,59 @@
+package ingest
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+)
+
+// TestDecoderSharesKeys: a Decoder decodes exactly as DecodeMax does,
+// request after request and concurrently, while every request shares one
+// string per key; an invalid key is refused every time, never cached.
+func TestDecoderSharesKeys(t *testing.T) {
+	t.Parallel()
+	dec := NewDecoder()
+	bodies := []string{
+		string(ndjsonBatch()),
+		`{"kind":"materialization","asset":"warehouse/schema1/table1","upstream":["raw/shop/orders"]}` + "\n" +
+			`{"kind":"observation","asset":"warehouse/schema1/table1","metadata":{"x":"caf\u00e9"}}`,
+		`[{"kind":"materialization","asset":"warehouse/schema1/table1"}]`,
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i, body := range bodies {
+				ctype := "application/x-ndjson"
+				if i == 2 {
+					ctype = "application/json"
+				}
+				got, err := dec.Decode(strings.NewReader(body), ctype, testNow, seqIDs(), 0)
+				want, werr := DecodeMax(strings.NewReader(body), ctype, testNow, seqIDs(), 0)
+				if err != nil || werr != nil {
+					t.Errorf("worker %d body %d: %v / %v", w, i, err, werr)
+					return
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("worker %d body %d: the shared cache changed the events", w, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	a, _ := dec.Decode(strings.NewReader(bodies[1]), "application/x-ndjson", testNow, seqIDs(), 0)
+	b, _ := dec.Decode(strings.NewReader(bodies[2]), "application/json", testNow, seqIDs(), 0)
+	if unsafe.StringData(string(a[0].Asset)) != unsafe.StringData(string(b[0].Asset)) {
+		t.Error("two requests naming one asset hold two copies of its key")
+	}
+
+	for range 2 {
+		_, err := dec.Decode(strings.NewReader(`{"kind":"materialization","asset":"a/../b"}`), "application/json", testNow, seqIDs(), 0)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "asset" {
+			t.Fatalf("invalid key: got %v, want a validation error on asset", err)
+		}
+	}
+}
