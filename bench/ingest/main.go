@@ -37,6 +37,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -182,6 +184,10 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	e2e := float64(n) / e2eTook.Seconds()
 	e2eSelfCPU, e2eServerCPU := e2eCPU.perEvent(n)
 	pprof.StopCPUProfile()
+	writes, err := storeWrites(client, "http://"+ln.Addr().String()+"/metrics")
+	if err != nil {
+		return err
+	}
 
 	// (e) restart: rebuild the catalog and lineage from what (b) stored,
 	// with the store's aggregate queries.
@@ -245,6 +251,7 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 		clickhouse.DefaultBatchRows, raw, rawTook.Round(time.Millisecond), rawServerCPU)
 	fmt.Printf("(b) HTTP NDJSON -> WAL (fsync) -> ClickHouse:          %9.0f events/s (%s; acknowledged in %s; %d clients x %d-event requests; CPU/event: bench process %s, server %s)\n",
 		e2e, e2eTook.Round(time.Millisecond), acked.Round(time.Millisecond), concurrency, batch, e2eSelfCPU, e2eServerCPU)
+	fmt.Printf("    %s\n", writes)
 	fmt.Printf("(c) b/a:                                               %9.2f\n", e2e/raw)
 	fmt.Printf("(d) ack latency at %d events/s (%d-event requests, %d requests): p50 %s  p99 %s\n",
 		rate, latBatch, len(lats), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
@@ -301,3 +308,30 @@ func ndjsonBatches(events []asset.Event, size int) [][]byte {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// storeWrites summarises the server's store writes and backpressure from
+// its /metrics: how many inserts (b) took and how long clients waited.
+func storeWrites(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	v := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, val, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(name, "#") {
+			f, err := strconv.ParseFloat(val, 64)
+			if err == nil {
+				v[name] = f
+			}
+		}
+	}
+	batches := v["freshet_store_batch_events_count"]
+	return fmt.Sprintf("store writes: %.0f batches of %.0f events on average, %.1f s writing; backpressure waits %.1f s in total",
+		batches, v["freshet_store_batch_events_sum"]/max(batches, 1), v["freshet_store_write_seconds_sum"],
+		v["freshet_ingest_backpressure_wait_seconds_sum"]), nil
+}

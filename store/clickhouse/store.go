@@ -238,8 +238,8 @@ func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, e
 			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 		}
 	}
-	lo, hi := slices.Min(ids), slices.Max(ids)
-	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDs, lo, hi)
+	ranges := idRanges(ids, maxIDRanges)
+	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDsIn(len(ranges)/2), ranges...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
@@ -255,6 +255,51 @@ func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, e
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
 	return known, nil
+}
+
+// maxIDRanges bounds the id ranges of one lookup.
+const maxIDRanges = 8
+
+// idRanges returns bounds (lo1, hi1, lo2, hi2, ...) of at most max ranges
+// that cover ids, for the primary key of event_ids: the server reads only
+// the granules in them (it does not use the index for IN an external
+// table). One range from the least id to the greatest would do, but ids
+// come in families (a client's own, the UUIDv7s Freshet assigns), and one
+// range over two families covers every stored id between them: with
+// freshness policies on, the monitor's UUIDv7 ids beside clients' ids made
+// every lookup read the whole index. So the sorted ids are cut where
+// neighbours share the shortest prefix, as often as max allows.
+func idRanges(ids []string, max int) []any {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	const longest = 32 // common prefixes longer than this count as this
+	lcps := make([]uint8, len(sorted))
+	var hist [longest + 1]int
+	for i := 1; i < len(sorted); i++ {
+		a, b := sorted[i-1], sorted[i]
+		n := 0
+		for n < longest && n < len(a) && n < len(b) && a[n] == b[n] {
+			n++
+		}
+		lcps[i] = uint8(n)
+		hist[n]++
+	}
+	// Cut between every pair of neighbours sharing at most cut bytes,
+	// with cut as large as max allows (-1: one range).
+	cut, cuts := -1, 0
+	for n, c := range hist {
+		if cuts += c; cuts > max-1 {
+			break
+		}
+		cut = n
+	}
+	bounds := []any{sorted[0]}
+	for i := 1; i < len(sorted); i++ {
+		if int(lcps[i]) <= cut {
+			bounds = append(bounds, sorted[i-1], sorted[i])
+		}
+	}
+	return append(bounds, sorted[len(sorted)-1])
 }
 
 func (st *Store) insertEvents(ctx context.Context, cols *eventColumns) error {
