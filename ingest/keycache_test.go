@@ -2,11 +2,14 @@ package ingest
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"unsafe"
+
+	"github.com/freshet-dev/freshet/asset"
 )
 
 // TestDecoderSharesKeys: a Decoder decodes exactly as DecodeMax does,
@@ -55,5 +58,30 @@ func TestDecoderSharesKeys(t *testing.T) {
 		if !errors.As(err, &ve) || ve.Field != "asset" {
 			t.Fatalf("invalid key: got %v, want a validation error on asset", err)
 		}
+	}
+}
+
+// TestKeyCacheFolds: keys added one by one are found whether they sit in
+// the recent map or were folded into the frozen one, and the bound holds.
+func TestKeyCacheFolds(t *testing.T) {
+	t.Parallel()
+	c := newKeyCache(1000)
+	var keys []asset.Key
+	for i := range 1500 {
+		k := asset.Key(fmt.Sprintf("a/k%d", i))
+		keys = append(keys, k)
+		c.add(k)
+	}
+	for i, k := range keys {
+		got, ok := c.get(string(k))
+		if want := i < 1000; ok != want || ok && got != k {
+			t.Fatalf("key %d: got %q %v, want cached: %v", i, got, ok, want)
+		}
+		if _, ok2 := c.getBytes([]byte(k)); ok2 != ok {
+			t.Fatalf("key %d: get and getBytes disagree", i)
+		}
+	}
+	if n := len(*c.frozen.Load()); n < 500 {
+		t.Errorf("only %d keys folded into the frozen map", n)
 	}
 }

@@ -154,6 +154,10 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 		}
 		defer pprof.StopCPUProfile() // on errors; the run stops it after (b)
 	}
+	countersBefore, err := serverCounters(ctx, dsn)
+	if err != nil {
+		return err
+	}
 	e2eCPU := startCPU(serverPid)
 	start := time.Now()
 	var next atomic.Int64
@@ -185,6 +189,10 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	e2eSelfCPU, e2eServerCPU := e2eCPU.perEvent(n)
 	pprof.StopCPUProfile()
 	writes, err := storeWrites(client, "http://"+ln.Addr().String()+"/metrics")
+	if err != nil {
+		return err
+	}
+	countersAfter, err := serverCounters(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -252,6 +260,7 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	fmt.Printf("(b) HTTP NDJSON -> WAL (fsync) -> ClickHouse:          %9.0f events/s (%s; acknowledged in %s; %d clients x %d-event requests; CPU/event: bench process %s, server %s)\n",
 		e2e, e2eTook.Round(time.Millisecond), acked.Round(time.Millisecond), concurrency, batch, e2eSelfCPU, e2eServerCPU)
 	fmt.Printf("    %s\n", writes)
+	fmt.Printf("    ClickHouse server during (b): %s\n", counterDelta(countersBefore, countersAfter))
 	fmt.Printf("(c) b/a:                                               %9.2f\n", e2e/raw)
 	fmt.Printf("(d) ack latency at %d events/s (%d-event requests, %d requests): p50 %s  p99 %s\n",
 		rate, latBatch, len(lats), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
