@@ -84,16 +84,16 @@ const DefaultMaxEvents = 100_000
 // DecodeMax is Decode with a bound on the events in the body (a
 // *ValidationError with code too_many_events beyond it).
 func DecodeMax(r io.Reader, contentType string, now time.Time, newID func() string, maxEvents int) ([]asset.Event, error) {
-	return decodeMax(r, contentType, now, newID, maxEvents, nil)
-}
-
-// decodeMax is DecodeMax with a key cache shared between requests (nil:
-// one per request).
-func decodeMax(r io.Reader, contentType string, now time.Time, newID func() string, maxEvents int, shared *keyCache) ([]asset.Event, error) {
 	body, err := io.ReadAll(r)
 	if err != nil {
 		return nil, err // the body could not be read (e.g. too large)
 	}
+	return decodeBody(body, contentType, now, newID, maxEvents, nil)
+}
+
+// decodeBody decodes a body read whole, with a key cache shared between
+// requests (nil: one per request).
+func decodeBody(body []byte, contentType string, now time.Time, newID func() string, maxEvents int, shared *keyCache) ([]asset.Event, error) {
 	if maxEvents <= 0 {
 		maxEvents = DefaultMaxEvents
 	}

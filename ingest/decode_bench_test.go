@@ -64,7 +64,7 @@ func BenchmarkDecodeNDJSONShared(b *testing.B) {
 	ids := seqIDs()
 	dec := NewDecoder()
 	for b.Loop() {
-		if _, err := dec.Decode(bytes.NewReader(body), "application/x-ndjson", testNow, ids, 0); err != nil {
+		if _, err := dec.Decode(bytes.NewReader(body), int64(len(body)), "application/x-ndjson", testNow, ids, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

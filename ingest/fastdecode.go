@@ -35,6 +35,7 @@ type fastScratch struct {
 	ups   []asset.Key
 	meta  []metaEntry
 	names map[string]string // metadata names seen in this request
+	runID string            // the last run id read
 }
 
 // lexer walks one line of JSON.
@@ -201,7 +202,13 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
 				return ev, false
 			}
-			ev.RunID = string(v)
+			// Consecutive events of one run share its id's string.
+			if string(v) == d.fast.runID {
+				ev.RunID = d.fast.runID
+			} else {
+				ev.RunID = string(v)
+				d.fast.runID = ev.RunID
+			}
 		case "partition":
 			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
 				return ev, false

@@ -28,9 +28,40 @@ func NewDecoder() *Decoder {
 	return &Decoder{keys: newKeyCache(DefaultKeyCacheSize)}
 }
 
-// Decode is DecodeMax with the shared key cache.
-func (dec *Decoder) Decode(r io.Reader, contentType string, now time.Time, newID func() string, maxEvents int) ([]asset.Event, error) {
-	return decodeMax(r, contentType, now, newID, maxEvents, dec.keys)
+// Decode is DecodeMax with the shared key cache. size is the body's
+// length when known (Content-Length), else -1: the body is then read into
+// one buffer of that size rather than a growing one.
+func (dec *Decoder) Decode(r io.Reader, size int64, contentType string, now time.Time, newID func() string, maxEvents int) ([]asset.Event, error) {
+	body, err := readBody(r, size)
+	if err != nil {
+		return nil, err // the body could not be read (e.g. too large)
+	}
+	return decodeBody(body, contentType, now, newID, maxEvents, dec.keys)
+}
+
+// maxPresized bounds the buffer a declared size reserves up front.
+const maxPresized = 64 << 20
+
+// readBody reads r to its end, into a buffer of size bytes when size is
+// known and reasonable.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 || size > maxPresized {
+		return io.ReadAll(r)
+	}
+	buf := make([]byte, 0, size+1) // +1: the read that finds EOF needs room
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) { // longer than declared: grow as ReadAll would
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // keyCache holds keys ParseKey accepted, each as the one string every

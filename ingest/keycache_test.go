@@ -32,7 +32,7 @@ func TestDecoderSharesKeys(t *testing.T) {
 				if i == 2 {
 					ctype = "application/json"
 				}
-				got, err := dec.Decode(strings.NewReader(body), ctype, testNow, seqIDs(), 0)
+				got, err := dec.Decode(strings.NewReader(body), int64(len(body)), ctype, testNow, seqIDs(), 0)
 				want, werr := DecodeMax(strings.NewReader(body), ctype, testNow, seqIDs(), 0)
 				if err != nil || werr != nil {
 					t.Errorf("worker %d body %d: %v / %v", w, i, err, werr)
@@ -46,14 +46,14 @@ func TestDecoderSharesKeys(t *testing.T) {
 	}
 	wg.Wait()
 
-	a, _ := dec.Decode(strings.NewReader(bodies[1]), "application/x-ndjson", testNow, seqIDs(), 0)
-	b, _ := dec.Decode(strings.NewReader(bodies[2]), "application/json", testNow, seqIDs(), 0)
+	a, _ := dec.Decode(strings.NewReader(bodies[1]), -1, "application/x-ndjson", testNow, seqIDs(), 0)
+	b, _ := dec.Decode(strings.NewReader(bodies[2]), 5, "application/json", testNow, seqIDs(), 0)
 	if unsafe.StringData(string(a[0].Asset)) != unsafe.StringData(string(b[0].Asset)) {
 		t.Error("two requests naming one asset hold two copies of its key")
 	}
 
 	for range 2 {
-		_, err := dec.Decode(strings.NewReader(`{"kind":"materialization","asset":"a/../b"}`), "application/json", testNow, seqIDs(), 0)
+		_, err := dec.Decode(strings.NewReader(`{"kind":"materialization","asset":"a/../b"}`), 1000, "application/json", testNow, seqIDs(), 0)
 		var ve *ValidationError
 		if !errors.As(err, &ve) || ve.Field != "asset" {
 			t.Fatalf("invalid key: got %v, want a validation error on asset", err)

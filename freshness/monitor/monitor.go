@@ -325,12 +325,15 @@ func (m *Monitor) Observe(events []asset.Event) {
 			// before any policy is known to depend on it: a selection
 			// policy reaches it a moment later, and its history is then
 			// whole, with nothing to seed or fetch.
-			if !m.seen[e.Asset] {
+			seen := m.seen[e.Asset]
+			if !seen {
 				m.whole[e.Asset] = true
 			}
-			if m.relevant == nil || m.relevant[e.Asset] || m.whole[e.Asset] {
+			if m.relevant == nil || m.relevant[e.Asset] || !seen || m.whole[e.Asset] {
 				m.pending = append(m.pending, freshness.NewChange(e))
-				m.seen[e.Asset] = true
+				if !seen {
+					m.seen[e.Asset] = true
+				}
 				queued = true
 			}
 			continue
