@@ -141,17 +141,23 @@ type Monitor struct {
 	rec    Recorder
 	opts   Options
 
-	mu        sync.Mutex
-	pending   []freshness.Change // events queued for the next pass, reduced to what the tracker reads
-	file      map[asset.Key]asset.FreshnessPolicy
-	api       map[asset.Key]asset.FreshnessPolicy
-	groups    map[asset.Key]string
-	matz      map[asset.Key]bool
-	parts     map[asset.Key]*asset.PartitionsSpec
-	version   uint64                        // bumped when policies or specs change
-	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
-	seen      map[asset.Key]bool            // assets with an event queued or loaded (for first-seen times)
-	whole     map[asset.Key]bool            // assets followed from their first event, not yet known to be relevant
+	mu       sync.Mutex
+	pending  []freshness.Change // events queued for the next pass, reduced to what the tracker reads
+	file     map[asset.Key]asset.FreshnessPolicy
+	api      map[asset.Key]asset.FreshnessPolicy
+	groups   map[asset.Key]string
+	matz     map[asset.Key]bool
+	parts    map[asset.Key]*asset.PartitionsSpec
+	version  uint64             // bumped when policies or specs change
+	relevant map[asset.Key]bool // assets with a policy and their ancestors; nil: all
+	seen     map[asset.Key]bool // assets with an event queued or loaded (for first-seen times)
+	// whole holds the assets followed from their first event, not yet
+	// known to be relevant, each with the number of passes begun before
+	// that event was observed: a pass lets go of those its own policies
+	// and graph did not reach only if they were observed before it began
+	// (an asset observed mid-pass may have a policy the pass did not see).
+	whole     map[asset.Key]uint64
+	passes    uint64                        // passes begun, guarded by mu
 	last      map[asset.Key]freshness.State // last recorded state per asset
 	stateAt   map[asset.Key]eventPos        // the freshness_changed event last applied
 	policyAt  map[asset.Key]eventPos        // the freshness_policy_changed event last applied
@@ -205,7 +211,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
-		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{}, whole: map[asset.Key]bool{},
+		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{}, whole: map[asset.Key]uint64{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		parts:   map[asset.Key]*asset.PartitionsSpec{},
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
@@ -327,9 +333,9 @@ func (m *Monitor) Observe(events []asset.Event) {
 			// whole, with nothing to seed or fetch.
 			seen := m.seen[e.Asset]
 			if !seen {
-				m.whole[e.Asset] = true
+				m.whole[e.Asset] = m.passes
 			}
-			if m.relevant == nil || m.relevant[e.Asset] || !seen || m.whole[e.Asset] {
+			if _, whole := m.whole[e.Asset]; m.relevant == nil || m.relevant[e.Asset] || whole {
 				m.pending = append(m.pending, freshness.NewChange(e))
 				if !seen {
 					m.seen[e.Asset] = true
@@ -540,6 +546,8 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.mu.Lock()
 	events := m.pending
 	m.pending = nil
+	m.passes++
+	pass := m.passes
 	m.mu.Unlock()
 
 	var changed []asset.Key
@@ -592,8 +600,8 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	// New assets that no policy reached by now are not followed further.
 	m.mu.Lock()
 	if m.relevant != nil {
-		for k := range m.whole {
-			if !m.relevant[k] {
+		for k, before := range m.whole {
+			if !m.relevant[k] && before < pass {
 				delete(m.whole, k)
 			}
 		}
@@ -691,7 +699,7 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 			continue
 		}
 		m.mu.Lock()
-		whole := m.whole[k]
+		_, whole := m.whole[k]
 		delete(m.whole, k) // followed now as a relevant asset
 		m.mu.Unlock()
 		if whole {
