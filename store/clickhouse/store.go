@@ -233,10 +233,9 @@ func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, e
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
-	for _, id := range ids {
-		if err := table.Append(id); err != nil {
-			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
-		}
+	// The whole column at once: a row at a time boxes every id.
+	if _, err := table.Block().Columns[0].Append(ids); err != nil {
+		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
 	ranges := idRanges(ids, maxIDRanges)
 	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDsIn(len(ranges)/2), ranges...)
