@@ -366,6 +366,9 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 				p.next, last = upTo+1, upTo
 				continue
 			}
+			if batch == nil {
+				batch = make([]asset.Event, 0, p.queuedLocked(limit))
+			}
 			batch = append(batch, events...)
 			last = p.next
 			p.next++
@@ -388,6 +391,21 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 		case <-p.wake:
 		}
 	}
+}
+
+// queuedLocked counts the events held in memory from p.next on, up to
+// limit: the capacity a batch starts with, so that collecting 50,000
+// events does not copy them over and over as the slice grows.
+func (p *Pipeline) queuedLocked(limit int) int {
+	n := 0
+	for seq := p.next; n < limit; seq++ {
+		events, ok := p.queue[seq]
+		if !ok || events == nil {
+			break
+		}
+		n += len(events)
+	}
+	return min(n, limit)
 }
 
 // readDisk reads consecutive on-disk-only records from seq, up to about

@@ -143,6 +143,7 @@ type Monitor struct {
 
 	mu       sync.Mutex
 	pending  []freshness.Change // events queued for the next pass, reduced to what the tracker reads
+	spare    []freshness.Change // the last pass's queue, emptied: the next queue reuses it
 	file     map[asset.Key]asset.FreshnessPolicy
 	api      map[asset.Key]asset.FreshnessPolicy
 	groups   map[asset.Key]string
@@ -536,6 +537,10 @@ type passStats struct {
 	events, changed, results int
 }
 
+// maxSpare bounds the queue kept for reuse (about 11 MB): a burst's
+// larger one goes to the garbage collector.
+const maxSpare = 1 << 16
+
 // evaluate applies pending events and evaluates: everything when full (or
 // when the graph or the policies changed), else the changed assets'
 // downstream closure. When a data time needs history older than memory
@@ -545,7 +550,7 @@ type passStats struct {
 func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.mu.Lock()
 	events := m.pending
-	m.pending = nil
+	m.pending, m.spare = m.spare, nil
 	m.passes++
 	pass := m.passes
 	m.mu.Unlock()
@@ -569,6 +574,12 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 				changed = append(changed, k)
 			}
 		}
+	}
+	if cap(events) <= maxSpare {
+		clear(events) // what the queued changes point to may go
+		m.mu.Lock()
+		m.spare = events[:0]
+		m.mu.Unlock()
 	}
 	g := m.graphs.Current()
 	policies, matz, parts, ver := m.policies()
