@@ -154,9 +154,13 @@ type Monitor struct {
 	seen     map[asset.Key]bool // assets with an event queued or loaded (for first-seen times)
 	// whole holds the assets followed from their first event, not yet
 	// known to be relevant, each with the number of passes begun before
-	// that event was observed: a pass lets go of those its own policies
-	// and graph did not reach only if they were observed before it began
-	// (an asset observed mid-pass may have a policy the pass did not see).
+	// that event was observed: a pass lets go of those its policies and
+	// graph did not reach only if they were observed before the previous
+	// pass began. An asset observed mid-pass may have a policy the pass did
+	// not see, and concurrent requests may hand the monitor an asset's
+	// first events before the request that discovered it has selected its
+	// policy; letting go then meant seeding it truncated later and reading
+	// its history from the store.
 	whole     map[asset.Key]uint64
 	passes    uint64                        // passes begun, guarded by mu
 	last      map[asset.Key]freshness.State // last recorded state per asset
@@ -612,7 +616,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.mu.Lock()
 	if m.relevant != nil {
 		for k, before := range m.whole {
-			if !m.relevant[k] && before < pass {
+			if !m.relevant[k] && before+1 < pass {
 				delete(m.whole, k)
 			}
 		}
