@@ -60,6 +60,17 @@ func (c *eventColumns) reset(n int) {
 	}
 }
 
+// build resets the columns to hold events.
+func (c *eventColumns) build(events []asset.Event) error {
+	c.reset(len(events))
+	for i := range events {
+		if err := c.add(&events[i]); err != nil {
+			return fmt.Errorf("clickhouse: event %s: %w", events[i].ID, err)
+		}
+	}
+	return nil
+}
+
 func (c *eventColumns) add(e *asset.Event) error {
 	ns := e.Time.UnixNano()
 	c.id = append(c.id, e.ID)

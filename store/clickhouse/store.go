@@ -162,15 +162,22 @@ func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asse
 	var cols eventColumns
 	for start := 0; start < len(events); start += st.batchRows {
 		chunk := events[start:min(start+st.batchRows, len(events))]
+		// The columns are built while the server looks the ids up, for the
+		// usual case that all of them are new (else built again for the
+		// new ones): the two take turns otherwise, on a machine that has a
+		// core for each.
+		built := make(chan error, 1)
+		go func() { built <- cols.build(chunk) }()
 		fresh, err := st.unknown(ctx, chunk, added)
+		buildErr := <-built
 		if err != nil {
 			return nil, err
 		}
-		cols.reset(len(fresh))
-		for i := range fresh {
-			if err := cols.add(&fresh[i]); err != nil {
-				return nil, fmt.Errorf("clickhouse: event %s: %w", fresh[i].ID, err)
-			}
+		if len(fresh) != len(chunk) {
+			buildErr = cols.build(fresh)
+		}
+		if buildErr != nil {
+			return nil, buildErr
 		}
 		if err := st.insertEvents(ctx, &cols); err != nil {
 			return nil, err
