@@ -38,8 +38,7 @@ type Options struct {
 	// MaxUnstoredAge (batchLimit), since its oldest event waits for the
 	// whole write.
 	BatchSize int
-	// BatchDelay is how long the writer waits for a batch to fill, counted
-	// from its first record's arrival (default 50ms).
+	// BatchDelay is how long the writer waits for a batch to fill (default 50ms).
 	BatchDelay time.Duration
 	// MaxBackoff caps the wait between retries while the store fails (default 30s).
 	MaxBackoff time.Duration
@@ -120,7 +119,6 @@ type Pipeline struct {
 	queue   map[uint64][]asset.Event // by WAL seq; nil events: read it from disk
 	inMem   int64                    // payload bytes held in queue
 	sizes   map[uint64]int64
-	arrived map[uint64]time.Time // when each record of this run was queued
 	next    uint64 // the next seq to write to the store
 	written uint64 // last seq the store confirmed
 	acked   uint64 // last seq acknowledged to a client
@@ -153,7 +151,7 @@ func NewPipeline(log *wal.Log, sink Sink, opts Options, observers ...Observer) *
 	opts.defaults()
 	st := log.Stats()
 	p := &Pipeline{log: log, sink: sink, observers: observers, opts: opts,
-		queue: map[uint64][]asset.Event{}, sizes: map[uint64]int64{}, arrived: map[uint64]time.Time{},
+		queue: map[uint64][]asset.Event{}, sizes: map[uint64]int64{},
 		next: st.ConfirmedTo + 1, written: st.ConfirmedTo, wake: make(chan struct{}, 1)}
 	p.drained = sync.NewCond(&p.mu)
 	p.recovered = st.LastSeq
@@ -236,7 +234,6 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled b
 	} else {
 		p.queue[seq] = nil
 	}
-	p.arrived[seq] = time.Now()
 	p.acked = max(p.acked, seq)
 	p.mu.Unlock()
 	select {
@@ -330,7 +327,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		for seq := p.written + 1; seq <= last; seq++ {
 			p.inMem -= p.sizes[seq]
 			delete(p.sizes, seq)
-			delete(p.arrived, seq)
 			delete(p.queue, seq)
 		}
 		p.written = last
@@ -343,18 +339,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 }
 
 // collect gathers the next batch of consecutive records: from memory when
-// it has them, else from disk. It waits for the first record, then until
-// the batch is full or its first record is BatchDelay old: records that
-// queued up during the previous write go at once, rather than wait
-// BatchDelay more for company (that idled the writer a tenth of the time
-// under sustained load). An empty batch means ctx ended.
+// it has them, else from disk. It waits for the first record, then up to
+// BatchDelay for the batch to fill. An empty batch means ctx ended.
 func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 	var (
 		batch []asset.Event
 		last  uint64
 		timer <-chan time.Time
 		limit = p.batchLimit()
-		first time.Time // when the batch's first record was queued (zero: recovered, or read back)
 	)
 	for {
 		p.mu.Lock()
@@ -362,9 +354,6 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 			events, ok := p.queue[p.next]
 			if !ok {
 				break // not appended yet, or appended and about to be queued
-			}
-			if len(batch) == 0 {
-				first = p.arrived[p.next]
 			}
 			if events == nil {
 				p.mu.Unlock()
@@ -389,14 +378,7 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 			return batch, last, nil
 		}
 		if len(batch) > 0 && timer == nil {
-			wait := p.opts.BatchDelay
-			if !first.IsZero() {
-				wait -= time.Since(first)
-			}
-			if wait <= 0 {
-				return batch, last, nil
-			}
-			timer = time.After(wait)
+			timer = time.After(p.opts.BatchDelay)
 		}
 		select {
 		case <-ctx.Done():

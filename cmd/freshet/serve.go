@@ -63,7 +63,7 @@ func (f *serverFlags) register(cmd *cobra.Command, defaultDataDir string) {
 	cmd.Flags().StringVar(&f.walDir, "wal-dir", "", "write-ahead log directory (default DATA-DIR/wal); put it on a local disk")
 	cmd.Flags().Int64Var(&f.walMaxBytes, "wal-max-bytes", 1<<30, "most unconfirmed data the write-ahead log holds; when full, ingest answers 503 with Retry-After")
 	cmd.Flags().IntVar(&f.batchSize, "batch-size", 50000, "most events written to the store in one batch (fewer while the store is slow: about what it writes in --max-unstored-age)")
-	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill, counted from its oldest event's arrival")
+	cmd.Flags().DurationVar(&f.batchDelay, "batch-delay", 50*time.Millisecond, "longest wait for a store batch to fill")
 	if !f.dev {
 		cmd.Flags().BoolVar(&f.insecure, "insecure", false, "serve a non-loopback address without API tokens (anyone who reaches the port can write)")
 		cmd.Flags().StringArrayVar(&f.allowedHosts, "allowed-host", nil, "a Host name this server answers to, repeatable (default on loopback: localhost, 127.0.0.1, ::1; otherwise any)")
