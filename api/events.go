@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/freshet-dev/freshet/asset"
-	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/store"
 )
 
@@ -29,7 +28,7 @@ func (s *Server) postEvents(c echo.Context) error {
 		return &http.MaxBytesError{Limit: s.opts.BodyLimit}
 	}
 	body := http.MaxBytesReader(c.Response(), req.Body, s.opts.BodyLimit)
-	events, err := ingest.DecodeMax(body, req.Header.Get(echo.HeaderContentType), s.opts.Now(), s.newID, s.opts.MaxEvents)
+	events, err := s.decoder.Decode(body, req.ContentLength, req.Header.Get(echo.HeaderContentType), s.opts.Now(), s.newID, s.opts.MaxEvents)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/catalog"
 	"github.com/freshet-dev/freshet/config"
+	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/lineage"
 	"github.com/freshet-dev/freshet/openlineage/marquez"
 	"github.com/freshet-dev/freshet/store"
@@ -169,6 +170,7 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	slots     *ingestSlots // nil: no bound on concurrent ingest
+	decoder   *ingest.Decoder
 }
 
 // New builds the server and its routes.
@@ -198,7 +200,7 @@ func New(deps Deps, opts Options) *Server {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version), closing: make(chan struct{}),
+	s := &Server{echo: e, deps: deps, opts: opts, log: opts.Logger, metrics: newHTTPMetrics(opts.Version), closing: make(chan struct{}), decoder: ingest.NewDecoder(),
 		slots: newIngestSlots(opts.MaxConcurrentIngest, opts.MaxIngestBytes, opts.IngestWait)}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(s.observe())

@@ -32,7 +32,7 @@ type entry struct {
 	spec           asset.Spec
 	mat, fail, obs slot
 	checks         map[string]*slot // by check name
-	counts         map[asset.Kind]int64
+	counts         kindCounts
 	firstTime      time.Time
 	lastTime       time.Time
 	storedLastTime time.Time // lastTime of the stored events alone
@@ -106,9 +106,11 @@ type Catalog struct {
 	sorted []asset.Key
 }
 
-// counted is where an event was counted.
+// counted is where an event was counted. The entry is kept rather than
+// its key so that Stored need not look it up again; Load, which replaces
+// the entries, also empties pending.
 type counted struct {
-	asset asset.Key
+	entry *entry
 	kind  asset.Kind
 }
 
@@ -145,7 +147,7 @@ func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.E
 			}
 		}
 		for k, n := range s.Counts {
-			e.counts[k] = n
+			e.counts.add(k, n)
 		}
 		e.firstTime, e.lastTime, e.storedLastTime = s.FirstTime, s.LastTime, s.LastTime
 	}
@@ -200,12 +202,12 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 		if _, ok := c.pending[ev.ID]; ok {
 			continue // a retry of an event not stored yet: the first copy counts
 		}
-		c.pending[ev.ID] = counted{ev.Asset, ev.Kind}
 		e := get(ev.Asset)
+		c.pending[ev.ID] = counted{e, ev.Kind}
 		for _, u := range ev.Upstream {
 			get(u)
 		}
-		e.counts[ev.Kind]++
+		e.counts.add(ev.Kind, 1)
 		if e.firstTime.IsZero() || ev.Time.Before(e.firstTime) {
 			e.firstTime = ev.Time
 		}
@@ -225,37 +227,59 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 // counted zero times, new events once. The latest events follow the same
 // rule: a copy the store did not add (a retry of a stored id stamped with
 // a new time) is no longer shown; the stored one is.
+//
+// The usual batch is all new: the store added every event, in order
+// (added is then the batch itself). That case takes no set of added ids,
+// and an event counted as pending under its own asset and kind keeps its
+// count (uncounted, then counted again).
 func (c *Catalog) Stored(batch, added []asset.Event) {
-	isAdded := make(map[string]bool, len(added))
-	for i := range added {
-		isAdded[added[i].ID] = true
+	allAdded := sameIDs(batch, added)
+	var isAdded map[string]bool
+	if !allAdded {
+		isAdded = make(map[string]bool, len(added))
+		for i := range added {
+			isAdded[added[i].ID] = true
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := range batch {
 		ev := &batch[i]
-		if p, ok := c.pending[ev.ID]; ok {
+		wasAdded := allAdded || isAdded[ev.ID]
+		var e *entry
+		p, pending := c.pending[ev.ID]
+		if pending {
 			delete(c.pending, ev.ID)
-			if e, ok := c.entries[p.asset]; ok {
-				e.counts[p.kind]--
+			if allAdded && p.kind == ev.Kind && p.entry.spec.Key == ev.Asset {
+				e = p.entry // counted once either way
+			} else {
+				p.entry.counts.add(p.kind, -1)
 			}
 		}
-		e, ok := c.entries[ev.Asset]
-		if !ok {
-			continue
+		if e == nil {
+			var ok bool
+			if e, ok = c.entries[ev.Asset]; !ok {
+				continue
+			}
+			if allAdded {
+				e.counts.add(ev.Kind, 1)
+			}
 		}
 		if sl := e.slotOf(ev, false); sl != nil {
-			sl.settle(ev, isAdded[ev.ID])
+			sl.settle(ev, wasAdded)
 		}
-		if isAdded[ev.ID] {
+		if wasAdded {
 			e.storedLastTime = maxTime(e.storedLastTime, ev.Time)
 		} else if e.lastTime.Equal(ev.Time) && ev.Time.After(e.storedLastTime) {
 			e.lastTime = e.storedLastTime // its newest event was not stored
 		}
 	}
+	if allAdded {
+		return
+	}
 	for i := range added {
 		if e, ok := c.entries[added[i].Asset]; ok {
-			e.counts[added[i].Kind]++
+			e.counts.add(added[i].Kind, 1)
 		}
 	}
 }
@@ -273,9 +297,24 @@ func (c *Catalog) Forget(removed map[asset.Key]map[asset.Kind]int64) {
 			continue
 		}
 		for k, n := range kinds {
-			e.counts[k] = max(0, e.counts[k]-n)
+			e.counts.add(k, -min(n, e.counts.get(k)))
 		}
 	}
+}
+
+// sameIDs reports whether b holds a's events in a's order (the store
+// added the whole batch). Ids usually share their bytes, so each
+// comparison is a pointer check.
+func sameIDs(a, b []asset.Event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID {
+			return false
+		}
+	}
+	return true
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -467,7 +506,7 @@ func copyEvent(e *asset.Event) *asset.Event {
 func discovered(k asset.Key) asset.Spec { return asset.Spec{Key: k, Origin: asset.OriginDiscovered} }
 
 func newEntry(s asset.Spec) *entry {
-	return &entry{spec: s, checks: make(map[string]*slot), counts: make(map[asset.Kind]int64)}
+	return &entry{spec: s, checks: make(map[string]*slot)}
 }
 
 func (e *entry) view() Asset {
@@ -476,12 +515,7 @@ func (e *entry) view() Asset {
 		LastMaterialization: copyEvent(e.mat.shown),
 		LastFailure:         copyEvent(e.fail.shown),
 		LastObservation:     copyEvent(e.obs.shown),
-		Counts:              make(map[asset.Kind]int64, len(e.counts)),
-	}
-	for k, n := range e.counts {
-		if n != 0 {
-			a.Counts[k] = n
-		}
+		Counts:              e.counts.toMap(),
 	}
 	for _, sl := range e.checks {
 		if sl.shown != nil {

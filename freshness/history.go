@@ -87,7 +87,7 @@ type AssetState struct {
 	pinned    []Success // older successes fetched from the store, by (time, id)
 	spans     []span    // where pinned is complete; disjoint, by lo
 	firstSeen int64     // earliest event of the asset the loop has seen, 0 if none
-	firstMat  int64     // earliest materialization, when told by SetFirstMaterialization (0: not told)
+	firstMat  int64     // earliest materialization: told by SetFirstMaterialization, or kept when a complete window first lost an entry (0: not known)
 
 	// Read by every pass: kept together.
 	materializable bool
@@ -173,6 +173,9 @@ func (s *AssetState) insert(x Success) bool {
 		return false
 	}
 	if x.at < *lo {
+		if s.firstMat != 0 && !x.observation && x.at < s.firstMat {
+			s.firstMat = x.at // an earlier first materialization, late
+		}
 		if s.covered(x.at) {
 			s.pinned = insertSorted(s.pinned, x)
 			return true
@@ -185,6 +188,9 @@ func (s *AssetState) insert(x Success) bool {
 		pos--
 	}
 	if len(h) >= HistoryLen {
+		if list == &s.successes {
+			s.keepFirstMaterialization(x)
+		}
 		if pos == 0 {
 			*lo = max(*lo, x.at+1)
 			return true
@@ -356,6 +362,23 @@ func latestAtOrBefore(h []Success, t int64, strong bool) int {
 		}
 	}
 	return -1
+}
+
+// keepFirstMaterialization remembers the first materialization of a
+// complete window about to lose its oldest entry (x arriving): once the
+// window is truncated it no longer knows it, and an UNKNOWN asset's grace
+// would need the store to answer (one query per asset under heavy ingest).
+func (s *AssetState) keepFirstMaterialization(x Success) {
+	if s.firstMat != 0 || s.loS != math.MinInt64 {
+		return
+	}
+	first, ok := s.firstMaterialization()
+	if !x.observation && (!ok || x.at < first) {
+		first, ok = x.at, true
+	}
+	if ok {
+		s.firstMat = first
+	}
 }
 
 // firstMaterialization is the time of the asset's first materialization

@@ -213,3 +213,58 @@ func TestTrackerSetMaterializable(t *testing.T) {
 		t.Errorf("len %d", tr.Len())
 	}
 }
+
+// TestTrackerKeepsFirstMaterialization: a window that held the asset's
+// whole history still knows its first materialization once it is full and
+// loses its oldest entries, so an UNKNOWN asset's grace needs no store
+// query; a later-arriving earlier materialization moves it back. A window
+// that was never complete does not claim to know.
+func TestTrackerKeepsFirstMaterialization(t *testing.T) {
+	t.Parallel()
+	obs := func(minutes int) asset.Event {
+		dt := at(minutes)
+		return asset.Event{Kind: asset.KindObservation, Asset: "a", Time: at(minutes), DataTime: &dt}
+	}
+	for _, c := range []struct {
+		name   string
+		events []asset.Event
+		want   int // minutes
+	}{
+		{"in order", nil, 10},
+		{"observations first", []asset.Event{obs(2), obs(3)}, 10},
+		{"an older one out of the window's order", []asset.Event{mat("", 5)}, 5},
+	} {
+		tr := NewTracker()
+		for _, e := range c.events[:min(len(c.events), 2)] {
+			if e.Kind == asset.KindObservation {
+				tr.Apply(e)
+			}
+		}
+		for i := range HistoryLen + 4 {
+			tr.Apply(mat("", 10*(i+1)))
+		}
+		for _, e := range c.events {
+			if e.Kind == asset.KindMaterialization {
+				tr.Apply(e)
+			}
+		}
+		s := tr.State("a")
+		if s.Complete() {
+			t.Fatalf("%s: the window claims completeness", c.name)
+		}
+		got, ok := s.firstMaterialization()
+		if !ok || got != at(c.want).UnixNano() {
+			t.Errorf("%s: first materialization %v (known %v), want minute %d", c.name, time.Unix(0, got).UTC(), ok, c.want)
+		}
+	}
+	// Seeded truncated: memory never held the whole history.
+	tr := NewTracker()
+	tr.Apply(mat("", 100))
+	tr.Truncate("a", at(100))
+	for i := range HistoryLen + 4 {
+		tr.Apply(mat("", 100+10*(i+1)))
+	}
+	if got, ok := tr.State("a").firstMaterialization(); ok {
+		t.Errorf("a truncated window claims the first materialization %v", time.Unix(0, got).UTC())
+	}
+}

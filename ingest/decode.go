@@ -88,10 +88,16 @@ func DecodeMax(r io.Reader, contentType string, now time.Time, newID func() stri
 	if err != nil {
 		return nil, err // the body could not be read (e.g. too large)
 	}
+	return decodeBody(body, contentType, now, newID, maxEvents, nil)
+}
+
+// decodeBody decodes a body read whole, with a key cache shared between
+// requests (nil: one per request).
+func decodeBody(body []byte, contentType string, now time.Time, newID func() string, maxEvents int, shared *keyCache) ([]asset.Event, error) {
 	if maxEvents <= 0 {
 		maxEvents = DefaultMaxEvents
 	}
-	d := decoder{now: now.UTC(), newID: newID, max: maxEvents}
+	d := decoder{now: now.UTC(), newID: newID, max: maxEvents, shared: shared}
 	if IsNDJSON(contentType) {
 		return d.ndjson(body)
 	}

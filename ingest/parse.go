@@ -32,7 +32,10 @@ type decoder struct {
 	// names the same few assets over and over, and each then costs one map
 	// lookup instead of an allocation and a validation.
 	keys map[string]asset.Key
-	meta []metaEntry // scratch, reused by every event of the request
+	// shared, when set, is the server's cache (Decoder), used instead of keys.
+	shared *keyCache
+	meta   []metaEntry // scratch, reused by every event of the request
+	fast   fastScratch // the fast path's (fastdecode.go)
 }
 
 // maxInterned bounds the key cache of one request.
@@ -41,14 +44,35 @@ const maxInterned = 4096
 // intern returns b as a string, shared with an earlier valid key when
 // there is one.
 func (d *decoder) intern(b []byte) string {
-	if k, ok := d.keys[string(b)]; ok {
+	if k, ok := d.cachedKey(b); ok {
 		return string(k)
 	}
 	return string(b)
 }
 
-// parseKey validates a key, once per distinct key per request.
+// cachedKey returns the key b spells if it is known valid, without
+// converting b.
+func (d *decoder) cachedKey(b []byte) (asset.Key, bool) {
+	if d.shared != nil {
+		return d.shared.getBytes(b)
+	}
+	k, ok := d.keys[string(b)]
+	return k, ok
+}
+
+// parseKey validates a key, once per distinct key per request (or per
+// server, with a shared cache).
 func (d *decoder) parseKey(s string) (asset.Key, error) {
+	if d.shared != nil {
+		if k, ok := d.shared.get(s); ok {
+			return k, nil
+		}
+		k, err := asset.ParseKey(s)
+		if err == nil {
+			d.shared.add(k)
+		}
+		return k, err
+	}
 	if k, ok := d.keys[s]; ok {
 		return k, nil
 	}
@@ -108,10 +132,13 @@ func (d *decoder) ndjson(body []byte) ([]asset.Event, error) {
 		if len(text) == 0 {
 			continue
 		}
-		ev, verr := d.parseEvent(text, "")
-		if verr != nil {
-			verr.Line = line
-			return nil, verr
+		ev, ok := d.fastEvent(text)
+		if !ok {
+			var verr *ValidationError
+			if ev, verr = d.parseEvent(text, ""); verr != nil {
+				verr.Line = line
+				return nil, verr
+			}
 		}
 		events = append(events, ev)
 	}
@@ -124,6 +151,9 @@ func (d *decoder) json(body []byte) ([]asset.Event, error) {
 		return nil, nil
 	}
 	if body[0] != '[' {
+		if ev, ok := d.fastEvent(body); ok {
+			return []asset.Event{ev}, nil
+		}
 		ev, verr := d.parseEvent(body, "")
 		if verr != nil {
 			return nil, verr
@@ -401,7 +431,7 @@ func metadata(out []metaEntry, v *fastjson.Value, field string, prev *Validation
 
 // isJSONNumber checks JSON's number grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func isJSONNumber(s string) bool {
+func isJSONNumber[T string | []byte](s T) bool {
 	i := 0
 	if i < len(s) && s[i] == '-' {
 		i++

@@ -138,7 +138,12 @@ type Pipeline struct {
 	// store's write speed: together, how long the backlog will take.
 	unstored  atomic.Int64
 	storeRate atomic.Uint64
+	// frames holds *[]byte buffers for encoding batches into WAL records.
+	frames sync.Pool
 }
+
+// maxPooledFrame: larger record buffers are left to the garbage collector.
+const maxPooledFrame = 4 << 20
 
 // NewPipeline returns a pipeline over an open log. Records the log holds
 // from before (not yet confirmed) are written first when Run starts.
@@ -199,8 +204,18 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled b
 			return 0, err
 		}
 	}
-	payload := encodeBatch(nil, events)
-	seq, err := p.appendWAL(ctx, payload)
+	// The batch is encoded after room for the record's header, into a
+	// buffer used again once the log has written it.
+	frame, _ := p.frames.Get().(*[]byte)
+	if frame == nil {
+		frame = new([]byte)
+	}
+	*frame = encodeBatch(append((*frame)[:0], make([]byte, wal.HeaderSize)...), events)
+	payloadLen := len(*frame) - wal.HeaderSize
+	seq, err := p.appendWAL(ctx, *frame)
+	if cap(*frame) <= maxPooledFrame {
+		p.frames.Put(frame)
+	}
 	if err != nil {
 		if errors.Is(err, wal.ErrFull) {
 			p.metrics.rejected.Add(float64(len(events)))
@@ -210,7 +225,7 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled b
 	p.metrics.accepted.Add(float64(len(events)))
 	p.unstored.Add(int64(len(events)))
 	// Decoded events take about five times their encoded size (measured).
-	size := 5 * int64(len(payload))
+	size := 5 * int64(payloadLen)
 	p.mu.Lock()
 	if p.inMem+size <= p.opts.MemoryBytes {
 		p.queue[seq] = events
@@ -351,6 +366,9 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 				p.next, last = upTo+1, upTo
 				continue
 			}
+			if batch == nil {
+				batch = make([]asset.Event, 0, p.queuedLocked(limit))
+			}
 			batch = append(batch, events...)
 			last = p.next
 			p.next++
@@ -373,6 +391,21 @@ func (p *Pipeline) collect(ctx context.Context) ([]asset.Event, uint64, error) {
 		case <-p.wake:
 		}
 	}
+}
+
+// queuedLocked counts the events held in memory from p.next on, up to
+// limit: the capacity a batch starts with, so that collecting 50,000
+// events does not copy them over and over as the slice grows.
+func (p *Pipeline) queuedLocked(limit int) int {
+	n := 0
+	for seq := p.next; n < limit; seq++ {
+		events, ok := p.queue[seq]
+		if !ok || events == nil {
+			break
+		}
+		n += len(events)
+	}
+	return min(n, limit)
 }
 
 // readDisk reads consecutive on-disk-only records from seq, up to about

@@ -6,6 +6,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/freshet-dev/freshet/ingest/wal"
 )
 
 // noSpan is what start returns without a tracer: a span that records
@@ -23,11 +25,11 @@ func (p *Pipeline) start(ctx context.Context, name string) (context.Context, tra
 
 // appendWAL appends one batch to the write-ahead log and waits for the
 // fsync that covers it (group commit): the wal.append span.
-func (p *Pipeline) appendWAL(ctx context.Context, payload []byte) (uint64, error) {
+func (p *Pipeline) appendWAL(ctx context.Context, frame []byte) (uint64, error) {
 	_, span := p.start(ctx, "wal.append")
-	seq, err := p.log.Append(payload)
+	seq, err := p.log.AppendFramed(frame)
 	if span.IsRecording() {
-		span.SetAttributes(attribute.Int("freshet.wal.bytes", len(payload)), attribute.Int64("freshet.wal.seq", int64(seq)))
+		span.SetAttributes(attribute.Int("freshet.wal.bytes", len(frame)-wal.HeaderSize), attribute.Int64("freshet.wal.seq", int64(seq)))
 	}
 	endSpan(span, err)
 	return seq, err

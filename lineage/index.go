@@ -72,9 +72,13 @@ func (x *Index) add(edges []asset.Edge, o origin) bool {
 		if e.Upstream == e.Downstream {
 			continue
 		}
-		if old := x.edges[e]; old&o == 0 {
+		old, known := x.edges[e]
+		if old&o == 0 {
 			x.edges[e] = old | o
 			changed = true
+		}
+		if known {
+			continue // a known edge's ends are known assets
 		}
 		for _, k := range [2]asset.Key{e.Upstream, e.Downstream} {
 			if _, ok := x.keys[k]; !ok {

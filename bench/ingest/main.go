@@ -6,11 +6,20 @@
 //	    ClickHouse, until every event is confirmed stored (events/s)
 //	(c) b/a
 //	(d) p50/p99 acknowledgement latency at a fixed offered load
+//	(e) restart: the catalog and lineage rebuilt from what (b) stored
+//
+// With --policies every asset has a freshness policy (two
+// freshness_policies selections in the server's definitions, one per
+// key prefix the events use), so the freshness monitor follows every
+// event of (b), as a catalog where every asset has an SLA would.
+// --cpuprofile profiles (b) alone. Each of (a) and (b) also prints the CPU
+// time used per event by this process and by the ClickHouse server.
 //
 // Without --store it starts a private clickhouse-server (Debian package,
 // see scripts/ensure-clickhouse.sh) on free ports and removes it after.
 //
 //	go run ./bench/ingest                 # or: make bench-ingest
+//	go run ./bench/ingest --policies      # a freshness policy on every asset
 //	go run ./bench/ingest --store clickhouse://127.0.0.1:9000/bench --events 2000000
 package main
 
@@ -28,12 +37,15 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/config"
 	"github.com/freshet-dev/freshet/internal/chtest"
 	"github.com/freshet-dev/freshet/store/clickhouse"
 )
@@ -47,29 +59,29 @@ func main() {
 		rate        = flag.Int("rate", 5000, "offered load for the latency run, events/s")
 		latBatch    = flag.Int("latency-batch", 50, "events per request in the latency run")
 		latFor      = flag.Duration("latency-for", 20*time.Second, "length of the latency run")
-		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		policies    = flag.Bool("policies", false, "put a freshness policy on every asset (the monitor then follows every event)")
+		cpuProfile  = flag.String("cpuprofile", "", "write a CPU profile of the end-to-end run (b) to this file")
 	)
 	flag.Parse()
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "bench:", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
-	}
-	if err := run(*dsn, *n, *batch, *concurrency, *rate, *latBatch, *latFor); err != nil {
+	if err := run(*dsn, *n, *batch, *concurrency, *rate, *latBatch, *latFor, *policies, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Duration) error {
+// policyDefs gives every asset of genEvents (warehouse/... and their
+// raw/... upstreams) a freshness policy. The lag is generous: the point is
+// the monitor's work per event, not alerts.
+const policyDefs = `freshness_policies:
+  - select: {key_prefix: warehouse}
+    max_lag: 1d
+  - select: {key_prefix: raw}
+    max_lag: 1d
+`
+
+func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Duration, policies bool, cpuProfile string) error {
 	ctx := context.Background()
+	serverPid := 0
 	if dsn == "" {
 		inst, err := chtest.Start(ctx)
 		if err != nil {
@@ -77,6 +89,7 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 		}
 		defer inst.Stop()
 		dsn = inst.DSN() + "/bench"
+		serverPid = inst.Pid()
 	}
 	events := genEvents(n, "tp")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -86,7 +99,9 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	if err != nil {
 		return err
 	}
+	rawCPU := startCPU(serverPid)
 	rawTook, err := st.InsertBaseline(ctx, events, clickhouse.DefaultBatchRows)
+	_, rawServerCPU := rawCPU.perEvent(n)
 	st.Close()
 	if err != nil {
 		return err
@@ -109,6 +124,11 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	// lift the limits on catalog growth (docs/security.md), which are
 	// not what this measures.
 	cfg := app.Config{Store: dsn, DataDir: dir, Logger: quiet, MaxAssets: -1, NewAssetsPerMinute: -1}
+	if policies {
+		if cfg.Definitions, err = config.Parse("freshet.yaml", []byte(policyDefs)); err != nil {
+			return err
+		}
+	}
 	a, err := app.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -123,6 +143,22 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	url := "http://" + ln.Addr().String() + "/api/v1/events"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile() // on errors; the run stops it after (b)
+	}
+	countersBefore, err := serverCounters(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	e2eCPU := startCPU(serverPid)
 	start := time.Now()
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -150,6 +186,16 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	}
 	e2eTook := time.Since(start)
 	e2e := float64(n) / e2eTook.Seconds()
+	e2eSelfCPU, e2eServerCPU := e2eCPU.perEvent(n)
+	pprof.StopCPUProfile()
+	writes, err := storeWrites(client, "http://"+ln.Addr().String()+"/metrics")
+	if err != nil {
+		return err
+	}
+	countersAfter, err := serverCounters(ctx, dsn)
+	if err != nil {
+		return err
+	}
 
 	// (e) restart: rebuild the catalog and lineage from what (b) stored,
 	// with the store's aggregate queries.
@@ -204,10 +250,17 @@ func run(dsn string, n, batch, concurrency, rate, latBatch int, latFor time.Dura
 	slices.Sort(lats)
 	pct := func(p float64) time.Duration { return lats[min(len(lats)-1, int(p*float64(len(lats))))] }
 
-	fmt.Printf("ClickHouse %s, %d events, GOMAXPROCS %d\n", dsn, n, runtimeProcs())
-	fmt.Printf("(a) raw clickhouse-go PrepareBatch, %d rows/insert:   %9.0f rows/s   (%s)\n", clickhouse.DefaultBatchRows, raw, rawTook.Round(time.Millisecond))
-	fmt.Printf("(b) HTTP NDJSON -> WAL (fsync) -> ClickHouse:          %9.0f events/s (%s; acknowledged in %s; %d clients x %d-event requests)\n",
-		e2e, e2eTook.Round(time.Millisecond), acked.Round(time.Millisecond), concurrency, batch)
+	withPolicies := "no freshness policies"
+	if policies {
+		withPolicies = "a freshness policy on every asset"
+	}
+	fmt.Printf("ClickHouse %s, %d events, GOMAXPROCS %d, %s\n", dsn, n, runtimeProcs(), withPolicies)
+	fmt.Printf("(a) raw clickhouse-go PrepareBatch, %d rows/insert:   %9.0f rows/s   (%s; server CPU %s/row)\n",
+		clickhouse.DefaultBatchRows, raw, rawTook.Round(time.Millisecond), rawServerCPU)
+	fmt.Printf("(b) HTTP NDJSON -> WAL (fsync) -> ClickHouse:          %9.0f events/s (%s; acknowledged in %s; %d clients x %d-event requests; CPU/event: bench process %s, server %s)\n",
+		e2e, e2eTook.Round(time.Millisecond), acked.Round(time.Millisecond), concurrency, batch, e2eSelfCPU, e2eServerCPU)
+	fmt.Printf("    %s\n", writes)
+	fmt.Printf("    ClickHouse server during (b): %s\n", counterDelta(countersBefore, countersAfter))
 	fmt.Printf("(c) b/a:                                               %9.2f\n", e2e/raw)
 	fmt.Printf("(d) ack latency at %d events/s (%d-event requests, %d requests): p50 %s  p99 %s\n",
 		rate, latBatch, len(lats), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond))
@@ -264,3 +317,30 @@ func ndjsonBatches(events []asset.Event, size int) [][]byte {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// storeWrites summarises the server's store writes and backpressure from
+// its /metrics: how many inserts (b) took and how long clients waited.
+func storeWrites(c *http.Client, url string) (string, error) {
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	v := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, val, ok := strings.Cut(line, " "); ok && !strings.HasPrefix(name, "#") {
+			f, err := strconv.ParseFloat(val, 64)
+			if err == nil {
+				v[name] = f
+			}
+		}
+	}
+	batches := v["freshet_store_batch_events_count"]
+	return fmt.Sprintf("store writes: %.0f batches of %.0f events on average, %.1f s writing; backpressure waits %.1f s in total",
+		batches, v["freshet_store_batch_events_sum"]/max(batches, 1), v["freshet_store_write_seconds_sum"],
+		v["freshet_ingest_backpressure_wait_seconds_sum"]), nil
+}

@@ -148,17 +148,28 @@ type Monitor struct {
 	rec    Recorder
 	opts   Options
 
-	mu        sync.Mutex
-	pending   []freshness.Change // events queued for the next pass, reduced to what the tracker reads
-	file      map[asset.Key]asset.FreshnessPolicy
-	api       map[asset.Key]asset.FreshnessPolicy
-	groups    map[asset.Key]string
-	matz      map[asset.Key]bool
-	parts     map[asset.Key]*asset.PartitionsSpec
-	version   uint64                        // bumped when policies or specs change
-	relevant  map[asset.Key]bool            // assets with a policy and their ancestors; nil: all
-	seen      map[asset.Key]bool            // assets with an event queued or loaded (for first-seen times)
-	whole     map[asset.Key]bool            // assets followed from their first event, not yet known to be relevant
+	mu       sync.Mutex
+	pending  []freshness.Change // events queued for the next pass, reduced to what the tracker reads
+	spare    []freshness.Change // the last pass's queue, emptied: the next queue reuses it
+	file     map[asset.Key]asset.FreshnessPolicy
+	api      map[asset.Key]asset.FreshnessPolicy
+	groups   map[asset.Key]string
+	matz     map[asset.Key]bool
+	parts    map[asset.Key]*asset.PartitionsSpec
+	version  uint64             // bumped when policies or specs change
+	relevant map[asset.Key]bool // assets with a policy and their ancestors; nil: all
+	seen     map[asset.Key]bool // assets with an event queued or loaded (for first-seen times)
+	// whole holds the assets followed from their first event, not yet
+	// known to be relevant, each with the number of passes begun before
+	// that event was observed: a pass lets go of those its policies and
+	// graph did not reach only if they were observed before the previous
+	// pass began. An asset observed mid-pass may have a policy the pass did
+	// not see, and concurrent requests may hand the monitor an asset's
+	// first events before the request that discovered it has selected its
+	// policy; letting go then meant seeding it truncated later and reading
+	// its history from the store.
+	whole     map[asset.Key]uint64
+	passes    uint64                        // passes begun, guarded by mu
 	last      map[asset.Key]freshness.State // last recorded state per asset
 	stateAt   map[asset.Key]eventPos        // the freshness_changed event last applied
 	policyAt  map[asset.Key]eventPos        // the freshness_policy_changed event last applied
@@ -212,7 +223,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 	m := &Monitor{graphs: graphs, rec: rec, opts: opts,
 		file: map[asset.Key]asset.FreshnessPolicy{}, api: map[asset.Key]asset.FreshnessPolicy{},
 		groups: map[asset.Key]string{}, matz: map[asset.Key]bool{}, last: map[asset.Key]freshness.State{},
-		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{}, whole: map[asset.Key]bool{},
+		stateAt: map[asset.Key]eventPos{}, policyAt: map[asset.Key]eventPos{}, seen: map[asset.Key]bool{}, whole: map[asset.Key]uint64{},
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		parts:   map[asset.Key]*asset.PartitionsSpec{},
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
@@ -332,12 +343,15 @@ func (m *Monitor) Observe(events []asset.Event) {
 			// before any policy is known to depend on it: a selection
 			// policy reaches it a moment later, and its history is then
 			// whole, with nothing to seed or fetch.
-			if !m.seen[e.Asset] {
-				m.whole[e.Asset] = true
+			seen := m.seen[e.Asset]
+			if !seen {
+				m.whole[e.Asset] = m.passes
 			}
-			if m.relevant == nil || m.relevant[e.Asset] || m.whole[e.Asset] {
+			if _, whole := m.whole[e.Asset]; m.relevant == nil || m.relevant[e.Asset] || whole {
 				m.pending = append(m.pending, freshness.NewChange(e))
-				m.seen[e.Asset] = true
+				if !seen {
+					m.seen[e.Asset] = true
+				}
 				queued = true
 			}
 			continue
@@ -534,6 +548,10 @@ type passStats struct {
 	events, changed, results int
 }
 
+// maxSpare bounds the queue kept for reuse (about 11 MB): a burst's
+// larger one goes to the garbage collector.
+const maxSpare = 1 << 16
+
 // evaluate applies pending events and evaluates: everything when full (or
 // when the graph or the policies changed), else the changed assets'
 // downstream closure. When a data time needs history older than memory
@@ -543,7 +561,9 @@ type passStats struct {
 func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.mu.Lock()
 	events := m.pending
-	m.pending = nil
+	m.pending, m.spare = m.spare, nil
+	m.passes++
+	pass := m.passes
 	m.mu.Unlock()
 
 	var changed []asset.Key
@@ -565,6 +585,12 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 				changed = append(changed, k)
 			}
 		}
+	}
+	if cap(events) <= maxSpare {
+		clear(events) // what the queued changes point to may go
+		m.mu.Lock()
+		m.spare = events[:0]
+		m.mu.Unlock()
 	}
 	g := m.graphs.Current()
 	policies, matz, parts, ver := m.policies()
@@ -596,8 +622,8 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	// New assets that no policy reached by now are not followed further.
 	m.mu.Lock()
 	if m.relevant != nil {
-		for k := range m.whole {
-			if !m.relevant[k] {
+		for k, before := range m.whole {
+			if !m.relevant[k] && before+1 < pass {
 				delete(m.whole, k)
 			}
 		}
@@ -695,7 +721,7 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 			continue
 		}
 		m.mu.Lock()
-		whole := m.whole[k]
+		_, whole := m.whole[k]
 		delete(m.whole, k) // followed now as a relevant asset
 		m.mu.Unlock()
 		if whole {

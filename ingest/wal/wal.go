@@ -138,7 +138,27 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	if len(payload) > MaxRecord {
 		return 0, fmt.Errorf("a %d-byte batch exceeds the write-ahead log's %d-byte record limit: send smaller batches", len(payload), MaxRecord)
 	}
-	rec := encode(0, time.Now().UnixNano(), payload)
+	frame := make([]byte, HeaderSize+len(payload))
+	copy(frame[HeaderSize:], payload)
+	return l.AppendFramed(frame)
+}
+
+// HeaderSize is how many bytes a record's header takes before its payload.
+const HeaderSize = headerSize
+
+// AppendFramed is Append for a payload built in place after HeaderSize
+// reserved bytes of frame, which the log fills in: no copy of the payload.
+// The log does not keep frame: the caller may reuse it once this returns.
+func (l *Log) AppendFramed(frame []byte) (uint64, error) {
+	if len(frame) < HeaderSize {
+		return 0, fmt.Errorf("a framed record needs its %d header bytes", HeaderSize)
+	}
+	if n := len(frame) - HeaderSize; n > MaxRecord {
+		return 0, fmt.Errorf("a %d-byte batch exceeds the write-ahead log's %d-byte record limit: send smaller batches", n, MaxRecord)
+	}
+	rec := frame
+	le.PutUint32(rec[0:4], uint32(len(rec)-HeaderSize))
+	le.PutUint64(rec[16:24], uint64(time.Now().UnixNano()))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.usable(); err != nil {

@@ -374,6 +374,15 @@ func (i *Instance) Database(t testing.TB) string {
 	return u.String()
 }
 
+// Pid is the private server's process id (0 for an external server), for
+// benchmarks that account for its CPU time.
+func (i *Instance) Pid() int {
+	if i.cmd == nil {
+		return 0
+	}
+	return i.cmd.Process.Pid
+}
+
 // Stop kills a private server's process group and removes its data. It
 // does nothing for an external server.
 func (i *Instance) Stop() error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,10 +34,14 @@ type eventColumns struct {
 	// Backing arrays the rows' upstream lists and row counts point into,
 	// and the metadata encoding buffer: one allocation per batch instead
 	// of one per event. Growing them leaves earlier rows pointing into the
-	// old array, which stays valid.
+	// old array, which stays valid. The metadata of every row is encoded
+	// into buf (metaEnd[i] is where row i's ends), and the metadata column
+	// made of one string of it when the columns are taken.
 	upArena []string
 	rcArena []int64
 	buf     []byte
+	metaEnd []int
+	names   []string // scratch for sorting a row's metadata names
 }
 
 // reset empties the columns, keeping room for n rows.
@@ -47,12 +52,23 @@ func (c *eventColumns) reset(n int) {
 		runID: make([]string, 0, n), part: make([]string, 0, n),
 		dataTimeNS: make([]int64, 0, n), hasDataTime: make([]uint8, 0, n),
 		upstream: make([][]string, 0, n), rowCount: make([]*int64, 0, n),
-		metadata: make([]string, 0, n), hasCheck: make([]uint8, 0, n),
+		metaEnd: make([]int, 0, n), hasCheck: make([]uint8, 0, n),
 		checkName: make([]string, 0, n), checkPassed: make([]uint8, 0, n),
 		checkSeverity: make([]string, 0, n),
 		upArena:       make([]string, 0, n), rcArena: make([]int64, 0, n),
-		buf: c.buf[:0],
+		buf: c.buf[:0], names: c.names[:0],
 	}
+}
+
+// build resets the columns to hold events.
+func (c *eventColumns) build(events []asset.Event) error {
+	c.reset(len(events))
+	for i := range events {
+		if err := c.add(&events[i]); err != nil {
+			return fmt.Errorf("clickhouse: event %s: %w", events[i].ID, err)
+		}
+	}
+	return nil
 }
 
 func (c *eventColumns) add(e *asset.Event) error {
@@ -86,15 +102,14 @@ func (c *eventColumns) add(e *asset.Event) error {
 		rc = &c.rcArena[len(c.rcArena)-1]
 	}
 	c.rowCount = append(c.rowCount, rc)
-	meta := ""
 	if len(e.Metadata) > 0 {
 		var err error
-		if c.buf, err = appendMetadata(c.buf[:0], e.Metadata); err != nil {
+		if c.buf, c.names, err = appendMetadata(c.buf, c.names, e.Metadata); err != nil {
+			c.buf = c.buf[:c.metaStart()] // this row is not added
 			return fmt.Errorf("metadata: %w", err)
 		}
-		meta = string(c.buf)
 	}
-	c.metadata = append(c.metadata, meta)
+	c.metaEnd = append(c.metaEnd, len(c.buf))
 	if e.Check != nil {
 		c.hasCheck = append(c.hasCheck, 1)
 		c.checkName = append(c.checkName, e.Check.Name)
@@ -109,8 +124,25 @@ func (c *eventColumns) add(e *asset.Event) error {
 	return nil
 }
 
+// metaStart is where the next row's metadata starts in buf.
+func (c *eventColumns) metaStart() int {
+	if len(c.metaEnd) == 0 {
+		return 0
+	}
+	return c.metaEnd[len(c.metaEnd)-1]
+}
+
 // columns returns the column slices in insertEventCols order.
 func (c *eventColumns) columns() []any {
+	if len(c.metadata) != len(c.metaEnd) {
+		all := string(c.buf) // one copy for the batch; rows are substrings
+		c.metadata = make([]string, len(c.metaEnd))
+		start := 0
+		for i, end := range c.metaEnd {
+			c.metadata[i] = all[start:end]
+			start = end
+		}
+	}
 	return []any{c.id, c.kind, c.asset, c.time, c.timeNS, c.runID, c.part, c.dataTimeNS, c.hasDataTime,
 		c.upstream, c.rowCount, c.metadata, c.hasCheck, c.checkName, c.checkPassed, c.checkSeverity}
 }
@@ -167,10 +199,16 @@ func dateTimeSec(ns int64) int64 {
 
 // appendMetadata appends the JSON object json.Marshal makes of m (names
 // sorted), without its reflection: on 50,000-event batches encoding/json
-// was a fifth of AppendEvents' CPU time.
-func appendMetadata(b []byte, m asset.Metadata) ([]byte, error) {
+// was a fifth of AppendEvents' CPU time. names is scratch space for the
+// sorted names, returned for reuse.
+func appendMetadata(b []byte, names []string, m asset.Metadata) ([]byte, []string, error) {
+	names = names[:0]
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
 	b = append(b, '{')
-	for i, name := range m.Names() {
+	for i, name := range names {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -184,12 +222,12 @@ func appendMetadata(b []byte, m asset.Metadata) ([]byte, error) {
 		default:
 			raw, err := v.MarshalJSON()
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
+				return b, names, fmt.Errorf("%s: %w", name, err)
 			}
 			b = append(b, raw...)
 		}
 	}
-	return append(b, '}'), nil
+	return append(b, '}'), names, nil
 }
 
 // appendJSONString quotes s as JSON. Printable ASCII other than the

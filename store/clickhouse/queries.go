@@ -222,3 +222,12 @@ func allStatements(db string) ([]statement, error) {
 	out = append(out, trimStatements(s)...)
 	return out, nil
 }
+
+// knownIDsIn is knownIDs over n ranges of ids (see idRanges) instead of one.
+func (q queries) knownIDsIn(n int) string {
+	if n <= 1 {
+		return q.knownIDs
+	}
+	cond := "(" + strings.TrimSuffix(strings.Repeat("id >= ? AND id <= ? OR ", n), " OR ") + ")"
+	return strings.Replace(q.knownIDs, "id >= ? AND id <= ?", cond, 1)
+}

@@ -172,51 +172,68 @@ func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asse
 	var cols eventColumns
 	for start := 0; start < len(events); start += st.batchRows {
 		chunk := events[start:min(start+st.batchRows, len(events))]
+		// The columns are built while the server looks the ids up, for the
+		// usual case that all of them are new (else built again for the
+		// new ones): the two take turns otherwise, on a machine that has a
+		// core for each.
+		built := make(chan error, 1)
+		go func() { built <- cols.build(chunk) }()
 		fresh, err := st.unknown(ctx, chunk, added)
+		buildErr := <-built
 		if err != nil {
 			return nil, err
 		}
-		cols.reset(len(fresh))
-		for i := range fresh {
-			if err := cols.add(&fresh[i]); err != nil {
-				return nil, fmt.Errorf("clickhouse: event %s: %w", fresh[i].ID, err)
-			}
+		if len(fresh) != len(chunk) {
+			buildErr = cols.build(fresh)
+		}
+		if buildErr != nil {
+			return nil, buildErr
 		}
 		if err := st.insertEvents(ctx, &cols); err != nil {
 			return nil, err
 		}
-		added = append(added, fresh...)
+		if added == nil {
+			added = fresh // the batch itself when all of it is new: no copy
+		} else {
+			added = append(added, fresh...)
+		}
 	}
 	return added, nil
 }
 
 // unknown returns the events of chunk whose ids are neither stored nor in
 // earlier (the events this call already added), each id once: first wins.
+//
+// One set of ids serves both the batch's repeats and earlier's, each id
+// entered once; the usual batch repeats nothing and the store knows none
+// of it, and then fresh is chunk itself.
 func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]asset.Event, error) {
-	seen := make(map[string]bool, len(chunk)+len(earlier))
+	seen := make(map[string]struct{}, len(chunk)+len(earlier))
 	for i := range earlier {
-		seen[earlier[i].ID] = true
+		seen[earlier[i].ID] = struct{}{}
 	}
 	ids := make([]string, 0, len(chunk))
+	first := make([]int32, 0, len(chunk)) // chunk indexes of ids' first copies
 	for i := range chunk {
-		if id := chunk[i].ID; !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
+		n := len(seen)
+		seen[chunk[i].ID] = struct{}{}
+		if len(seen) > n {
+			ids = append(ids, chunk[i].ID)
+			first = append(first, int32(i))
 		}
 	}
 	known, err := st.knownIDs(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	clear(seen)
+	if len(known) == 0 && len(first) == len(chunk) {
+		return slices.Clip(chunk), nil // clipped: appending to it copies
+	}
 	fresh := make([]asset.Event, 0, len(ids)-len(known))
-	for i := range chunk {
-		id := chunk[i].ID
-		if seen[id] || known[id] {
-			continue
+	for _, i := range first {
+		if !known[chunk[i].ID] {
+			fresh = append(fresh, chunk[i])
 		}
-		seen[id] = true
-		fresh = append(fresh, chunk[i])
 	}
 	return fresh, nil
 }
@@ -233,13 +250,12 @@ func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, e
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
-	for _, id := range ids {
-		if err := table.Append(id); err != nil {
-			return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
-		}
+	// The whole column at once: a row at a time boxes every id.
+	if _, err := table.Block().Columns[0].Append(ids); err != nil {
+		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
-	lo, hi := slices.Min(ids), slices.Max(ids)
-	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDs, lo, hi)
+	ranges := idRanges(ids, maxIDRanges)
+	rows, err := st.conn.Query(ch.Context(ctx, ch.WithExternalTable(table)), st.q.knownIDsIn(len(ranges)/2), ranges...)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
@@ -255,6 +271,51 @@ func (st *Store) knownIDs(ctx context.Context, ids []string) (map[string]bool, e
 		return nil, fmt.Errorf("clickhouse: look up stored ids: %w", err)
 	}
 	return known, nil
+}
+
+// maxIDRanges bounds the id ranges of one lookup.
+const maxIDRanges = 8
+
+// idRanges returns bounds (lo1, hi1, lo2, hi2, ...) of at most max ranges
+// that cover ids, for the primary key of event_ids: the server reads only
+// the granules in them (it does not use the index for IN an external
+// table). One range from the least id to the greatest would do, but ids
+// come in families (a client's own, the UUIDv7s Freshet assigns), and one
+// range over two families covers every stored id between them: with
+// freshness policies on, the monitor's UUIDv7 ids beside clients' ids made
+// every lookup read the whole index. So the sorted ids are cut where
+// neighbours share the shortest prefix, as often as max allows.
+func idRanges(ids []string, max int) []any {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	const longest = 32 // common prefixes longer than this count as this
+	lcps := make([]uint8, len(sorted))
+	var hist [longest + 1]int
+	for i := 1; i < len(sorted); i++ {
+		a, b := sorted[i-1], sorted[i]
+		n := 0
+		for n < longest && n < len(a) && n < len(b) && a[n] == b[n] {
+			n++
+		}
+		lcps[i] = uint8(n)
+		hist[n]++
+	}
+	// Cut between every pair of neighbours sharing at most cut bytes,
+	// with cut as large as max allows (-1: one range).
+	cut, cuts := -1, 0
+	for n, c := range hist {
+		if cuts += c; cuts > max-1 {
+			break
+		}
+		cut = n
+	}
+	bounds := []any{sorted[0]}
+	for i := 1; i < len(sorted); i++ {
+		if int(lcps[i]) <= cut {
+			bounds = append(bounds, sorted[i-1], sorted[i])
+		}
+	}
+	return append(bounds, sorted[len(sorted)-1])
 }
 
 func (st *Store) insertEvents(ctx context.Context, cols *eventColumns) error {

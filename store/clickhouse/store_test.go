@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -676,7 +677,8 @@ func TestAppendMetadataMatchesJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendMetadata(nil, m)
+		got, _, err := appendMetadata([]byte("prefix"), nil, m)
+		got = bytes.TrimPrefix(got, []byte("prefix"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -684,7 +686,7 @@ func TestAppendMetadataMatchesJSON(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}
-	if _, err := appendMetadata(nil, asset.Metadata{"bad": asset.JSONValue("{")}); err == nil {
+	if _, _, err := appendMetadata(nil, nil, asset.Metadata{"bad": asset.JSONValue("{")}); err == nil {
 		t.Error("invalid json value accepted")
 	}
 }

@@ -1,0 +1,566 @@
+package ingest
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/valyala/fastjson/fastfloat"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// The fast path. Most events are plain: known members, each once, strings
+// of printable ASCII without escapes, flat metadata. fastEvent decodes such
+// an event straight from the line's bytes into an asset.Event: no parse
+// tree, no wire struct, no closures, no string for a time, and names and
+// keys shared with the request's earlier events. Decoding was the largest
+// cost of an ingest request (docs/performance.md).
+//
+// It only ever accepts: anything it does not handle, and anything invalid,
+// makes it return false, and the event goes through the general path
+// (parseEvent), which alone says what is wrong and where. So every error a
+// client sees comes from one place, and fastEvent's checks only need to be
+// at least as strict as the general path's. FuzzFastEvent holds the two
+// to the same result for every event fastEvent accepts.
+
+// Bounds of the fast path: longer lists fall back.
+const (
+	fastMaxUpstream = 16
+	fastMaxMetadata = 64
+)
+
+// fastScratch is reused by every event of a request.
+type fastScratch struct {
+	ups   []asset.Key
+	meta  []metaEntry
+	names map[string]string // metadata names seen in this request
+	runID string            // the last run id read
+}
+
+// lexer walks one line of JSON.
+type lexer struct {
+	b []byte
+	i int
+}
+
+func (l *lexer) ws() {
+	for l.i < len(l.b) {
+		switch l.b[l.i] {
+		case ' ', '\t', '\r', '\n':
+			l.i++
+		default:
+			return
+		}
+	}
+}
+
+// next skips whitespace and consumes c if it comes next.
+func (l *lexer) next(c byte) bool {
+	l.ws()
+	if l.i < len(l.b) && l.b[l.i] == c {
+		l.i++
+		return true
+	}
+	return false
+}
+
+// peek skips whitespace and returns the next byte (0 at the end).
+func (l *lexer) peek() byte {
+	l.ws()
+	if l.i < len(l.b) {
+		return l.b[l.i]
+	}
+	return 0
+}
+
+// str reads a string of printable ASCII without escapes (anything else
+// is for the general path).
+func (l *lexer) str() ([]byte, bool) {
+	if !l.next('"') {
+		return nil, false
+	}
+	start := l.i
+	for j := start; j < len(l.b); j++ {
+		c := l.b[j]
+		if c == '"' {
+			l.i = j + 1
+			return l.b[start:j], true
+		}
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+// literal consumes word (true, false) if it comes next.
+func (l *lexer) literal(word string) bool {
+	if len(l.b)-l.i >= len(word) && string(l.b[l.i:l.i+len(word)]) == word {
+		l.i += len(word)
+		return true
+	}
+	return false
+}
+
+// number reads a number token as fastjson delimits it.
+func (l *lexer) number() []byte {
+	start := l.i
+	for l.i < len(l.b) {
+		c := l.b[l.i]
+		if c >= '0' && c <= '9' || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E' {
+			l.i++
+			continue
+		}
+		break
+	}
+	return l.b[start:l.i]
+}
+
+// plainName reports whether b is a valid id or metadata name of printable
+// ASCII (checkName's rules: not empty, no spaces, at most max bytes).
+func plainName(b []byte, max int) bool {
+	if len(b) == 0 || len(b) > max {
+		return false
+	}
+	for _, c := range b {
+		if c == ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+// fastEvent decodes a plain event; false: use the general path.
+func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
+	var (
+		l           = lexer{b: line}
+		ev          asset.Event
+		seen        uint16
+		id          []byte
+		hasID       bool
+		hasTime     bool
+		dataTime    time.Time
+		hasDataTime bool
+		check       *asset.CheckResult
+		v           []byte
+	)
+	ups := d.fast.ups[:0]
+	meta := d.fast.meta[:0]
+	if !l.next('{') {
+		return ev, false
+	}
+	for {
+		name, ok := l.str()
+		if !ok || !l.next(':') {
+			return ev, false
+		}
+		bit := fieldBit(name)
+		if bit == 0 || seen&bit != 0 {
+			return ev, false // unknown or repeated: the general path names it
+		}
+		seen |= bit
+		switch string(name) {
+		case "id":
+			if id, ok = l.str(); !ok || !plainName(id, MaxIDLen) {
+				return ev, false
+			}
+			hasID = true
+		case "kind":
+			if v, ok = l.str(); !ok {
+				return ev, false
+			}
+			k := asset.Kind(clientKind(v))
+			if !asset.IsClientKind(k) {
+				return ev, false
+			}
+			ev.Kind = k
+		case "asset":
+			if v, ok = l.str(); !ok {
+				return ev, false
+			}
+			if ev.Asset, ok = d.fastKey(v); !ok {
+				return ev, false
+			}
+		case "time":
+			if v, ok = l.str(); !ok {
+				return ev, false
+			}
+			if ev.Time, ok = fastTime(v); !ok {
+				return ev, false
+			}
+			hasTime = true
+		case "data_time":
+			if v, ok = l.str(); !ok {
+				return ev, false
+			}
+			if dataTime, ok = fastTime(v); !ok {
+				return ev, false
+			}
+			hasDataTime = true
+		case "run_id":
+			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
+				return ev, false
+			}
+			// Consecutive events of one run share its id's string.
+			if string(v) == d.fast.runID {
+				ev.RunID = d.fast.runID
+			} else {
+				ev.RunID = string(v)
+				d.fast.runID = ev.RunID
+			}
+		case "partition":
+			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
+				return ev, false
+			}
+			ev.Partition = string(v)
+		case "upstream":
+			if ups, ok = d.fastUpstream(&l, ups); !ok {
+				return ev, false
+			}
+		case "metadata":
+			if meta, ok = d.fastMetadata(&l, meta); !ok {
+				return ev, false
+			}
+		case "check":
+			if check, ok = fastCheck(&l); !ok {
+				return ev, false
+			}
+		}
+		if l.next(',') {
+			continue
+		}
+		if l.next('}') {
+			break
+		}
+		return ev, false
+	}
+	if l.ws(); l.i != len(l.b) {
+		return ev, false
+	}
+
+	// The general path's rules, for what the members above did not settle.
+	if ev.Kind == "" || ev.Asset == "" {
+		return ev, false
+	}
+	if !hasTime {
+		ev.Time = d.now
+	} else if ev.Time.After(d.now.Add(MaxClockSkew)) {
+		return ev, false
+	}
+	if hasDataTime {
+		if dataTime.After(ev.Time.Add(MaxClockSkew)) {
+			return ev, false
+		}
+		ev.DataTime = &dataTime
+	}
+	if len(ups) > 0 {
+		if slices.Contains(ups, ev.Asset) {
+			return ev, false // its own upstream
+		}
+		ev.Upstream = slices.Clone(ups)
+	}
+	if (ev.Kind == asset.KindCheckResult) != (check != nil) {
+		return ev, false
+	}
+	ev.Check = check
+	if len(meta) > 0 {
+		ev.Metadata = make(asset.Metadata, len(meta))
+		for _, m := range meta {
+			ev.Metadata[m.name] = m.v
+		}
+		if len(ev.Metadata) < len(meta) {
+			return asset.Event{}, false // a name came twice
+		}
+	}
+	d.fast.ups, d.fast.meta = ups[:0], meta[:0]
+	// Ids are made last: a fallback must not see the generator advanced.
+	if hasID {
+		ev.ID = string(id)
+	} else {
+		ev.ID = d.newID()
+	}
+	return ev, true
+}
+
+// fastKey returns the key b spells when it is valid: from the request's
+// cache without an allocation when an earlier event named it.
+func (d *decoder) fastKey(b []byte) (asset.Key, bool) {
+	if k, ok := d.cachedKey(b); ok {
+		return k, true
+	}
+	k, err := d.parseKey(string(b))
+	return k, err == nil
+}
+
+func (d *decoder) fastUpstream(l *lexer, ups []asset.Key) ([]asset.Key, bool) {
+	if !l.next('[') {
+		return ups, false
+	}
+	if l.next(']') {
+		return ups, true
+	}
+	for {
+		v, ok := l.str()
+		if !ok {
+			return ups, false
+		}
+		k, ok := d.fastKey(v)
+		if !ok || len(ups) == fastMaxUpstream {
+			return ups, false
+		}
+		if !slices.Contains(ups, k) { // duplicates are harmless; keep one
+			ups = append(ups, k)
+		}
+		if l.next(',') {
+			continue
+		}
+		return ups, l.next(']')
+	}
+}
+
+// metaName returns b as a string, shared with the request's earlier
+// events that used the same name.
+func (d *decoder) metaName(b []byte) string {
+	if s, ok := d.fast.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(d.fast.names) < maxInterned {
+		if d.fast.names == nil {
+			d.fast.names = make(map[string]string)
+		}
+		d.fast.names[s] = s
+	}
+	return s
+}
+
+func (d *decoder) fastMetadata(l *lexer, meta []metaEntry) ([]metaEntry, bool) {
+	if !l.next('{') {
+		return meta, false
+	}
+	if l.next('}') {
+		return meta, true
+	}
+	for {
+		nb, ok := l.str()
+		if !ok || !plainName(nb, MaxMetaNameLen) || !l.next(':') || len(meta) == fastMaxMetadata {
+			return meta, false
+		}
+		name := d.metaName(nb)
+		if name == asset.ColumnLineageKey {
+			return meta, false // checked by the general path
+		}
+		var v asset.MetaValue
+		switch c := l.peek(); {
+		case c == '"':
+			b, ok := l.str()
+			if !ok {
+				return meta, false
+			}
+			if s := string(b); asset.LooksLikeURL(s) {
+				v = asset.URL(s)
+			} else {
+				v = asset.Text(s)
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			if v, ok = fastNumber(l.number()); !ok {
+				return meta, false
+			}
+		case l.literal("true"):
+			v = asset.Bool(true)
+		case l.literal("false"):
+			v = asset.Bool(false)
+		default:
+			return meta, false // null, objects and arrays
+		}
+		if name == asset.RowCountKey && (v.Type != asset.MetaInt || v.Int < 0) {
+			return meta, false
+		}
+		meta = append(meta, metaEntry{name: name, v: v})
+		if l.next(',') {
+			continue
+		}
+		return meta, l.next('}')
+	}
+}
+
+// fastNumber types a number as the general path does: an integer literal
+// that fits is int, anything else float.
+func fastNumber(tok []byte) (asset.MetaValue, bool) {
+	if !isJSONNumber(tok) {
+		return asset.MetaValue{}, false
+	}
+	// Up to 18 digits always fit: parse them here, without a string.
+	digits, neg := tok, false
+	if len(digits) > 0 && digits[0] == '-' {
+		digits, neg = digits[1:], true
+	}
+	if len(digits) <= 18 && !slices.ContainsFunc(digits, func(c byte) bool { return c < '0' || c > '9' }) {
+		var n int64
+		for _, c := range digits {
+			n = n*10 + int64(c-'0')
+		}
+		if neg {
+			n = -n
+		}
+		return asset.Int(n), true
+	}
+	s := string(tok)
+	if n, err := fastfloat.ParseInt64(s); err == nil {
+		return asset.Int(n), true
+	}
+	f, err := fastfloat.Parse(s)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return asset.MetaValue{}, false
+	}
+	return asset.Float(f), true
+}
+
+func fastCheck(l *lexer) (*asset.CheckResult, bool) {
+	if !l.next('{') {
+		return nil, false
+	}
+	var (
+		c                  asset.CheckResult
+		hasName, hasPassed bool
+		hasSeverity        bool
+	)
+	if !l.next('}') {
+		for {
+			name, ok := l.str()
+			if !ok || !l.next(':') {
+				return nil, false
+			}
+			switch string(name) {
+			case "name":
+				v, ok := l.str()
+				if !ok || hasName || len(v) == 0 || len(v) > MaxTextLen ||
+					slices.ContainsFunc(v, func(b byte) bool { return !checkNameByte(b) }) {
+					return nil, false
+				}
+				c.Name, hasName = string(v), true
+			case "passed":
+				l.ws()
+				switch {
+				case hasPassed:
+					return nil, false
+				case l.literal("true"):
+					c.Passed = true
+				case l.literal("false"):
+				default:
+					return nil, false
+				}
+				hasPassed = true
+			case "severity":
+				v, ok := l.str()
+				if !ok || hasSeverity {
+					return nil, false
+				}
+				switch sev := asset.Severity(v); sev {
+				case asset.SeverityWarn, asset.SeverityError:
+					c.Severity = sev
+				case "":
+				default:
+					return nil, false
+				}
+				hasSeverity = true
+			default:
+				return nil, false
+			}
+			if l.next(',') {
+				continue
+			}
+			if l.next('}') {
+				break
+			}
+			return nil, false
+		}
+	}
+	if !hasName || !hasPassed {
+		return nil, false
+	}
+	if c.Severity == "" {
+		c.Severity = asset.SeverityError
+	}
+	return &c, true
+}
+
+// checkNameByte is checkNamePattern's character class.
+func checkNameByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '_' || b == '.' || b == '-'
+}
+
+// fastTime parses the RFC 3339 times clients send,
+// 2006-01-02T15:04:05[.999999999](Z|±07:00), without a string; false for
+// any other form and for times the general path refuses (parseTime).
+func fastTime(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(s []byte) int {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(b[0:4]), num(b[5:7]), num(b[8:10])
+	hour, minute, sec := num(b[11:13]), num(b[14:16]), num(b[17:19])
+	if year < 1970 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	i, nsec := 19, 0
+	if b[i] == '.' {
+		j := i + 1
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		digits := j - i - 1
+		if digits == 0 || digits > 9 {
+			return time.Time{}, false
+		}
+		nsec = num(b[i+1 : j])
+		for range 9 - digits {
+			nsec *= 10
+		}
+		i = j
+	}
+	offset := 0
+	switch rest := b[i:]; {
+	case len(rest) == 1 && rest[0] == 'Z':
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		oh, om := num(rest[1:3]), num(rest[4:6])
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = (oh*60 + om) * 60
+		if rest[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
+	if t.Before(time.Unix(0, 0)) {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}

@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"unsafe"
+
+	"github.com/freshet-dev/freshet/asset"
+)
+
+// TestDecoderSharesKeys: a Decoder decodes exactly as DecodeMax does,
+// request after request and concurrently, while every request shares one
+// string per key; an invalid key is refused every time, never cached.
+func TestDecoderSharesKeys(t *testing.T) {
+	t.Parallel()
+	dec := NewDecoder()
+	bodies := []string{
+		string(ndjsonBatch()),
+		`{"kind":"materialization","asset":"warehouse/schema1/table1","upstream":["raw/shop/orders"]}` + "\n" +
+			`{"kind":"observation","asset":"warehouse/schema1/table1","metadata":{"x":"caf\u00e9"}}`,
+		`[{"kind":"materialization","asset":"warehouse/schema1/table1"}]`,
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i, body := range bodies {
+				ctype := "application/x-ndjson"
+				if i == 2 {
+					ctype = "application/json"
+				}
+				got, err := dec.Decode(strings.NewReader(body), int64(len(body)), ctype, testNow, seqIDs(), 0)
+				want, werr := DecodeMax(strings.NewReader(body), ctype, testNow, seqIDs(), 0)
+				if err != nil || werr != nil {
+					t.Errorf("worker %d body %d: %v / %v", w, i, err, werr)
+					return
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("worker %d body %d: the shared cache changed the events", w, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	a, _ := dec.Decode(strings.NewReader(bodies[1]), -1, "application/x-ndjson", testNow, seqIDs(), 0)
+	b, _ := dec.Decode(strings.NewReader(bodies[2]), 5, "application/json", testNow, seqIDs(), 0)
+	if unsafe.StringData(string(a[0].Asset)) != unsafe.StringData(string(b[0].Asset)) {
+		t.Error("two requests naming one asset hold two copies of its key")
+	}
+
+	for range 2 {
+		_, err := dec.Decode(strings.NewReader(`{"kind":"materialization","asset":"a/../b"}`), 1000, "application/json", testNow, seqIDs(), 0)
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Field != "asset" {
+			t.Fatalf("invalid key: got %v, want a validation error on asset", err)
+		}
+	}
+}
+
+// TestKeyCacheFolds: keys added one by one are found whether they sit in
+// the recent map or were folded into the frozen one, and the bound holds.
+func TestKeyCacheFolds(t *testing.T) {
+	t.Parallel()
+	c := newKeyCache(1000)
+	var keys []asset.Key
+	for i := range 1500 {
+		k := asset.Key(fmt.Sprintf("a/k%d", i))
+		keys = append(keys, k)
+		c.add(k)
+	}
+	for i, k := range keys {
+		got, ok := c.get(string(k))
+		if want := i < 1000; ok != want || ok && got != k {
+			t.Fatalf("key %d: got %q %v, want cached: %v", i, got, ok, want)
+		}
+		if _, ok2 := c.getBytes([]byte(k)); ok2 != ok {
+			t.Fatalf("key %d: get and getBytes disagree", i)
+		}
+	}
+	if n := len(*c.frozen.Load()); n < 500 {
+		t.Errorf("only %d keys folded into the frozen map", n)
+	}
+}
