@@ -1,8 +1,6 @@
 package leader_test
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -47,61 +45,11 @@ func TestLeaseElection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &terms{}
-	type member struct {
-		e      *leader.Lease
-		cancel context.CancelFunc
-		done   chan struct{}
-	}
-	members := map[string]*member{}
-	for i := range 3 {
-		name := fmt.Sprintf("m%d", i)
-		e, err := leader.NewLease(client, "default", "freshet-lease-test", leader.Member{Name: name, URL: "http://" + name},
-			3*time.Second, slog.New(slog.DiscardHandler))
+	handover(t, func(m leader.Member) candidate {
+		e, err := leader.NewLease(client, "default", "freshet-lease-test", m, 3*time.Second, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		m := &member{e: e, cancel: cancel, done: make(chan struct{})}
-		go func() { defer close(m.done); _ = e.Lead(ctx, tr.term(name)) }()
-		members[name] = m
-	}
-	t.Cleanup(func() {
-		for _, m := range members {
-			m.cancel()
-			<-m.done
-		}
+		return e
 	})
-	agree := func(want string) func() bool {
-		return func() bool {
-			for _, m := range members {
-				l, ok := m.e.Leader()
-				if !ok || l.Name != want || l.URL != "http://"+want || m.e.Leading() != (want == m.e.Name()) {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	var first string
-	waitFor(t, "a first leader", func() bool { first, _ = tr.leader(); return first != "" })
-	waitFor(t, "every member to see "+first+" hold the Lease", agree(first))
-
-	m := members[first]
-	stopped := time.Now()
-	m.cancel()
-	<-m.done
-	delete(members, first)
-	var second string
-	waitFor(t, "a second leader", func() bool { second, _ = tr.leader(); return second != "" && second != first })
-	t.Logf("lease: %s leads %v after %s stopped and released the Lease (lease duration 3s)", second, time.Since(stopped).Round(time.Millisecond), first)
-	waitFor(t, "the others to see "+second+" hold the Lease", agree(second))
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if len(tr.overlap) > 0 {
-		t.Fatalf("terms overlapped: %v", tr.overlap)
-	}
-	if len(tr.log) != 2 {
-		t.Fatalf("terms %v, want two", tr.log)
-	}
 }

@@ -101,19 +101,37 @@ func startZooKeeper(t *testing.T) *chtest.ZooKeeper {
 // stops hands over, and every member agrees on who leads.
 func TestElection(t *testing.T) {
 	z := startZooKeeper(t)
+	handover(t, func(m leader.Member) candidate {
+		e, err := leader.NewZooKeeper(z.Addr()+"/test/election", m, 4*time.Second, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	})
+}
+
+// candidate is an election's member (leader.ZooKeeper, leader.Lease).
+type candidate interface {
+	Lead(ctx context.Context, term func(context.Context)) error
+	Leader() (leader.Member, bool)
+	Leading() bool
+	Name() string
+}
+
+// handover runs three members: one term at a time, every member sees the
+// leader, and when the leader stops another takes over.
+func handover(t *testing.T, newMember func(leader.Member) candidate) {
+	t.Helper()
 	tr := &terms{}
 	type member struct {
-		e      *leader.ZooKeeper
+		e      candidate
 		cancel context.CancelFunc
 		done   chan struct{}
 	}
 	members := map[string]*member{}
 	for i := range 3 {
 		name := fmt.Sprintf("m%d", i)
-		e, err := leader.NewZooKeeper(z.Addr()+"/test/election", leader.Member{Name: name, URL: "http://" + name}, 4*time.Second, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := newMember(leader.Member{Name: name, URL: "http://" + name})
 		ctx, cancel := context.WithCancel(context.Background())
 		m := &member{e: e, cancel: cancel, done: make(chan struct{})}
 		go func() { defer close(m.done); _ = e.Lead(ctx, tr.term(name)) }()
@@ -129,7 +147,7 @@ func TestElection(t *testing.T) {
 		return func() bool {
 			for _, m := range members {
 				l, ok := m.e.Leader()
-				if !ok || l.Name != want || l.URL != "http://"+want || m.e.Leading() != (l.Name == m.e.Name()) {
+				if !ok || l.Name != want || l.URL != "http://"+want || m.e.Leading() != (want == m.e.Name()) {
 					return false
 				}
 			}
@@ -140,13 +158,15 @@ func TestElection(t *testing.T) {
 	waitFor(t, "a first leader", func() bool { first, _ = tr.leader(); return first != "" })
 	waitFor(t, "every member to see "+first+" lead", agree(first))
 
-	// The leader stops: its session closes, and another takes over.
+	// The leader stops: it gives up leadership, and another takes over.
 	m := members[first]
+	stopped := time.Now()
 	m.cancel()
 	<-m.done
 	delete(members, first)
 	var second string
 	waitFor(t, "a second leader", func() bool { second, _ = tr.leader(); return second != "" && second != first })
+	t.Logf("handover: %s leads %v after %s stopped", second, time.Since(stopped).Round(time.Millisecond), first)
 	waitFor(t, "the others to see "+second+" lead", agree(second))
 	tr.mu.Lock()
 	defer tr.mu.Unlock()

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/freshet-dev/freshet/internal/freeport"
 )
 
 // ClusterName is the name the cluster's servers know it by
@@ -114,7 +115,7 @@ func StartZooKeeper(ctx context.Context) (*ZooKeeper, error) {
 		if err != nil {
 			return nil, fmt.Errorf("chtest: %w", err)
 		}
-		ports, err := lowPorts(1)
+		ports, err := freeport.Low(1)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
@@ -177,7 +178,7 @@ func startCluster(ctx context.Context, bin string, binArgs []string, java string
 		return nil, fmt.Errorf("chtest: %w", err)
 	}
 	c := &Cluster{dir: dir}
-	ports, err := lowPorts(1 + 3*replicas)
+	ports, err := freeport.Low(1 + 3*replicas)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -401,40 +402,6 @@ func (c *Cluster) Stop() error {
 		return fmt.Errorf("chtest: remove %s: %w", c.dir, err)
 	}
 	return nil
-}
-
-// lowPorts returns n distinct free loopback ports below 32768. Ports the
-// kernel hands out for port 0 come from the ephemeral range, which the
-// servers' own outgoing connections (to ZooKeeper, to each other) also
-// draw from: a listening port chosen there was seen taken by such a
-// connection between choosing and binding ("Address already in use" on the
-// interserver port).
-func lowPorts(n int) ([]int, error) {
-	const lo, hi = 20000, 32768
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 1000 {
-			return nil, fmt.Errorf("chtest: no %d free ports in [%d, %d)", n, lo, hi)
-		}
-		r, err := rand.Int(rand.Reader, big.NewInt(hi-lo))
-		if err != nil {
-			return nil, fmt.Errorf("chtest: %w", err)
-		}
-		p := lo + int(r.Int64())
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue // taken, or held by an earlier pick
-		}
-		ls = append(ls, l)
-		ports = append(ports, p)
-	}
-	return ports, nil
 }
 
 // tail returns the end of a log file, to explain a failed start.

@@ -10,7 +10,8 @@
 // (which `make test` runs) installs both. When either is missing a test
 // fails with a message naming that script, never skips.
 //
-// It uses only the standard library, so modules of their own (such as
+// It uses only the standard library (and internal/freeport, which does
+// too), so modules of their own (such as
 // deploy/validate) can use it without taking client-go's version from
 // Freshet: callers connect with Kubeconfig, or with Host, CAFile,
 // CertFile and KeyFile.
@@ -24,13 +25,10 @@ package kubetest
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,6 +40,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/freshet-dev/freshet/internal/freeport"
 )
 
 // Environment variables that point the harness at binaries elsewhere than
@@ -219,7 +219,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 func (c *Cluster) start(ctx context.Context, etcdBin, apiBin string) error {
 	// Below the ephemeral range: the API server's own connections to etcd
 	// draw from it and could take a port between choosing and binding.
-	ports, err := lowPorts(3)
+	ports, err := freeport.Low(3)
 	if err != nil {
 		return err
 	}
@@ -411,35 +411,6 @@ func (p *proc) stop() {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-p.done
 	}
-}
-
-// lowPorts returns n distinct free loopback ports in [20000, 32768).
-func lowPorts(n int) ([]int, error) {
-	const lo, hi = 20000, 32768
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	ports := make([]int, 0, n)
-	for tries := 0; len(ports) < n; tries++ {
-		if tries > 1000 {
-			return nil, fmt.Errorf("kubetest: no %d free ports in [%d, %d)", n, lo, hi)
-		}
-		r, err := rand.Int(rand.Reader, big.NewInt(hi-lo))
-		if err != nil {
-			return nil, fmt.Errorf("kubetest: %w", err)
-		}
-		p := lo + int(r.Int64())
-		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-		if err != nil {
-			continue
-		}
-		ls = append(ls, l)
-		ports = append(ports, p)
-	}
-	return ports, nil
 }
 
 // tail returns the end of a log file, to explain a failed start.
