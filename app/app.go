@@ -123,7 +123,8 @@ type Config struct {
 	// alerts) only when elected. Instance must be its name there.
 	Election Election
 	// FollowOverlap is how much of the shared log each poll reads again
-	// (0: follow's default, 10s).
+	// (0: follow's default, 10s), and how often the specs other servers
+	// stored are compared with this server's.
 	FollowOverlap time.Duration
 }
 

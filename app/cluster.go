@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -40,7 +42,8 @@ type cluster struct {
 	election Election
 	log      store.EventLog
 	follower *follow.Follower
-	self     string // this server's name in the election
+	self     string        // this server's name in the election
+	every    time.Duration // how often stored specs are compared with ours
 
 	leading  atomic.Bool
 	termUsed atomic.Bool
@@ -61,7 +64,11 @@ func (a *App) openCluster(ctx context.Context, cfg Config) error {
 	if !ok {
 		return fmt.Errorf("several servers need a store they share: leader election needs a clickhouse:// store, not %T", a.store)
 	}
-	c := &cluster{election: cfg.Election, log: evlog, self: cfg.Instance, lost: make(chan struct{}), done: make(chan struct{})}
+	c := &cluster{election: cfg.Election, log: evlog, self: cfg.Instance, lost: make(chan struct{}), done: make(chan struct{}),
+		every: cfg.FollowOverlap}
+	if c.every <= 0 {
+		c.every = 10 * time.Second
+	}
 	c.follower = follow.New(evlog, follow.Options{Overlap: cfg.FollowOverlap, Logger: cfg.Logger, Apply: a.applyFollowed})
 	if err := c.follower.Prime(ctx); err != nil {
 		return fmt.Errorf("read the shared store's event log: %w", err)
@@ -202,15 +209,76 @@ func (a *App) campaign() {
 	c := a.cluster
 	ctx, cancel := context.WithCancel(context.WithoutCancel(a.monitorCtx))
 	c.stop = cancel
-	followed := make(chan struct{})
-	go func() { defer close(followed); c.follower.Run(ctx) }()
+	followed := make(chan struct{}, 2)
+	go func() { defer func() { followed <- struct{}{} }(); c.follower.Run(ctx) }()
+	go func() { defer func() { followed <- struct{}{} }(); a.followSpecs(ctx, c.every) }()
 	go func() {
 		defer close(c.done)
 		if err := c.election.Lead(ctx, a.term); err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Error("leader election stopped", "err", err)
 		}
 		<-followed
+		<-followed
 	}()
+}
+
+// followSpecs makes the specs other servers stored (a dbt import, an SLA
+// set before the asset existed) current here: every period it compares
+// the store's specs with this server's.
+func (a *App) followSpecs(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		stored, err := a.store.Specs(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Debug("reading stored specs to follow them failed; retrying", "err", err)
+			}
+			continue
+		}
+		a.specMu.Lock()
+		if changed := a.changedSpecs(stored); len(changed) > 0 {
+			a.applySpecs(changed)
+			a.log.Info("specs stored by another server applied", "specs", len(changed))
+		}
+		a.specMu.Unlock()
+	}
+}
+
+// changedSpecs returns the stored specs that are not this server's
+// current ones (the definitions file's keys aside). Specs compare as JSON,
+// which is what the store keeps.
+func (a *App) changedSpecs(stored []asset.Spec) []asset.Spec {
+	declared := make(map[asset.Key]bool, len(a.declared))
+	for _, s := range a.declared {
+		declared[s.Key] = true
+	}
+	a.selMu.Lock()
+	current := make(map[asset.Key][]byte, len(a.specs))
+	for _, s := range a.specs {
+		if !declared[s.Key] {
+			current[s.Key], _ = json.Marshal(s)
+		}
+	}
+	a.selMu.Unlock()
+	var out []asset.Spec
+	for _, s := range stored {
+		if declared[s.Key] {
+			continue
+		}
+		want := s.Clone()
+		want.Freshness = a.defs.SelectPolicy(want)
+		if b, err := json.Marshal(want); err == nil && bytes.Equal(b, current[s.Key]) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 // term is one term as leader: the executor, the automation, the alert

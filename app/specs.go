@@ -47,6 +47,13 @@ func (a *App) PutSpecs(ctx context.Context, specs []asset.Spec) (shadowed []asse
 	if err := a.store.PutSpecs(ctx, specs); err != nil {
 		return nil, fmt.Errorf("store specs: %w", err)
 	}
+	return a.applySpecs(specs), nil
+}
+
+// applySpecs makes stored specs current: those the definitions file
+// declares are shadowed (returned), the rest replace or add to the specs.
+// Called with specMu held.
+func (a *App) applySpecs(specs []asset.Spec) (shadowed []asset.Key) {
 	declared := make(map[asset.Key]bool, len(a.declared))
 	for _, s := range a.declared {
 		declared[s.Key] = true
@@ -62,7 +69,7 @@ func (a *App) PutSpecs(ctx context.Context, specs []asset.Spec) (shadowed []asse
 		effective = append(effective, s)
 	}
 	if len(effective) == 0 {
-		return shadowed, nil
+		return shadowed
 	}
 
 	// The catalog first (the API shows the specs), then the graph, then
@@ -89,7 +96,7 @@ func (a *App) PutSpecs(ctx context.Context, specs []asset.Spec) (shadowed []asse
 	a.sendSpecsLocked()
 	a.selMu.Unlock()
 	a.runs.SetSpecs(runSpecs(next))
-	return shadowed, nil
+	return shadowed
 }
 
 // resetDeclaredEdges rebuilds the lineage graph with the declared edges of

@@ -35,9 +35,9 @@ type Log interface {
 type Options struct {
 	// Interval between polls (default 1s).
 	Interval time.Duration
-	// Overlap is how much of the log each poll reads again (default 10s):
-	// the longest an insert may take to become visible where this server
-	// reads, after the store stamped it.
+	// Overlap is how much of the log each poll reads again (default 10s,
+	// at least 2s): the longest an insert may take to become visible where
+	// this server reads, after the store stamped it.
 	Overlap time.Duration
 	// Page is how many log entries one query returns (default 10,000).
 	Page   int
@@ -58,6 +58,7 @@ type Follower struct {
 	own  map[string]time.Time // ids this server ingests, by when it last heard of them
 	seen map[string]time.Time // ids read from the log, by their stamp
 	high time.Time            // the newest stamp read
+	from time.Time            // where the first poll starts reading, until one reads an entry
 
 	applied, skipped prometheus.Counter
 	lag              prometheus.Gauge
@@ -71,6 +72,9 @@ func New(log Log, opts Options) *Follower {
 	if opts.Overlap <= 0 {
 		opts.Overlap = 10 * time.Second
 	}
+	// The log's stamps have whole seconds: less than two would miss an
+	// event stamped late in a second and seen early in the next.
+	opts.Overlap = max(opts.Overlap, 2*time.Second)
 	if opts.Page <= 0 {
 		opts.Page = 10_000
 	}
@@ -169,7 +173,13 @@ func (f *Follower) poll(ctx context.Context, apply bool) (int, error) {
 	f.mu.Lock()
 	since := f.high.Add(-f.opts.Overlap)
 	if f.high.IsZero() {
-		since = f.opts.Now().Add(-f.opts.Overlap)
+		// Nothing read yet: from the first poll's time less the overlap,
+		// and from there until an entry comes (not from a moving now, which
+		// would pass over an entry that shows up late).
+		if f.from.IsZero() {
+			f.from = f.opts.Now().Add(-f.opts.Overlap)
+		}
+		since = f.from
 	}
 	f.mu.Unlock()
 	applied := 0

@@ -146,3 +146,36 @@ func TestFollower(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowerFromAnEmptyLog: while the log shows nothing, polls keep
+// reading from the first one's start, so an entry that shows up late,
+// stamped before now less the overlap, is still applied.
+func TestFollowerFromAnEmptyLog(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	now := t0
+	l := &memLog{}
+	var applied []string
+	f := New(l, Options{Overlap: 2 * time.Second, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now },
+		Apply: func(evs []asset.Event) {
+			for _, e := range evs {
+				applied = append(applied, e.ID)
+			}
+		}})
+	if err := f.Prime(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		now = now.Add(time.Second)
+		if _, err := f.poll(context.Background(), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.add(t0.Add(time.Second), "late")
+	if _, err := f.poll(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(applied) != "[late]" {
+		t.Fatalf("applied %v, want [late]", applied)
+	}
+}

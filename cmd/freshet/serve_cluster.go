@@ -42,7 +42,7 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 	fl.DurationVar(&f.sessionTimeout, "election-timeout", leader.DefaultSessionTimeout,
 		"a leader that dies is replaced after about this long: the ZooKeeper session timeout (ZooKeeper allows 2 to 20 of its ticks, 4s to 40s by default), or the Lease's duration")
 	fl.DurationVar(&f.followOverlap, "follow-overlap", 10*time.Second,
-		"how much of the shared store's event log each poll reads again: the longest an insert by another server may take to become visible here")
+		"how much of the shared store's event log each poll reads again (at least 2s): the longest an insert by another server may take to become visible here; also how often specs stored by the other servers are read")
 }
 
 // apply sets up the election when --zookeeper is given.
