@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME="${FUZZTIME:-10s}"
-inputs() { find "$1/testdata/fuzz/$2" -type f 2>/dev/null | sort; }
+inputs() { { find "$1/testdata/fuzz/$2" -type f 2>/dev/null || true; } | sort; }
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
