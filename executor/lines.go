@@ -18,14 +18,14 @@ const maxLineBytes = 64 << 10
 
 // readLines delivers r's lines to out until r ends or fails (a closed
 // pipe), and feeds tail when it is not nil.
-func readLines(r io.Reader, stream Stream, out LineFunc, tail *tailBuffer) {
+func readLines(r io.Reader, stream Stream, out LineFunc, tail *TailBuffer) {
 	br := bufio.NewReaderSize(r, maxLineBytes)
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			text := string(bytes.TrimRight(line, "\r\n"))
 			if tail != nil && !pipes.LooksLikeMessage(text) {
-				tail.add(text) // a Pipes message is no reason for a failure
+				tail.Add(text) // a Pipes message is no reason for a failure
 			}
 			if out != nil {
 				out(stream, time.Now(), text)
@@ -37,9 +37,9 @@ func readLines(r io.Reader, stream Stream, out LineFunc, tail *tailBuffer) {
 	}
 }
 
-// tailBuffer keeps the last lines of a stream, bounded in lines and bytes,
-// for the reason of a failure.
-type tailBuffer struct {
+// TailBuffer keeps the last lines of a stream, bounded in lines and bytes,
+// for the reason of a failure (launchers keep one per step).
+type TailBuffer struct {
 	mu    sync.Mutex
 	lines []string
 	size  int
@@ -50,7 +50,8 @@ const (
 	tailBytes = 2 << 10
 )
 
-func (t *tailBuffer) add(s string) {
+// Add keeps s as the newest line.
+func (t *TailBuffer) Add(s string) {
 	if len(s) > tailBytes {
 		s = "..." + s[len(s)-tailBytes:]
 	}
@@ -66,7 +67,7 @@ func (t *tailBuffer) add(s string) {
 
 // String joins the kept lines with " | ", skipping blank ones, so a reason
 // stays one line.
-func (t *tailBuffer) String() string {
+func (t *TailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	parts := make([]string, 0, len(t.lines))

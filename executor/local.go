@@ -95,7 +95,7 @@ func (l *LocalLauncher) Launch(ctx context.Context, job Job, out LineFunc) Outco
 
 	var (
 		readers sync.WaitGroup
-		tail    tailBuffer
+		tail    TailBuffer
 	)
 	readers.Add(2)
 	go func() { defer readers.Done(); readLines(outR, Stdout, out, nil) }()

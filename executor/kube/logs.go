@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -31,7 +30,7 @@ type follower struct {
 	out  executor.LineFunc
 	done <-chan struct{} // closed when the Job finished or was stopped
 
-	tail tailBuffer
+	tail executor.TailBuffer
 	pod  *corev1.Pod // the last state of the Pod seen
 	note string      // why there is no (complete) log, for a line on stderr
 }
@@ -188,7 +187,7 @@ func (f *follower) stream(ctx context.Context, pod *corev1.Pod) (lines int, err 
 		if len(line) > 0 {
 			at, text := splitTimestamp(string(bytes.TrimRight(line, "\r\n")))
 			if !pipes.LooksLikeMessage(text) {
-				f.tail.add(text) // a Pipes message is no reason for a failure
+				f.tail.Add(text) // a Pipes message is no reason for a failure
 			}
 			f.out(executor.Stdout, at, text)
 			lines++
@@ -213,44 +212,4 @@ func splitTimestamp(line string) (time.Time, string) {
 		}
 	}
 	return time.Now(), line
-}
-
-// tailBuffer keeps the last lines of the log, bounded in lines and bytes,
-// for the reason of a failure.
-type tailBuffer struct {
-	mu    sync.Mutex
-	lines []string
-	size  int
-}
-
-const (
-	tailLines = 10
-	tailBytes = 2 << 10
-)
-
-func (t *tailBuffer) add(s string) {
-	if len(s) > tailBytes {
-		s = "..." + s[len(s)-tailBytes:]
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.lines = append(t.lines, s)
-	t.size += len(s)
-	for len(t.lines) > tailLines || t.size > tailBytes {
-		t.size -= len(t.lines[0])
-		t.lines = t.lines[1:]
-	}
-}
-
-// String joins the kept lines with " | ", skipping blank ones.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	parts := make([]string, 0, len(t.lines))
-	for _, l := range t.lines {
-		if l = strings.TrimSpace(l); l != "" {
-			parts = append(parts, l)
-		}
-	}
-	return strings.Join(parts, " | ")
 }
