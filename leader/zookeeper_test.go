@@ -101,8 +101,10 @@ func startZooKeeper(t *testing.T) *chtest.ZooKeeper {
 // stops hands over, and every member agrees on who leads.
 func TestElection(t *testing.T) {
 	z := startZooKeeper(t)
+	// A long session: a member stalled by a busy machine must not lose it (a
+	// clean stop closes it at once, whatever its length).
 	handover(t, func(m leader.Member) candidate {
-		e, err := leader.NewZooKeeper(z.Addr()+"/test/election", m, 4*time.Second, slog.New(slog.DiscardHandler))
+		e, err := leader.NewZooKeeper(z.Addr()+"/test/election", m, 10*time.Second, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -257,8 +257,12 @@ func TestJobSpec(t *testing.T) {
 	if !c.Resources.Requests.Cpu().Equal(resource.MustParse("250m")) || !c.Resources.Limits.Memory().Equal(resource.MustParse("1Gi")) {
 		t.Errorf("resources %v", c.Resources)
 	}
-	if !r.started.Load() {
-		t.Error("OnStart not called once the Job existed")
+	// The launcher calls OnStart once Create returned, which may be just
+	// after the test saw the Job.
+	for deadline := time.Now().Add(time.Minute); !r.started.Load(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("OnStart not called once the Job existed")
+		}
 	}
 
 	e.finish(t, got, true, "CompletionsReached")
