@@ -301,39 +301,17 @@ func (a *App) term(ctx context.Context) {
 	a.autoDone, a.alertDone = make(chan struct{}), make(chan struct{})
 	go a.automate(ctx)
 	go a.alert(ctx)
-	trimmed := make(chan struct{})
-	go func() { defer close(trimmed); a.trimLog(ctx) }()
-	go a.retain(ctx) // retention passes, when the definitions ask for them
+	go a.retain(ctx) // the event log's trim, and retention passes when the definitions ask for them
 	a.log.Info("leading: freshness changes, runs and alerts start here", "took", time.Since(began).Round(time.Millisecond))
 	<-ctx.Done()
 	<-a.autoDone
 	<-a.alertDone
 	<-a.runs.Done()
 	<-a.retainDone
-	<-trimmed
 	c.leading.Store(false)
 	if !c.closing.Load() {
 		a.log.Error("leadership lost: runs and alerts stopped here; shutting down so that a restart stands again")
 		close(c.lost)
-	}
-}
-
-// logKeep is how long the shared store's event log is kept: far more
-// than any follower's overlap, so a server that was down reads the rest
-// from the rebuild when it starts.
-const logKeep = 24 * time.Hour
-
-// trimLog drops the event log's days older than logKeep, hourly.
-func (a *App) trimLog(ctx context.Context) {
-	for {
-		if err := a.cluster.log.TrimLog(ctx, time.Now().Add(-logKeep)); err != nil && ctx.Err() == nil {
-			a.log.Warn("trimming the shared store's event log failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Hour):
-		}
 	}
 }
 

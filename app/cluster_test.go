@@ -3,12 +3,16 @@ package app_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
+
+	clickhousego "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/freshet-dev/freshet/app"
 	"github.com/freshet-dev/freshet/internal/chtest"
 	"github.com/freshet-dev/freshet/leader"
+	"github.com/freshet-dev/freshet/store/clickhouse"
 )
 
 // follower is an election this server never wins: the tests below are
@@ -75,5 +79,77 @@ func TestServersFollowEachOther(t *testing.T) {
 			t.Fatalf("b: the SLA set on a: %d %v", status, body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSingleServerTrimsEventLog: ClickHouse fills event_log on every
+// insert, so a server without peers trims it too: a day-old entry is gone
+// soon after it starts, and a fresh one stays.
+func TestSingleServerTrimsEventLog(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch, err := chtest.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Stop() })
+	dsn := ch.DSN() + "/single"
+	st, err := clickhouse.Open(ctx, dsn, clickhouse.WithLogger(quiet)) // the schema, event_log included
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	opts, err := clickhousego.ParseDSN(ch.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhousego.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO single.event_log (stored, id, asset, time_ns)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	for _, row := range []struct {
+		stored time.Time
+		id     string
+	}{{old, "old"}, {time.Now(), "new"}} {
+		if err := batch.Append(row.stored, row.id, "raw/a", row.stored.UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		t.Fatal(err)
+	}
+	ids := func() []string {
+		rows, err := conn.Query(ctx, "SELECT id FROM single.event_log ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	if got := ids(); !slices.Equal(got, []string{"new", "old"}) {
+		t.Fatalf("event_log before the server = %v", got)
+	}
+	serve(t, app.Config{Store: dsn, DataDir: t.TempDir(), Logger: quiet})
+	deadline := time.Now().Add(time.Minute)
+	for got := ids(); !slices.Equal(got, []string{"new"}); got = ids() {
+		if time.Now().After(deadline) {
+			t.Fatalf("event_log a minute after a single server started = %v, want [new]", got)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

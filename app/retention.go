@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/freshet-dev/freshet/asset"
@@ -38,11 +39,38 @@ func (a *App) openRetention(cfg Config) error {
 	return nil
 }
 
-// retain runs the retention passes until ctx ends.
+// retain keeps the store's history bounded until ctx ends: the retention
+// passes the definitions ask for, and the trim of the store's event log,
+// which ClickHouse fills on every insert whether one server reads it or
+// none (it grew without end under a single server before).
 func (a *App) retain(ctx context.Context) {
 	defer close(a.retainDone)
+	var trimmed sync.WaitGroup
+	if evlog, ok := a.store.(store.EventLog); ok {
+		trimmed.Go(func() { a.trimLog(ctx, evlog) })
+	}
 	if a.retainer != nil {
 		_ = a.retainer.Run(ctx) // logs its own failures; returns nil
+	}
+	trimmed.Wait()
+}
+
+// logKeep is how long the store's event log is kept: far more than any
+// follower's overlap, so a server that was down reads the rest from the
+// rebuild when it starts.
+const logKeep = 24 * time.Hour
+
+// trimLog drops the event log's days older than logKeep, hourly.
+func (a *App) trimLog(ctx context.Context, evlog store.EventLog) {
+	for {
+		if err := evlog.TrimLog(ctx, time.Now().Add(-logKeep)); err != nil && ctx.Err() == nil {
+			a.log.Warn("trimming the store's event log failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Hour):
+		}
 	}
 }
 
