@@ -376,7 +376,11 @@ func openStore(ctx context.Context, cfg Config) (store.Store, error) {
 		}
 		return st, nil
 	case strings.HasPrefix(cfg.Store, "clickhouse://"):
-		st, err := clickhouse.Open(ctx, cfg.Store, clickhouse.WithLogger(cfg.Logger))
+		opts := []clickhouse.Option{clickhouse.WithLogger(cfg.Logger)}
+		if cfg.Election != nil {
+			opts = append(opts, clickhouse.WithSharedWriters()) // the other servers write too
+		}
+		st, err := clickhouse.Open(ctx, cfg.Store, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("open ClickHouse store: %w", err)
 		}

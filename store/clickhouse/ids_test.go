@@ -77,3 +77,63 @@ func TestLookupOverIDFamilies(t *testing.T) {
 		t.Fatalf("second call added %v, want %v", ids, want)
 	}
 }
+
+// TestIDCeiling: a sole writer looks up only the ids that are not above
+// every stored one, learns the ceiling from the server when it starts
+// (another process may have stored higher ids), and with shared writers
+// looks every id up. Each step says which ids the call must add.
+func TestIDCeiling(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, dsn := openStore(t)
+	open := func(opts ...Option) *Store {
+		st, err := Open(ctx, dsn, append([]Option{WithLogger(quiet)}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	first, restarted := open(), open()
+	sharedA, sharedB := open(WithSharedWriters()), open(WithSharedWriters())
+	for i, step := range []struct {
+		st        *Store
+		ids, want []string
+	}{
+		{first, []string{"tp-02", "tp-01"}, []string{"tp-02", "tp-01"}},
+		{first, []string{"tp-03", "tp-04"}, []string{"tp-03", "tp-04"}},          // all above: no lookup
+		{first, []string{"tp-00", "tp-02", "tp-05"}, []string{"tp-00", "tp-05"}}, // tp-02 is below, and stored
+		{first, []string{"tp-05", "tp-06", "tp-06"}, []string{"tp-06"}},          // the ceiling, and a repeat
+		{restarted, []string{"tp-01", "tp-07"}, []string{"tp-07"}},               // learns tp-06 from the server
+		{restarted, []string{"tp-03", "tp-10"}, []string{"tp-10"}},               // below its ceiling: looked up
+		{sharedA, []string{"x-1"}, []string{"x-1"}},
+		{sharedB, []string{"z-9"}, []string{"z-9"}},                 // above what sharedA stored,
+		{sharedA, []string{"z-9", "x-2", "tp-10"}, []string{"x-2"}}, // so sharedA asks for every id
+	} {
+		var batch []asset.Event
+		for j, id := range step.ids {
+			batch = append(batch, ev(id, asset.KindMaterialization, "a", 100*i+j))
+		}
+		added, err := step.st.AppendEvents(ctx, batch)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		var got []string
+		for _, e := range added {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, step.want) {
+			t.Fatalf("step %d: appending %v added %v, want %v", i, step.ids, got, step.want)
+		}
+	}
+	// Above the ceiling nothing is asked, and the ceiling rises first.
+	restarted.appendMu.Lock()
+	defer restarted.appendMu.Unlock()
+	ask, err := restarted.belowCeiling(ctx, []string{"tp-51", "tp-50", "tp-09"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ask, []string{"tp-09"}) || restarted.ceiling != "tp-51" {
+		t.Fatalf("belowCeiling asked for %v with the ceiling at %q, want [tp-09] and tp-51", ask, restarted.ceiling)
+	}
+}

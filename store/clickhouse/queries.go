@@ -28,6 +28,7 @@ type queries struct {
 	insertMigration  string
 	insertEvents     string
 	knownIDs         string // reads the external table idsTable, see Store.knownIDs
+	maxIDAbove       string // the greatest id event_ids holds above a bound ("" for none)
 	summaries        string
 	recent           string
 	recentOf         string // recent for the assets of an external table, see Store.RecentSuccesses
@@ -45,7 +46,8 @@ func newQueries(s schema) queries {
 		// outside the batch's ids (18.16 does not prune by an external
 		// set): ids assigned at ingest are UUIDv7s, so a batch's range is
 		// the newest granules, whatever the table's size.
-		knownIDs: "SELECT DISTINCT id FROM " + s.table("event_ids") + " WHERE id >= ? AND id <= ? AND id IN " + idsTable,
+		knownIDs:   "SELECT DISTINCT id FROM " + s.table("event_ids") + " WHERE id >= ? AND id <= ? AND id IN " + idsTable,
+		maxIDAbove: "SELECT max(id) FROM " + s.table("event_ids") + " WHERE id > ?",
 
 		// One row per (asset, kind, check): its distinct event count, time
 		// range and latest event. A check_result's check name splits its

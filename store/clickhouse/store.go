@@ -45,6 +45,14 @@ type Store struct {
 	batchRows int
 
 	appendMu sync.Mutex // one AppendEvents at a time: see there
+	// ceiling bounds the ids event_ids holds (none is greater) once
+	// hasCeiling: ids above it cannot be stored, so lookups skip them
+	// (see belowCeiling). Kept only while this process is the database's
+	// sole writer (not sharedWriters). Guarded by appendMu.
+	ceiling       string
+	hasCeiling    bool
+	sharedWriters bool
+
 	trimMu   sync.Mutex // one trim at a time: they share a helper table
 	trimName string     // the helper table's name, see newTrimName
 	// trimmed holds the months of events a trim of this process swapped
@@ -73,6 +81,12 @@ func WithBatchRows(n int) Option {
 		}
 	}
 }
+
+// WithSharedWriters says that other processes append events to the same
+// database (several Freshet servers, docs/scaling.md). Every id of a batch
+// is then looked up: the ids another writer stores would not raise this
+// process's ceiling (see AppendEvents).
+func WithSharedWriters() Option { return func(s *Store) { s.sharedWriters = true } }
 
 // Open connects to the server named by dsn
 // (clickhouse://user:pass@host:9000/db?dial_timeout=5s&cluster=name), creates
@@ -162,6 +176,13 @@ func (st *Store) Close() error { return st.conn.Close() }
 // time). Appends are serialized so that two concurrent calls cannot both
 // find an id new; more than one writing process per database is not
 // supported (docs/clickhouse.md).
+//
+// As the sole writer, the store also keeps a ceiling: no stored id is
+// greater. Ids above it cannot be stored and are not looked up, so a
+// batch of ids that grow over time (the UUIDv7s Freshet assigns, a
+// client's sequence) costs no lookup at all. The first batch learns the
+// ceiling from the server; each batch raises it to its greatest id before
+// its insert, so an insert that failed half way leaves it valid.
 func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asset.Event, error) {
 	if err := store.CheckComplete(events); err != nil {
 		return nil, fmt.Errorf("clickhouse: %w", err)
@@ -222,7 +243,11 @@ func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]a
 			first = append(first, int32(i))
 		}
 	}
-	known, err := st.knownIDs(ctx, ids)
+	ask, err := st.belowCeiling(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	known, err := st.knownIDs(ctx, ask)
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +261,36 @@ func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]a
 		}
 	}
 	return fresh, nil
+}
+
+// belowCeiling returns the ids that may be stored: those not above the
+// ceiling (all of them with shared writers). It learns the ceiling first
+// if need be, then raises it to the greatest of ids, which the caller is
+// about to insert. Callers hold appendMu.
+func (st *Store) belowCeiling(ctx context.Context, ids []string) ([]string, error) {
+	if st.sharedWriters || len(ids) == 0 {
+		return ids, nil
+	}
+	top := slices.Max(ids)
+	if !st.hasCeiling {
+		var above string
+		if err := st.conn.QueryRow(ctx, st.q.maxIDAbove, top).Scan(&above); err != nil {
+			return nil, fmt.Errorf("clickhouse: look up the greatest stored id: %w", err)
+		}
+		st.ceiling, st.hasCeiling = max(top, above), true
+		return ids, nil // none is above top
+	}
+	ask := ids
+	if top > st.ceiling {
+		ask = make([]string, 0, len(ids))
+		for _, id := range ids {
+			if id <= st.ceiling {
+				ask = append(ask, id)
+			}
+		}
+		st.ceiling = top
+	}
+	return ask, nil
 }
 
 // knownIDs returns which of ids event_ids holds. The ids travel as an
