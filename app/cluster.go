@@ -69,6 +69,11 @@ func (a *App) openCluster(ctx context.Context, cfg Config) error {
 	if c.every <= 0 {
 		c.every = 10 * time.Second
 	}
+	// Before Prime and the rebuild: what the others store from now on is
+	// logged, and what they stored before, the rebuild reads.
+	if err := evlog.StartLog(ctx); err != nil {
+		return err
+	}
 	c.follower = follow.New(evlog, follow.Options{Overlap: cfg.FollowOverlap, Logger: cfg.Logger, Apply: a.applyFollowed})
 	if err := c.follower.Prime(ctx); err != nil {
 		return fmt.Errorf("read the shared store's event log: %w", err)

@@ -12,6 +12,10 @@ import (
 // learn what the others stored. store/clickhouse implements it; the
 // embedded store is one process's own and has no use for it.
 type EventLog interface {
+	// StartLog makes the store log every event it takes from now on (it
+	// is idempotent). Servers that share the store call it before they
+	// read the log; a single server does not, and pays for no log.
+	StartLog(ctx context.Context) error
 	// Logged returns up to limit entries stored at or after since (to the
 	// store's clock, whole seconds), strictly after the entry after when it
 	// is not nil, in (Stored, ID) order.

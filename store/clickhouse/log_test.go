@@ -104,11 +104,17 @@ func TestEventLog(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st, dsn := openStore(t)
-	other, err := Open(ctx, dsn, WithLogger(quiet))
+	other, err := Open(ctx, dsn, WithLogger(quiet), WithSharedWriters())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	st.sharedWriters = true // two writers
+	for _, s := range []*Store{st, other} { // both: StartLog is idempotent
+		if err := s.StartLog(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	before := logEvents("old", 5)
 	if _, err := st.AppendEvents(ctx, before); err != nil {
@@ -163,6 +169,9 @@ func TestReplicatedEventLog(t *testing.T) {
 	defer r1.Close()
 	defer r2.Close()
 	ctx := context.Background()
+	if err := r2.StartLog(ctx); err != nil { // ON CLUSTER: the view is on r1 too
+		t.Fatal(err)
+	}
 	since := time.Now().Add(-time.Second).Truncate(time.Second)
 	a, b := logEvents("r1", 20), logEvents("r2", 9)
 	if _, err := r1.AppendEvents(ctx, a); err != nil {

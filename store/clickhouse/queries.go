@@ -174,6 +174,7 @@ func allStatements(db string) ([]statement, error) {
 			out = append(out, statement{name: fmt.Sprintf("migration %d.%d", m.version, i+1), sql: ddl})
 		}
 	}
+	out = append(out, statement{name: "start event log", sql: logView(s)})
 	ev := sampleEvent()
 	r, err := eventRow(ev)
 	if err != nil {
@@ -188,6 +189,7 @@ func allStatements(db string) ([]statement, error) {
 		// set stands in for it (chDB takes no external data).
 		statement{name: "known ids", sql: strings.Replace(q.knownIDs, " IN "+idsTable, " IN ('"+ev.ID+"', 'o\\'dd')", 1),
 			args: []any{"", "zzz"}},
+		statement{name: "max id above", sql: q.maxIDAbove, args: []any{ev.ID}},
 		statement{name: "insert specs", sql: q.insertSpecs, batch: true,
 			args: []any{"raw/orders", uint64(1), uint8(0), `{"key":"raw/orders","origin":"declared"}`}},
 		statement{name: "summaries", sql: q.summaries},

@@ -48,7 +48,8 @@ type Store struct {
 	// ceiling bounds the ids event_ids holds (none is greater) once
 	// hasCeiling: ids above it cannot be stored, so lookups skip them
 	// (see belowCeiling). Kept only while this process is the database's
-	// sole writer (not sharedWriters). Guarded by appendMu.
+	// sole writer (not sharedWriters), on a single server. Guarded by
+	// appendMu.
 	ceiling       string
 	hasCeiling    bool
 	sharedWriters bool
@@ -267,8 +268,13 @@ func (st *Store) unknown(ctx context.Context, chunk, earlier []asset.Event) ([]a
 // ceiling (all of them with shared writers). It learns the ceiling first
 // if need be, then raises it to the greatest of ids, which the caller is
 // about to insert. Callers hold appendMu.
+//
+// A replicated cluster keeps no ceiling either: the replica that answers
+// the first lookup may lag behind the ids this process stored before a
+// restart through another, and the old way, looking every id up, finds
+// them once it caught up.
 func (st *Store) belowCeiling(ctx context.Context, ids []string) ([]string, error) {
-	if st.sharedWriters || len(ids) == 0 {
+	if st.sharedWriters || st.schema.cluster != "" || len(ids) == 0 {
 		return ids, nil
 	}
 	top := slices.Max(ids)
