@@ -109,7 +109,7 @@ func TestEventLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	st.sharedWriters = true // two writers
+	st.sharedWriters = true                 // two writers
 	for _, s := range []*Store{st, other} { // both: StartLog is idempotent
 		if err := s.StartLog(ctx); err != nil {
 			t.Fatal(err)
