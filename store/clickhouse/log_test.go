@@ -109,8 +109,9 @@ func TestEventLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	st.sharedWriters = true                 // two writers
-	for _, s := range []*Store{st, other} { // both: StartLog is idempotent
+	// Two writers; both start the log, which is idempotent.
+	st.sharedWriters = true
+	for _, s := range []*Store{st, other} {
 		if err := s.StartLog(ctx); err != nil {
 			t.Fatal(err)
 		}
