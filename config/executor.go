@@ -27,6 +27,10 @@ import (
 //	    ttl_after_finished: 24h      # how long finished Jobs are kept
 //	    grace: 30s                   # between SIGTERM and SIGKILL when a Pod is stopped
 //	    labels: {team: data}         # added to every Job and Pod
+//	    node_selector: {pool: etl}   # the step Pods' nodeSelector
+//	    tolerations:                 # the step Pods' tolerations
+//	      - {key: dedicated, operator: Equal, value: etl, effect: NoSchedule}
+//	    image_pull_secrets: [regcred] # Secrets in namespace to pull image with
 //	    resources:
 //	      requests: {cpu: 500m, memory: 512Mi}
 //	      limits: {memory: 2Gi}
@@ -56,17 +60,32 @@ type Kubernetes struct {
 	TTLAfterFinished  time.Duration
 	Grace             time.Duration
 	Labels            map[string]string
+	NodeSelector      map[string]string
+	Tolerations       []Toleration
+	ImagePullSecrets  []string
 	// Requests and Limits map a resource name (cpu, memory,
 	// ephemeral-storage, ...) to a quantity in Kubernetes' notation,
 	// already checked.
 	Requests, Limits map[string]string
 }
 
+// Toleration is one of the step Pods' tolerations, as Kubernetes has it:
+// Operator is Equal (the default) or Exists (then no Value), Effect is
+// NoSchedule, PreferNoSchedule, NoExecute or "" (every effect), and
+// Seconds (tolerate_for in the file, Kubernetes' tolerationSeconds),
+// only with NoExecute, bounds how long a Pod stays on a node that gets
+// the taint (0: for good).
+type Toleration struct {
+	Key, Operator, Value, Effect string
+	Seconds                      int64
+}
+
 var (
 	executorFields   = []string{"launcher", "kubernetes"}
 	kubernetesFields = []string{"namespace", "image", "service_account", "image_pull_policy", "kubeconfig", "instance",
-		"delete_propagation", "ttl_after_finished", "grace", "labels", "resources"}
-	resourcesFields = []string{"requests", "limits"}
+		"delete_propagation", "ttl_after_finished", "grace", "labels", "node_selector", "tolerations", "image_pull_secrets", "resources"}
+	resourcesFields  = []string{"requests", "limits"}
+	tolerationFields = []string{"key", "operator", "value", "effect", "tolerate_for"}
 )
 
 func (d *decoder) executor(n *yaml.Node, path string) Executor {
@@ -151,6 +170,25 @@ func (d *decoder) kubernetes(n *yaml.Node, path string) *Kubernetes {
 	}
 	if f, ok := fs["labels"]; ok {
 		k.Labels = d.kubeLabels(f.val, join(path, "labels"))
+	}
+	if f, ok := fs["node_selector"]; ok {
+		k.NodeSelector = d.nodeSelector(f.val, join(path, "node_selector"))
+	}
+	if f, ok := fs["tolerations"]; ok {
+		p := join(path, "tolerations")
+		for i, item := range d.seq(f.val, p) {
+			if t, ok := d.toleration(item, fmt.Sprintf("%s[%d]", p, i)); ok {
+				k.Tolerations = append(k.Tolerations, t)
+			}
+		}
+	}
+	if f, ok := fs["image_pull_secrets"]; ok {
+		p := join(path, "image_pull_secrets")
+		for i, item := range d.seq(f.val, p) {
+			if name := d.dnsName(item, fmt.Sprintf("%s[%d]", p, i), validation.IsDNS1123Subdomain); name != "" {
+				k.ImagePullSecrets = append(k.ImagePullSecrets, name)
+			}
+		}
 	}
 	if f, ok := fs["resources"]; ok {
 		p := join(path, "resources")
@@ -262,6 +300,77 @@ func (d *decoder) kubeLabels(n *yaml.Node, path string) map[string]string {
 		}
 		return ""
 	})
+}
+
+// nodeSelector decodes node label names to the values a node must have.
+func (d *decoder) nodeSelector(n *yaml.Node, path string) map[string]string {
+	return d.stringMap(n, path, "node label name to value", func(k, v string) string {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Sprintf("invalid node label name %q: %s", k, strings.Join(msgs, "; "))
+		}
+		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+			return fmt.Sprintf("invalid node label value %q: %s", v, strings.Join(msgs, "; "))
+		}
+		return ""
+	})
+}
+
+// toleration decodes one toleration with the rules the API server applies
+// (validation of a Pod's tolerations), so a mistake shows when Freshet
+// starts rather than as a Job the API server refuses at the first run.
+func (d *decoder) toleration(n *yaml.Node, path string) (Toleration, bool) {
+	fs, ok := d.fields(n, path, tolerationFields)
+	if !ok {
+		return Toleration{}, false
+	}
+	t, good := Toleration{Operator: "Equal"}, true
+	bad := func(line int, field, format string, args ...any) {
+		d.addf(line, join(path, field), format, args...)
+		good = false
+	}
+	if f, ok := fs["key"]; ok {
+		if s, ok := d.str(f.val, join(path, "key")); ok {
+			if msgs := validation.IsQualifiedName(s); s != "" && len(msgs) > 0 {
+				bad(f.val.Line, "key", "invalid taint key %q: %s", s, strings.Join(msgs, "; "))
+			}
+			t.Key = s
+		}
+	}
+	if f, ok := fs["operator"]; ok {
+		t.Operator = d.oneOf(f.val, join(path, "operator"), "Equal", "Exists")
+		good = good && t.Operator != ""
+	}
+	if f, ok := fs["value"]; ok {
+		if s, ok := d.str(f.val, join(path, "value")); ok {
+			if msgs := validation.IsValidLabelValue(s); len(msgs) > 0 {
+				bad(f.val.Line, "value", "invalid taint value %q: %s", s, strings.Join(msgs, "; "))
+			}
+			t.Value = s
+		}
+	}
+	if f, ok := fs["effect"]; ok {
+		t.Effect = d.oneOf(f.val, join(path, "effect"), "NoSchedule", "PreferNoSchedule", "NoExecute")
+		good = good && t.Effect != ""
+	}
+	if f, ok := fs["tolerate_for"]; ok {
+		if v, ok := d.duration(f.val, join(path, "tolerate_for")); ok {
+			switch {
+			case t.Effect != "NoExecute":
+				bad(f.key.Line, "tolerate_for", "tolerate_for is only for effect NoExecute")
+			case v < time.Second || v%time.Second != 0:
+				bad(f.val.Line, "tolerate_for", "must be whole seconds, at least 1s, got %s", v)
+			default:
+				t.Seconds = int64(v / time.Second)
+			}
+		}
+	}
+	switch {
+	case t.Operator == "Exists" && t.Value != "":
+		bad(n.Line, "value", "operator Exists takes no value")
+	case t.Operator == "Equal" && t.Key == "":
+		bad(n.Line, "key", "operator Equal needs a key (only Exists may leave it out, to tolerate every taint)")
+	}
+	return t, good
 }
 
 func (d *decoder) quantities(n *yaml.Node, path string) map[string]string {

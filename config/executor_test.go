@@ -24,6 +24,12 @@ func TestExecutorBlock(t *testing.T) {
     ttl_after_finished: 2h
     grace: 30s
     labels: {team: data, example.com/cost-center: "42"}
+    node_selector: {pool: etl, kubernetes.io/arch: amd64}
+    tolerations:
+      - {key: dedicated, value: etl, effect: NoSchedule}
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerate_for: 5m}
+      - {operator: Exists}
+    image_pull_secrets: [regcred, other.registry]
     resources:
       requests: {cpu: 500m, memory: 512Mi}
       limits: {memory: 2Gi, cpu: 2}
@@ -38,7 +44,7 @@ func TestExecutorBlock(t *testing.T) {
 	want := Kubernetes{Namespace: "data-jobs", Image: "ghcr.io/acme/etl:1.4", ServiceAccount: "etl-steps", ImagePullPolicy: "IfNotPresent",
 		Kubeconfig: "/etc/freshet/kubeconfig", Instance: "prod", DeletePropagation: "Foreground", TTLAfterFinished: 2 * time.Hour, Grace: 30 * time.Second}
 	got := *k
-	got.Labels, got.Requests, got.Limits = nil, nil, nil
+	got.Labels, got.Requests, got.Limits, got.NodeSelector, got.Tolerations, got.ImagePullSecrets = nil, nil, nil, nil, nil, nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
@@ -46,6 +52,15 @@ func TestExecutorBlock(t *testing.T) {
 		!maps.Equal(k.Requests, map[string]string{"cpu": "500m", "memory": "512Mi"}) ||
 		!maps.Equal(k.Limits, map[string]string{"memory": "2Gi", "cpu": "2"}) {
 		t.Errorf("labels %v requests %v limits %v", k.Labels, k.Requests, k.Limits)
+	}
+	wantTolerations := []Toleration{
+		{Key: "dedicated", Operator: "Equal", Value: "etl", Effect: "NoSchedule"},
+		{Key: "node.kubernetes.io/unreachable", Operator: "Exists", Effect: "NoExecute", Seconds: 300},
+		{Operator: "Exists"},
+	}
+	if !maps.Equal(k.NodeSelector, map[string]string{"pool": "etl", "kubernetes.io/arch": "amd64"}) ||
+		!reflect.DeepEqual(k.Tolerations, wantTolerations) || !reflect.DeepEqual(k.ImagePullSecrets, []string{"regcred", "other.registry"}) {
+		t.Errorf("node selector %v tolerations %+v pull secrets %v", k.NodeSelector, k.Tolerations, k.ImagePullSecrets)
 	}
 
 	for _, src := range []string{"assets: []\n", "executor: {launcher: local}\n", "executor: {}\n"} {
@@ -80,6 +95,17 @@ func TestExecutorBlockProblems(t *testing.T) {
 		{"negative quantity", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, resources: {requests: {cpu: -1}}}}", "executor.kubernetes.resources.requests.cpu", "must not be negative"},
 		{"unknown resources field", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, resources: {request: {cpu: 1}}}}", "executor.kubernetes.resources.request", ""},
 		{"unknown field", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, nodeSelector: {}}}", "executor.kubernetes.nodeSelector", ""},
+		{"bad node label", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, node_selector: {pool: 'a b'}}}", "executor.kubernetes.node_selector.pool", "invalid node label value"},
+		{"tolerations not a list", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: {key: x}}}", "executor.kubernetes.tolerations", "expected a list"},
+		{"unknown toleration field", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: x, tolerationSeconds: 3}]}}", "executor.kubernetes.tolerations[0].tolerationSeconds", ""},
+		{"bad operator", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: x, operator: In}]}}", "executor.kubernetes.tolerations[0].operator", "want one of Equal, Exists"},
+		{"bad effect", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: x, effect: Evict}]}}", "executor.kubernetes.tolerations[0].effect", "want one of NoSchedule, PreferNoSchedule, NoExecute"},
+		{"equal without key", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{value: x}]}}", "executor.kubernetes.tolerations[0].key", "needs a key"},
+		{"exists with value", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: x, operator: Exists, value: y}]}}", "executor.kubernetes.tolerations[0].value", "takes no value"},
+		{"bad taint key", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: 'a b'}]}}", "executor.kubernetes.tolerations[0].key", "invalid taint key"},
+		{"tolerate_for without NoExecute", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: x, effect: NoSchedule, tolerate_for: 1m}]}}", "executor.kubernetes.tolerations[0].tolerate_for", "only for effect NoExecute"},
+		{"tolerate_for fraction", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, tolerations: [{key: x, effect: NoExecute, tolerate_for: 1500ms}]}}", "executor.kubernetes.tolerations[0].tolerate_for", "whole seconds"},
+		{"bad pull secret", "executor: {launcher: kubernetes, kubernetes: {namespace: a, image: b, image_pull_secrets: [Reg_Cred]}}", "executor.kubernetes.image_pull_secrets[0]", "invalid name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,11 @@ type Options struct {
 	// Labels are added to every Job and Pod (they cannot replace the
 	// launcher's own).
 	Labels map[string]string
+	// NodeSelector, Tolerations and ImagePullSecrets go to every step
+	// Pod as they are: where it may run, and what pulls its image.
+	NodeSelector     map[string]string
+	Tolerations      []corev1.Toleration
+	ImagePullSecrets []corev1.LocalObjectReference
 	// Instance names this Freshet installation in LabelInstance, so two
 	// installations sharing a namespace leave each other's Jobs alone;
 	// "" means "freshet".
@@ -252,6 +258,9 @@ func (l *Launcher) jobSpec(job executor.Job) (*batchv1.Job, error) {
 					RestartPolicy:                 corev1.RestartPolicyNever,
 					ServiceAccountName:            l.opts.ServiceAccount,
 					TerminationGracePeriodSeconds: &grace,
+					NodeSelector:                  maps.Clone(l.opts.NodeSelector),
+					Tolerations:                   slices.Clone(l.opts.Tolerations),
+					ImagePullSecrets:              slices.Clone(l.opts.ImagePullSecrets),
 					Containers: []corev1.Container{{
 						Name:            ContainerName,
 						Image:           l.opts.Image,

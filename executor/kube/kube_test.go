@@ -13,10 +13,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,8 +202,15 @@ func TestJobSpec(t *testing.T) {
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 	}
+	secs := int64(300)
+	tolerations := []corev1.Toleration{
+		{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "etl", Effect: corev1.TaintEffectNoSchedule},
+		{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &secs},
+	}
 	l := e.launcher(t, kube.Options{Image: "example.com/etl:1.2", ServiceAccount: "steps", Resources: res,
-		PullPolicy: corev1.PullIfNotPresent, Labels: map[string]string{"team": "data"}, TTLAfterFinished: time.Hour})
+		PullPolicy: corev1.PullIfNotPresent, Labels: map[string]string{"team": "data"}, TTLAfterFinished: time.Hour,
+		NodeSelector: map[string]string{"pool": "etl"}, Tolerations: tolerations,
+		ImagePullSecrets: []corev1.LocalObjectReference{{Name: "regcred"}}})
 	j := job(t)
 	j.Asset = "Warehouse/Orders Daily"
 	j.Partition = "2026-12-01"
@@ -238,6 +247,10 @@ func TestJobSpec(t *testing.T) {
 	ps := s.Template.Spec
 	if ps.RestartPolicy != corev1.RestartPolicyNever || ps.ServiceAccountName != "steps" {
 		t.Errorf("restartPolicy %q, serviceAccountName %q", ps.RestartPolicy, ps.ServiceAccountName)
+	}
+	if !maps.Equal(ps.NodeSelector, map[string]string{"pool": "etl"}) || !reflect.DeepEqual(ps.Tolerations, tolerations) ||
+		!slices.Equal(ps.ImagePullSecrets, []corev1.LocalObjectReference{{Name: "regcred"}}) {
+		t.Errorf("nodeSelector %v, tolerations %v, imagePullSecrets %v", ps.NodeSelector, ps.Tolerations, ps.ImagePullSecrets)
 	}
 	if len(ps.Containers) != 1 {
 		t.Fatalf("%d containers", len(ps.Containers))
