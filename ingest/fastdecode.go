@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"time"
@@ -28,14 +29,16 @@ import (
 const (
 	fastMaxUpstream = 16
 	fastMaxMetadata = 64
+	fastNames       = 8
 )
 
 // fastScratch is reused by every event of a request.
 type fastScratch struct {
-	ups   []asset.Key
-	meta  []metaEntry
-	names map[string]string // metadata names seen in this request
-	runID string            // the last run id read
+	ups         []asset.Key
+	meta        []metaEntry
+	recentNames []string          // the first fastNames metadata names of this request
+	names       map[string]string // later ones
+	runID       string            // the last run id read
 }
 
 // lexer walks one line of JSON.
@@ -75,13 +78,20 @@ func (l *lexer) peek() byte {
 }
 
 // str reads a string of printable ASCII without escapes (anything else
-// is for the general path).
+// is for the general path). It tests eight bytes at a time: strings are
+// most of a line, and this was the lexer's hottest loop.
 func (l *lexer) str() ([]byte, bool) {
 	if !l.next('"') {
 		return nil, false
 	}
 	start := l.i
-	for j := start; j < len(l.b); j++ {
+	j := start
+	for ; j+8 <= len(l.b); j += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(l.b[j:])) {
+			break // the quote, or a byte to look at one by one
+		}
+	}
+	for ; j < len(l.b); j++ {
 		c := l.b[j]
 		if c == '"' {
 			l.i = j + 1
@@ -92,6 +102,25 @@ func (l *lexer) str() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// SWAR constants: a byte's low bit and high bit in each of eight lanes.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// plainWord reports whether all eight bytes of x are printable ASCII other
+// than '"' and '\\'. It may say false for a plain word (a borrow or carry
+// can flag a neighbour of a flagged byte), never true for one that is not:
+// a false sends the lexer to its byte loop, which decides.
+func plainWord(x uint64) bool {
+	low := (x - lanes01*0x20) & ^x // a byte < 0x20
+	high := x | (x + lanes01)      // a byte >= 0x7f
+	quote := x ^ (lanes01 * '"')   // a zero byte where '"' was
+	bslash := x ^ (lanes01 * '\\') // a zero byte where '\\' was
+	zero := (quote-lanes01) & ^quote | (bslash-lanes01) & ^bslash
+	return (low|high|zero)&lanes80 == 0
 }
 
 // literal consumes word (true, false) if it comes next.
@@ -160,13 +189,13 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 			return ev, false // unknown or repeated: the general path names it
 		}
 		seen |= bit
-		switch string(name) {
-		case "id":
+		switch bit {
+		case fieldID:
 			if id, ok = l.str(); !ok || !plainName(id, MaxIDLen) {
 				return ev, false
 			}
 			hasID = true
-		case "kind":
+		case fieldKind:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
@@ -175,14 +204,14 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 			ev.Kind = k
-		case "asset":
+		case fieldAsset:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
 			if ev.Asset, ok = d.fastKey(v); !ok {
 				return ev, false
 			}
-		case "time":
+		case fieldTime:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
@@ -190,7 +219,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 			hasTime = true
-		case "data_time":
+		case fieldDataTime:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
@@ -198,7 +227,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 			hasDataTime = true
-		case "run_id":
+		case fieldRunID:
 			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
 				return ev, false
 			}
@@ -209,20 +238,20 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				ev.RunID = string(v)
 				d.fast.runID = ev.RunID
 			}
-		case "partition":
+		case fieldPartition:
 			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
 				return ev, false
 			}
 			ev.Partition = string(v)
-		case "upstream":
+		case fieldUpstream:
 			if ups, ok = d.fastUpstream(&l, ups); !ok {
 				return ev, false
 			}
-		case "metadata":
+		case fieldMetadata:
 			if meta, ok = d.fastMetadata(&l, meta); !ok {
 				return ev, false
 			}
-		case "check":
+		case fieldCheck:
 			if check, ok = fastCheck(&l); !ok {
 				return ev, false
 			}
@@ -258,7 +287,8 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 		if slices.Contains(ups, ev.Asset) {
 			return ev, false // its own upstream
 		}
-		ev.Upstream = slices.Clone(ups)
+		ev.Upstream = make([]asset.Key, len(ups)) // cheaper than Clone's growslice
+		copy(ev.Upstream, ups)
 	}
 	if (ev.Kind == asset.KindCheckResult) != (check != nil) {
 		return ev, false
@@ -320,12 +350,22 @@ func (d *decoder) fastUpstream(l *lexer, ups []asset.Key) ([]asset.Key, bool) {
 }
 
 // metaName returns b as a string, shared with the request's earlier
-// events that used the same name.
+// events that used the same name. A request's events mostly use the same
+// few names: the first fastNames are found by a scan, before any hashing.
 func (d *decoder) metaName(b []byte) string {
+	for _, s := range d.fast.recentNames {
+		if s == string(b) {
+			return s
+		}
+	}
 	if s, ok := d.fast.names[string(b)]; ok {
 		return s
 	}
 	s := string(b)
+	if len(d.fast.recentNames) < fastNames {
+		d.fast.recentNames = append(d.fast.recentNames, s)
+		return s
+	}
 	if len(d.fast.names) < maxInterned {
 		if d.fast.names == nil {
 			d.fast.names = make(map[string]string)
@@ -358,10 +398,10 @@ func (d *decoder) fastMetadata(l *lexer, meta []metaEntry) ([]metaEntry, bool) {
 			if !ok {
 				return meta, false
 			}
-			if s := string(b); asset.LooksLikeURL(s) {
-				v = asset.URL(s)
+			if looksLikeURL(b) {
+				v = asset.URL(string(b))
 			} else {
-				v = asset.Text(s)
+				v = asset.Text(string(b))
 			}
 		case c == '-' || c >= '0' && c <= '9':
 			if v, ok = fastNumber(l.number()); !ok {
@@ -383,6 +423,31 @@ func (d *decoder) fastMetadata(l *lexer, meta []metaEntry) ([]metaEntry, bool) {
 		}
 		return meta, l.next('}')
 	}
+}
+
+// looksLikeURL is asset.LooksLikeURL on the bytes of a string str read,
+// in one pass: a scheme (a letter, then letters, digits, '+', '-', '.'),
+// "://", at least one byte more, and no space. (The first "://" ends the
+// scheme in both: a scheme cannot hold ':'. str refuses tabs and
+// newlines, and bytes outside ASCII, where the two would differ.)
+func looksLikeURL(b []byte) bool {
+	i := 0
+	for ; i < len(b); i++ {
+		c := b[i]
+		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !(alpha || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			break
+		}
+	}
+	if i == 0 || len(b)-i <= 3 || b[i] != ':' || b[i+1] != '/' || b[i+2] != '/' {
+		return false
+	}
+	for _, c := range b[i+3:] {
+		if c == ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // fastNumber types a number as the general path does: an integer literal
@@ -545,11 +610,28 @@ func fastTime(b []byte) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
-	if t.Before(time.Unix(0, 0)) {
-		return time.Time{}, false
+	// The Unix time straight from the fields: time.Date normalizes and
+	// looks the zone up, work these checked fields do not need.
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	if unix < 0 {
+		return time.Time{}, false // before 1970
 	}
-	return t, true
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// daysSinceEpoch is the days from 1970-01-01 to a valid date of the
+// proleptic Gregorian calendar from year 1970 on (the days_from_civil
+// algorithm: years counted from March, so the leap day comes last).
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	yoe := year - era*400  // [0, 399]
+	mp := (month + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
 }
 
 func daysIn(month, year int) int {
