@@ -35,7 +35,7 @@ const (
 // fastScratch is reused by every event of a request.
 type fastScratch struct {
 	ups         []asset.Key
-	meta        []metaEntry
+	metaHint    int               // the last event's metadata entries: its map's size hint
 	recentNames []string          // the first fastNames metadata names of this request
 	names       map[string]string // later ones
 	runID       string            // the last run id read
@@ -175,7 +175,6 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 		v           []byte
 	)
 	ups := d.fast.ups[:0]
-	meta := d.fast.meta[:0]
 	if !l.next('{') {
 		return ev, false
 	}
@@ -248,7 +247,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 		case fieldMetadata:
-			if meta, ok = d.fastMetadata(&l, meta); !ok {
+			if ev.Metadata, ok = d.fastMetadata(&l); !ok {
 				return ev, false
 			}
 		case fieldCheck:
@@ -294,16 +293,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 		return ev, false
 	}
 	ev.Check = check
-	if len(meta) > 0 {
-		ev.Metadata = make(asset.Metadata, len(meta))
-		for _, m := range meta {
-			ev.Metadata[m.name] = m.v
-		}
-		if len(ev.Metadata) < len(meta) {
-			return asset.Event{}, false // a name came twice
-		}
-	}
-	d.fast.ups, d.fast.meta = ups[:0], meta[:0]
+	d.fast.ups = ups[:0]
 	// Ids are made last: a fallback must not see the generator advanced.
 	if hasID {
 		ev.ID = string(id)
@@ -375,28 +365,31 @@ func (d *decoder) metaName(b []byte) string {
 	return s
 }
 
-func (d *decoder) fastMetadata(l *lexer, meta []metaEntry) ([]metaEntry, bool) {
+// fastMetadata reads metadata straight into the event's map (nil when
+// empty, as the general path leaves it).
+func (d *decoder) fastMetadata(l *lexer) (asset.Metadata, bool) {
 	if !l.next('{') {
-		return meta, false
+		return nil, false
 	}
 	if l.next('}') {
-		return meta, true
+		return nil, true
 	}
-	for {
+	m := make(asset.Metadata, d.fast.metaHint)
+	for n := 1; ; n++ {
 		nb, ok := l.str()
-		if !ok || !plainName(nb, MaxMetaNameLen) || !l.next(':') || len(meta) == fastMaxMetadata {
-			return meta, false
+		if !ok || !plainName(nb, MaxMetaNameLen) || !l.next(':') || n > fastMaxMetadata {
+			return nil, false
 		}
 		name := d.metaName(nb)
 		if name == asset.ColumnLineageKey {
-			return meta, false // checked by the general path
+			return nil, false // checked by the general path
 		}
 		var v asset.MetaValue
 		switch c := l.peek(); {
 		case c == '"':
 			b, ok := l.str()
 			if !ok {
-				return meta, false
+				return nil, false
 			}
 			if looksLikeURL(b) {
 				v = asset.URL(string(b))
@@ -405,23 +398,27 @@ func (d *decoder) fastMetadata(l *lexer, meta []metaEntry) ([]metaEntry, bool) {
 			}
 		case c == '-' || c >= '0' && c <= '9':
 			if v, ok = fastNumber(l.number()); !ok {
-				return meta, false
+				return nil, false
 			}
 		case l.literal("true"):
 			v = asset.Bool(true)
 		case l.literal("false"):
 			v = asset.Bool(false)
 		default:
-			return meta, false // null, objects and arrays
+			return nil, false // null, objects and arrays
 		}
 		if name == asset.RowCountKey && (v.Type != asset.MetaInt || v.Int < 0) {
-			return meta, false
+			return nil, false
 		}
-		meta = append(meta, metaEntry{name: name, v: v})
+		m[name] = v
 		if l.next(',') {
 			continue
 		}
-		return meta, l.next('}')
+		if !l.next('}') || len(m) < n {
+			return nil, false // a name came twice: the general path names it
+		}
+		d.fast.metaHint = n
+		return m, true
 	}
 }
 
@@ -453,23 +450,12 @@ func looksLikeURL(b []byte) bool {
 // fastNumber types a number as the general path does: an integer literal
 // that fits is int, anything else float.
 func fastNumber(tok []byte) (asset.MetaValue, bool) {
+	// Up to 18 digits always fit: parse them here, without a string.
+	if n, ok := smallInt(tok); ok {
+		return asset.Int(n), true
+	}
 	if !isJSONNumber(tok) {
 		return asset.MetaValue{}, false
-	}
-	// Up to 18 digits always fit: parse them here, without a string.
-	digits, neg := tok, false
-	if len(digits) > 0 && digits[0] == '-' {
-		digits, neg = digits[1:], true
-	}
-	if len(digits) <= 18 && !slices.ContainsFunc(digits, func(c byte) bool { return c < '0' || c > '9' }) {
-		var n int64
-		for _, c := range digits {
-			n = n*10 + int64(c-'0')
-		}
-		if neg {
-			n = -n
-		}
-		return asset.Int(n), true
 	}
 	s := string(tok)
 	if n, err := fastfloat.ParseInt64(s); err == nil {
@@ -480,6 +466,29 @@ func fastNumber(tok []byte) (asset.MetaValue, bool) {
 		return asset.MetaValue{}, false
 	}
 	return asset.Float(f), true
+}
+
+// smallInt parses a JSON integer literal of up to 18 digits (which
+// always fits in an int64); false for anything else.
+func smallInt(tok []byte) (int64, bool) {
+	digits, neg := tok, false
+	if len(digits) > 0 && digits[0] == '-' {
+		digits, neg = digits[1:], true
+	}
+	if len(digits) == 0 || len(digits) > 18 || digits[0] == '0' && len(digits) > 1 {
+		return 0, false // JSON has no leading zeros
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func fastCheck(l *lexer) (*asset.CheckResult, bool) {

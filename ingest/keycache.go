@@ -72,7 +72,10 @@ func readBody(r io.Reader, size int64) ([]byte, error) {
 // reads take no lock: they go to an immutable table behind an atomic
 // pointer. New keys go to a small map under a mutex, which a miss also
 // checks, and which is folded into a new immutable table once it holds a
-// quarter as many keys: each key is copied a bounded number of times.
+// quarter as many keys (each key is copied a bounded number of times), or
+// once lookups have found keys in it as many times as the fold copies
+// keys (else up to a fifth of the keys would take the lock on every
+// lookup for as long as no new keys come).
 // (An RWMutex around one map cost a cache-line transfer per lookup on a
 // busy server: as much CPU as decoding the rest of the event.)
 type keyCache struct {
@@ -80,6 +83,7 @@ type keyCache struct {
 	frozen atomic.Pointer[keyTable]
 	mu     sync.Mutex
 	recent map[string]asset.Key // guarded by mu; not in frozen yet
+	hits   int                  // guarded by mu; lookups recent answered since the last fold
 	max    int
 }
 
@@ -170,8 +174,13 @@ func (c *keyCache) getBytes(b []byte) (asset.Key, bool) {
 
 func (c *keyCache) getRecent(s string) (asset.Key, bool) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	k, ok := c.recent[s]
-	c.mu.Unlock()
+	if ok {
+		if c.hits++; c.hits >= c.frozen.Load().n+len(c.recent) {
+			c.fold()
+		}
+	}
 	return k, ok
 }
 
@@ -183,9 +192,14 @@ func (c *keyCache) add(k asset.Key) {
 		return
 	}
 	c.recent[string(k)] = k
-	if len(c.recent) < max(64, frozen.n/4) {
-		return
+	if len(c.recent) >= max(64, frozen.n/4) {
+		c.fold()
 	}
+}
+
+// fold moves the recent keys into a new frozen table. c.mu must be held.
+func (c *keyCache) fold() {
+	frozen := c.frozen.Load()
 	next := newKeyTable(frozen.n + len(c.recent))
 	for _, s := range frozen.slots {
 		if s.key != "" {
@@ -199,4 +213,5 @@ func (c *keyCache) add(k asset.Key) {
 	}
 	c.frozen.Store(next)
 	c.recent = make(map[string]asset.Key)
+	c.hits = 0
 }

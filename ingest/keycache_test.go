@@ -87,6 +87,39 @@ func TestKeyCacheFolds(t *testing.T) {
 	}
 }
 
+// TestKeyCacheFoldsOnHits: keys left in the recent map (too few for a
+// fold by count) move to the frozen table once lookups keep finding them
+// there, and stay found.
+func TestKeyCacheFoldsOnHits(t *testing.T) {
+	t.Parallel()
+	c := newKeyCache(1000)
+	keys := []asset.Key{"a/x", "a/y", "a/z"}
+	for _, k := range keys {
+		c.add(k)
+	}
+	if n := c.frozen.Load().n; n != 0 {
+		t.Fatalf("%d keys folded before any lookup, want 0", n)
+	}
+	for range 2 {
+		for _, k := range keys {
+			if got, ok := c.getBytes([]byte(k)); !ok || got != k {
+				t.Fatalf("%s: got %q %v", k, got, ok)
+			}
+		}
+	}
+	if n := c.frozen.Load().n; n != len(keys) {
+		t.Fatalf("%d keys folded after lookups, want %d", n, len(keys))
+	}
+	for _, k := range keys {
+		if got, ok := c.get(string(k)); !ok || got != k {
+			t.Fatalf("%s after the fold: got %q %v", k, got, ok)
+		}
+	}
+	if _, ok := c.get("a/w"); ok {
+		t.Fatal("a key never added is found")
+	}
+}
+
 // BenchmarkKeyCacheGetBytes: the shared cache's lookups of a decoded
 // batch of `make bench-ingest`: 10,500 keys cached, each event looking up
 // its asset (10,000 of them) and its upstream (500).
