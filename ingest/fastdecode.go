@@ -58,8 +58,14 @@ func (l *lexer) ws() {
 	}
 }
 
-// next skips whitespace and consumes c if it comes next.
+// next skips whitespace and consumes c if it comes next. (c is never
+// whitespace: when c comes at once, as in compact JSON, there is none to
+// skip.)
 func (l *lexer) next(c byte) bool {
+	if l.i < len(l.b) && l.b[l.i] == c {
+		l.i++
+		return true
+	}
 	l.ws()
 	if l.i < len(l.b) && l.b[l.i] == c {
 		l.i++
@@ -280,7 +286,8 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 		if dataTime.After(ev.Time.Add(MaxClockSkew)) {
 			return ev, false
 		}
-		ev.DataTime = &dataTime
+		dt := dataTime // a copy: only an event with a data time pays its allocation
+		ev.DataTime = &dt
 	}
 	if len(ups) > 0 {
 		if slices.Contains(ups, ev.Asset) {

@@ -18,7 +18,8 @@ import (
 // checks, NFC) cost more than decoding the rest of its event. Safe for
 // concurrent use; the zero value caches nothing across requests.
 type Decoder struct {
-	keys *keyCache
+	keys   *keyCache
+	bodies sync.Pool // *[]byte: request bodies, reused (no event keeps a byte of one)
 }
 
 // DefaultKeyCacheSize bounds the keys a Decoder remembers: about 10 MB at
@@ -34,23 +35,42 @@ func NewDecoder() *Decoder {
 // length when known (Content-Length), else -1: the body is then read into
 // one buffer of that size rather than a growing one.
 func (dec *Decoder) Decode(r io.Reader, size int64, contentType string, now time.Time, newID func() string, maxEvents int) ([]asset.Event, error) {
-	body, err := readBody(r, size)
+	var buf []byte
+	if p, ok := dec.bodies.Get().(*[]byte); ok {
+		buf = *p
+	}
+	body, err := readBody(buf, r, size)
 	if err != nil {
 		return nil, err // the body could not be read (e.g. too large)
 	}
+	// Every string of the events is a copy (or a cached key), never a
+	// slice of the body: it can take the next request. Reusing it saves
+	// allocating and zeroing a buffer as large as the request.
+	defer func() {
+		if cap(body) <= maxPooledBody {
+			body = body[:0]
+			dec.bodies.Put(&body)
+		}
+	}()
 	return decodeBody(body, contentType, now, newID, maxEvents, dec.keys)
 }
+
+// maxPooledBody: larger bodies are left to the garbage collector.
+const maxPooledBody = 4 << 20
 
 // maxPresized bounds the buffer a declared size reserves up front.
 const maxPresized = 64 << 20
 
 // readBody reads r to its end, into a buffer of size bytes when size is
-// known and reasonable.
-func readBody(r io.Reader, size int64) ([]byte, error) {
+// known and reasonable: buf when it has room.
+func readBody(buf []byte, r io.Reader, size int64) ([]byte, error) {
 	if size <= 0 || size > maxPresized {
 		return io.ReadAll(r)
 	}
-	buf := make([]byte, 0, size+1) // +1: the read that finds EOF needs room
+	if int64(cap(buf)) < size+1 { // +1: the read that finds EOF needs room
+		buf = make([]byte, 0, size+1)
+	}
+	buf = buf[:0]
 	for {
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

@@ -148,3 +148,41 @@ func BenchmarkKeyCacheGetBytes(b *testing.B) {
 }
 
 var benchKeys = 10_000
+
+// TestDecoderReusesBodies: a Decoder reads each request into a buffer an
+// earlier request used, so no event may keep a byte of its body: events
+// decoded earlier stay exactly as decoded while later bodies overwrite
+// the buffer, on the fast path and the general one.
+func TestDecoderReusesBodies(t *testing.T) {
+	t.Parallel()
+	// Per marker: a plain event (the fast path), one with escapes and
+	// non-ASCII (the general path), and a check result.
+	body := func(marker string) string {
+		var b strings.Builder
+		for i := range 50 {
+			fmt.Fprintf(&b, `{"id":"%[1]s-%[2]d","kind":"materialization","asset":"w/%[1]s%[2]d","time":"2026-11-25T10:00:00.5Z","data_time":"2026-11-25T09:00:00Z","run_id":"%[1]s","partition":"p%[1]s","upstream":["r/%[1]s"],"metadata":{"uri":"s3://%[1]s/x","note":"%[1]s","n":1.5}}`+"\n", marker, i)
+			fmt.Fprintf(&b, `{"id":"%[1]s-%[2]d","kind":"observation","asset":"w/%[1]s\u00e9%[2]d","run_id":"\"%[1]s","metadata":{"caf\u00e9":"%[1]s \u00e9","m":"%[1]s://x"}}`+"\n", marker, i)
+			fmt.Fprintf(&b, `{"kind":"check_result","asset":"w/%[1]s%[2]d","check":{"name":"c_%[1]s","passed":true}}`+"\n", marker, i)
+		}
+		return b.String()
+	}
+	dec := NewDecoder()
+	for i := range 20 {
+		a := body(fmt.Sprintf("a%02d", i))
+		got, err := dec.Decode(strings.NewReader(a), int64(len(a)), "application/x-ndjson", testNow, seqIDs(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := body(fmt.Sprintf("b%02d", i)) // as long as a: it fits a's buffer
+		if _, err := dec.Decode(strings.NewReader(b), int64(len(b)), "application/x-ndjson", testNow, seqIDs(), 0); err != nil {
+			t.Fatal(err)
+		}
+		want, err := DecodeMax(strings.NewReader(a), "application/x-ndjson", testNow, seqIDs(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: events changed when the next request reused their body", i)
+		}
+	}
+}
