@@ -36,7 +36,7 @@ const (
 type fastScratch struct {
 	ups         []asset.Key
 	metaHint    int               // the last event's metadata entries: its map's size hint
-	recentNames []string          // the first fastNames metadata names of this request
+	recentNames []recentName      // the first fastNames metadata names of this request
 	names       map[string]string // later ones
 	runID       string            // the last run id read
 }
@@ -346,22 +346,28 @@ func (d *decoder) fastUpstream(l *lexer, ups []asset.Key) ([]asset.Key, bool) {
 	}
 }
 
+// recentName is a metadata name and the last string value it had.
+type recentName struct {
+	name, last string
+}
+
 // metaName returns b as a string, shared with the request's earlier
 // events that used the same name. A request's events mostly use the same
-// few names: the first fastNames are found by a scan, before any hashing.
-func (d *decoder) metaName(b []byte) string {
-	for _, s := range d.fast.recentNames {
-		if s == string(b) {
-			return s
+// few names: the first fastNames are found by a scan, before any hashing,
+// and come with their recentName (else nil).
+func (d *decoder) metaName(b []byte) (string, *recentName) {
+	for i := range d.fast.recentNames {
+		if r := &d.fast.recentNames[i]; r.name == string(b) {
+			return r.name, r
 		}
 	}
 	if s, ok := d.fast.names[string(b)]; ok {
-		return s
+		return s, nil
 	}
 	s := string(b)
 	if len(d.fast.recentNames) < fastNames {
-		d.fast.recentNames = append(d.fast.recentNames, s)
-		return s
+		d.fast.recentNames = append(d.fast.recentNames, recentName{name: s})
+		return s, &d.fast.recentNames[len(d.fast.recentNames)-1]
 	}
 	if len(d.fast.names) < maxInterned {
 		if d.fast.names == nil {
@@ -369,7 +375,19 @@ func (d *decoder) metaName(b []byte) string {
 		}
 		d.fast.names[s] = s
 	}
-	return s
+	return s, nil
+}
+
+// metaText returns b as a string: the last value of the same name when
+// equal (a note or an owner repeats from event to event).
+func metaText(b []byte, r *recentName) string {
+	if r == nil {
+		return string(b)
+	}
+	if r.last != string(b) {
+		r.last = string(b)
+	}
+	return r.last
 }
 
 // fastMetadata reads metadata straight into the event's map (nil when
@@ -387,7 +405,7 @@ func (d *decoder) fastMetadata(l *lexer) (asset.Metadata, bool) {
 		if !ok || !plainName(nb, MaxMetaNameLen) || !l.next(':') || n > fastMaxMetadata {
 			return nil, false
 		}
-		name := d.metaName(nb)
+		name, recent := d.metaName(nb)
 		if name == asset.ColumnLineageKey {
 			return nil, false // checked by the general path
 		}
@@ -399,9 +417,9 @@ func (d *decoder) fastMetadata(l *lexer) (asset.Metadata, bool) {
 				return nil, false
 			}
 			if looksLikeURL(b) {
-				v = asset.URL(string(b))
+				v = asset.URL(metaText(b, recent))
 			} else {
-				v = asset.Text(string(b))
+				v = asset.Text(metaText(b, recent))
 			}
 		case c == '-' || c >= '0' && c <= '9':
 			if v, ok = fastNumber(l.number()); !ok {
