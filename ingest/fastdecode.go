@@ -483,8 +483,12 @@ func fastNumber(tok []byte) (asset.MetaValue, bool) {
 		return asset.MetaValue{}, false
 	}
 	s := string(tok)
-	if n, err := fastfloat.ParseInt64(s); err == nil {
-		return asset.Int(n), true
+	// A fraction or an exponent makes a float; only a long integer
+	// literal needs trying as an int64 (a failed try builds an error).
+	if !slices.ContainsFunc(tok, func(c byte) bool { return c == '.' || c == 'e' || c == 'E' }) {
+		if n, err := fastfloat.ParseInt64(s); err == nil {
+			return asset.Int(n), true
+		}
 	}
 	f, err := fastfloat.Parse(s)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {

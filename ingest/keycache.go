@@ -22,8 +22,9 @@ type Decoder struct {
 	bodies sync.Pool // *[]byte: request bodies, reused (no event keeps a byte of one)
 }
 
-// DefaultKeyCacheSize bounds the keys a Decoder remembers: about 10 MB at
-// 100-byte keys. Beyond it, new keys are validated on every request.
+// DefaultKeyCacheSize bounds the keys a Decoder remembers: about 19 MB at
+// 100-byte keys (the keys, and up to 4/3 of a 64-byte table slot each).
+// Beyond it, new keys are validated on every request.
 const DefaultKeyCacheSize = 100_000
 
 // NewDecoder returns a Decoder that remembers up to DefaultKeyCacheSize keys.
