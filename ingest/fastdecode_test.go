@@ -122,7 +122,9 @@ func TestFastEventAgrees(t *testing.T) {
 // go the fast way, or the figures in docs/performance.md mean nothing.
 func TestFastEventTakesTheBenchmark(t *testing.T) {
 	t.Parallel()
-	for i, line := range strings.Split(strings.TrimSpace(string(ndjsonBatch())), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(ndjsonBatch())), "\n")
+	lines = append(lines, strings.Split(strings.TrimSpace(string(wideBatches()[0])), "\n")...)
+	for i, line := range lines {
 		if !agree(t, line) {
 			t.Fatalf("line %d went the general way: %s", i+1, line)
 		}
