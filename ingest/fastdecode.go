@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/binary"
 	"math"
 	"slices"
 	"time"
@@ -28,14 +29,16 @@ import (
 const (
 	fastMaxUpstream = 16
 	fastMaxMetadata = 64
+	fastNames       = 8
 )
 
 // fastScratch is reused by every event of a request.
 type fastScratch struct {
-	ups   []asset.Key
-	meta  []metaEntry
-	names map[string]string // metadata names seen in this request
-	runID string            // the last run id read
+	ups         []asset.Key
+	metaHint    int               // the last event's metadata entries: its map's size hint
+	recentNames []recentName      // the first fastNames metadata names of this request
+	names       map[string]string // later ones
+	runID       string            // the last run id read
 }
 
 // lexer walks one line of JSON.
@@ -55,8 +58,14 @@ func (l *lexer) ws() {
 	}
 }
 
-// next skips whitespace and consumes c if it comes next.
+// next skips whitespace and consumes c if it comes next. (c is never
+// whitespace: when c comes at once, as in compact JSON, there is none to
+// skip.)
 func (l *lexer) next(c byte) bool {
+	if l.i < len(l.b) && l.b[l.i] == c {
+		l.i++
+		return true
+	}
 	l.ws()
 	if l.i < len(l.b) && l.b[l.i] == c {
 		l.i++
@@ -75,13 +84,20 @@ func (l *lexer) peek() byte {
 }
 
 // str reads a string of printable ASCII without escapes (anything else
-// is for the general path).
+// is for the general path). It tests eight bytes at a time: strings are
+// most of a line, and this was the lexer's hottest loop.
 func (l *lexer) str() ([]byte, bool) {
 	if !l.next('"') {
 		return nil, false
 	}
 	start := l.i
-	for j := start; j < len(l.b); j++ {
+	j := start
+	for ; j+8 <= len(l.b); j += 8 {
+		if !plainWord(binary.LittleEndian.Uint64(l.b[j:])) {
+			break // the quote, or a byte to look at one by one
+		}
+	}
+	for ; j < len(l.b); j++ {
 		c := l.b[j]
 		if c == '"' {
 			l.i = j + 1
@@ -92,6 +108,25 @@ func (l *lexer) str() ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// SWAR constants: a byte's low bit and high bit in each of eight lanes.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// plainWord reports whether all eight bytes of x are printable ASCII other
+// than '"' and '\\'. It may say false for a plain word (a borrow or carry
+// can flag a neighbour of a flagged byte), never true for one that is not:
+// a false sends the lexer to its byte loop, which decides.
+func plainWord(x uint64) bool {
+	low := (x - lanes01*0x20) & ^x // a byte < 0x20
+	high := x | (x + lanes01)      // a byte >= 0x7f
+	quote := x ^ (lanes01 * '"')   // a zero byte where '"' was
+	bslash := x ^ (lanes01 * '\\') // a zero byte where '\\' was
+	zero := (quote-lanes01) & ^quote | (bslash-lanes01) & ^bslash
+	return (low|high|zero)&lanes80 == 0
 }
 
 // literal consumes word (true, false) if it comes next.
@@ -146,7 +181,6 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 		v           []byte
 	)
 	ups := d.fast.ups[:0]
-	meta := d.fast.meta[:0]
 	if !l.next('{') {
 		return ev, false
 	}
@@ -160,13 +194,13 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 			return ev, false // unknown or repeated: the general path names it
 		}
 		seen |= bit
-		switch string(name) {
-		case "id":
+		switch bit {
+		case fieldID:
 			if id, ok = l.str(); !ok || !plainName(id, MaxIDLen) {
 				return ev, false
 			}
 			hasID = true
-		case "kind":
+		case fieldKind:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
@@ -175,14 +209,14 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 			ev.Kind = k
-		case "asset":
+		case fieldAsset:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
 			if ev.Asset, ok = d.fastKey(v); !ok {
 				return ev, false
 			}
-		case "time":
+		case fieldTime:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
@@ -190,7 +224,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 			hasTime = true
-		case "data_time":
+		case fieldDataTime:
 			if v, ok = l.str(); !ok {
 				return ev, false
 			}
@@ -198,7 +232,7 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				return ev, false
 			}
 			hasDataTime = true
-		case "run_id":
+		case fieldRunID:
 			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
 				return ev, false
 			}
@@ -209,20 +243,20 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 				ev.RunID = string(v)
 				d.fast.runID = ev.RunID
 			}
-		case "partition":
+		case fieldPartition:
 			if v, ok = l.str(); !ok || len(v) > MaxTextLen {
 				return ev, false
 			}
 			ev.Partition = string(v)
-		case "upstream":
+		case fieldUpstream:
 			if ups, ok = d.fastUpstream(&l, ups); !ok {
 				return ev, false
 			}
-		case "metadata":
-			if meta, ok = d.fastMetadata(&l, meta); !ok {
+		case fieldMetadata:
+			if ev.Metadata, ok = d.fastMetadata(&l); !ok {
 				return ev, false
 			}
-		case "check":
+		case fieldCheck:
 			if check, ok = fastCheck(&l); !ok {
 				return ev, false
 			}
@@ -252,28 +286,21 @@ func (d *decoder) fastEvent(line []byte) (asset.Event, bool) {
 		if dataTime.After(ev.Time.Add(MaxClockSkew)) {
 			return ev, false
 		}
-		ev.DataTime = &dataTime
+		dt := dataTime // a copy: only an event with a data time pays its allocation
+		ev.DataTime = &dt
 	}
 	if len(ups) > 0 {
 		if slices.Contains(ups, ev.Asset) {
 			return ev, false // its own upstream
 		}
-		ev.Upstream = slices.Clone(ups)
+		ev.Upstream = make([]asset.Key, len(ups)) // cheaper than Clone's growslice
+		copy(ev.Upstream, ups)
 	}
 	if (ev.Kind == asset.KindCheckResult) != (check != nil) {
 		return ev, false
 	}
 	ev.Check = check
-	if len(meta) > 0 {
-		ev.Metadata = make(asset.Metadata, len(meta))
-		for _, m := range meta {
-			ev.Metadata[m.name] = m.v
-		}
-		if len(ev.Metadata) < len(meta) {
-			return asset.Event{}, false // a name came twice
-		}
-	}
-	d.fast.ups, d.fast.meta = ups[:0], meta[:0]
+	d.fast.ups = ups[:0]
 	// Ids are made last: a fallback must not see the generator advanced.
 	if hasID {
 		ev.ID = string(id)
@@ -319,102 +346,178 @@ func (d *decoder) fastUpstream(l *lexer, ups []asset.Key) ([]asset.Key, bool) {
 	}
 }
 
+// recentName is a metadata name and the last string value it had.
+type recentName struct {
+	name, last string
+}
+
 // metaName returns b as a string, shared with the request's earlier
-// events that used the same name.
-func (d *decoder) metaName(b []byte) string {
+// events that used the same name. A request's events mostly use the same
+// few names: the first fastNames are found by a scan, before any hashing,
+// and come with their recentName (else nil).
+func (d *decoder) metaName(b []byte) (string, *recentName) {
+	for i := range d.fast.recentNames {
+		if r := &d.fast.recentNames[i]; r.name == string(b) {
+			return r.name, r
+		}
+	}
 	if s, ok := d.fast.names[string(b)]; ok {
-		return s
+		return s, nil
 	}
 	s := string(b)
+	if len(d.fast.recentNames) < fastNames {
+		d.fast.recentNames = append(d.fast.recentNames, recentName{name: s})
+		return s, &d.fast.recentNames[len(d.fast.recentNames)-1]
+	}
 	if len(d.fast.names) < maxInterned {
 		if d.fast.names == nil {
 			d.fast.names = make(map[string]string)
 		}
 		d.fast.names[s] = s
 	}
-	return s
+	return s, nil
 }
 
-func (d *decoder) fastMetadata(l *lexer, meta []metaEntry) ([]metaEntry, bool) {
+// metaText returns b as a string: the last value of the same name when
+// equal (a note or an owner repeats from event to event).
+func metaText(b []byte, r *recentName) string {
+	if r == nil {
+		return string(b)
+	}
+	if r.last != string(b) {
+		r.last = string(b)
+	}
+	return r.last
+}
+
+// fastMetadata reads metadata straight into the event's map (nil when
+// empty, as the general path leaves it).
+func (d *decoder) fastMetadata(l *lexer) (asset.Metadata, bool) {
 	if !l.next('{') {
-		return meta, false
+		return nil, false
 	}
 	if l.next('}') {
-		return meta, true
+		return nil, true
 	}
-	for {
+	m := make(asset.Metadata, d.fast.metaHint)
+	for n := 1; ; n++ {
 		nb, ok := l.str()
-		if !ok || !plainName(nb, MaxMetaNameLen) || !l.next(':') || len(meta) == fastMaxMetadata {
-			return meta, false
+		if !ok || !plainName(nb, MaxMetaNameLen) || !l.next(':') || n > fastMaxMetadata {
+			return nil, false
 		}
-		name := d.metaName(nb)
+		name, recent := d.metaName(nb)
 		if name == asset.ColumnLineageKey {
-			return meta, false // checked by the general path
+			return nil, false // checked by the general path
 		}
 		var v asset.MetaValue
 		switch c := l.peek(); {
 		case c == '"':
 			b, ok := l.str()
 			if !ok {
-				return meta, false
+				return nil, false
 			}
-			if s := string(b); asset.LooksLikeURL(s) {
-				v = asset.URL(s)
+			if looksLikeURL(b) {
+				v = asset.URL(metaText(b, recent))
 			} else {
-				v = asset.Text(s)
+				v = asset.Text(metaText(b, recent))
 			}
 		case c == '-' || c >= '0' && c <= '9':
 			if v, ok = fastNumber(l.number()); !ok {
-				return meta, false
+				return nil, false
 			}
 		case l.literal("true"):
 			v = asset.Bool(true)
 		case l.literal("false"):
 			v = asset.Bool(false)
 		default:
-			return meta, false // null, objects and arrays
+			return nil, false // null, objects and arrays
 		}
 		if name == asset.RowCountKey && (v.Type != asset.MetaInt || v.Int < 0) {
-			return meta, false
+			return nil, false
 		}
-		meta = append(meta, metaEntry{name: name, v: v})
+		m[name] = v
 		if l.next(',') {
 			continue
 		}
-		return meta, l.next('}')
+		if !l.next('}') || len(m) < n {
+			return nil, false // a name came twice: the general path names it
+		}
+		d.fast.metaHint = n
+		return m, true
 	}
+}
+
+// looksLikeURL is asset.LooksLikeURL on the bytes of a string str read,
+// in one pass: a scheme (a letter, then letters, digits, '+', '-', '.'),
+// "://", at least one byte more, and no space. (The first "://" ends the
+// scheme in both: a scheme cannot hold ':'. str refuses tabs and
+// newlines, and bytes outside ASCII, where the two would differ.)
+func looksLikeURL(b []byte) bool {
+	i := 0
+	for ; i < len(b); i++ {
+		c := b[i]
+		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !(alpha || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			break
+		}
+	}
+	if i == 0 || len(b)-i <= 3 || b[i] != ':' || b[i+1] != '/' || b[i+2] != '/' {
+		return false
+	}
+	for _, c := range b[i+3:] {
+		if c == ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // fastNumber types a number as the general path does: an integer literal
 // that fits is int, anything else float.
 func fastNumber(tok []byte) (asset.MetaValue, bool) {
+	// Up to 18 digits always fit: parse them here, without a string.
+	if n, ok := smallInt(tok); ok {
+		return asset.Int(n), true
+	}
 	if !isJSONNumber(tok) {
 		return asset.MetaValue{}, false
 	}
-	// Up to 18 digits always fit: parse them here, without a string.
-	digits, neg := tok, false
-	if len(digits) > 0 && digits[0] == '-' {
-		digits, neg = digits[1:], true
-	}
-	if len(digits) <= 18 && !slices.ContainsFunc(digits, func(c byte) bool { return c < '0' || c > '9' }) {
-		var n int64
-		for _, c := range digits {
-			n = n*10 + int64(c-'0')
-		}
-		if neg {
-			n = -n
-		}
-		return asset.Int(n), true
-	}
 	s := string(tok)
-	if n, err := fastfloat.ParseInt64(s); err == nil {
-		return asset.Int(n), true
+	// A fraction or an exponent makes a float; only a long integer
+	// literal needs trying as an int64 (a failed try builds an error).
+	if !slices.ContainsFunc(tok, func(c byte) bool { return c == '.' || c == 'e' || c == 'E' }) {
+		if n, err := fastfloat.ParseInt64(s); err == nil {
+			return asset.Int(n), true
+		}
 	}
 	f, err := fastfloat.Parse(s)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return asset.MetaValue{}, false
 	}
 	return asset.Float(f), true
+}
+
+// smallInt parses a JSON integer literal of up to 18 digits (which
+// always fits in an int64); false for anything else.
+func smallInt(tok []byte) (int64, bool) {
+	digits, neg := tok, false
+	if len(digits) > 0 && digits[0] == '-' {
+		digits, neg = digits[1:], true
+	}
+	if len(digits) == 0 || len(digits) > 18 || digits[0] == '0' && len(digits) > 1 {
+		return 0, false // JSON has no leading zeros
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
 
 func fastCheck(l *lexer) (*asset.CheckResult, bool) {
@@ -545,11 +648,28 @@ func fastTime(b []byte) (time.Time, bool) {
 	default:
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
-	if t.Before(time.Unix(0, 0)) {
-		return time.Time{}, false
+	// The Unix time straight from the fields: time.Date normalizes and
+	// looks the zone up, work these checked fields do not need.
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	if unix < 0 {
+		return time.Time{}, false // before 1970
 	}
-	return t, true
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// daysSinceEpoch is the days from 1970-01-01 to a valid date of the
+// proleptic Gregorian calendar from year 1970 on (the days_from_civil
+// algorithm: years counted from March, so the leap day comes last).
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	yoe := year - era*400  // [0, 399]
+	mp := (month + 9) % 12 // March is 0
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
 }
 
 func daysIn(month, year int) int {

@@ -1,9 +1,14 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/freshet-dev/freshet/asset"
 )
 
 // agree decodes line with the fast path and the general path, each with
@@ -117,7 +122,9 @@ func TestFastEventAgrees(t *testing.T) {
 // go the fast way, or the figures in docs/performance.md mean nothing.
 func TestFastEventTakesTheBenchmark(t *testing.T) {
 	t.Parallel()
-	for i, line := range strings.Split(strings.TrimSpace(string(ndjsonBatch())), "\n") {
+	lines := strings.Split(strings.TrimSpace(string(ndjsonBatch())), "\n")
+	lines = append(lines, strings.Split(strings.TrimSpace(string(wideBatches()[0])), "\n")...)
+	for i, line := range lines {
 		if !agree(t, line) {
 			t.Fatalf("line %d went the general way: %s", i+1, line)
 		}
@@ -131,4 +138,60 @@ func FuzzFastEvent(f *testing.F) {
 		f.Add(c.line)
 	}
 	f.Fuzz(func(t *testing.T, line string) { agree(t, line) })
+}
+
+// TestPlainWord: the eight-byte test never passes a word holding a byte
+// str must look at (control, non-ASCII, '"', '\\'), wherever it sits, and
+// passes a word of plain bytes.
+func TestPlainWord(t *testing.T) {
+	t.Parallel()
+	plain := func(c byte) bool { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' }
+	for _, fill := range []byte{' ', 'a', '~', '!', '#', '[', ']'} {
+		for pos := range 8 {
+			for c := range 256 {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = byte(c)
+				if got := plainWord(binary.LittleEndian.Uint64(w)); got != plain(byte(c)) {
+					t.Fatalf("plainWord(%q) = %v", w, got)
+				}
+			}
+		}
+	}
+}
+
+// TestDaysSinceEpoch agrees with package time on every day from 1970
+// to 2100, and on the days about the ends of February and of the year
+// to 9999.
+func TestDaysSinceEpoch(t *testing.T) {
+	t.Parallel()
+	check := func(year, month, day int) {
+		d := time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
+		if got, want := daysSinceEpoch(year, month, day), d.Unix()/86400; got != want || d.Day() != day {
+			t.Fatalf("%s: %d days, want %d", d.Format(time.DateOnly), got, want)
+		}
+	}
+	for year := 1970; year <= 9999; year++ {
+		for month := 1; month <= 12; month++ {
+			for day := 1; day <= daysIn(month, year); day++ {
+				if year <= 2100 || day == 1 || day >= 28 {
+					check(year, month, day)
+				}
+			}
+		}
+	}
+}
+
+// TestLooksLikeURL: the fast path's URL test is asset.LooksLikeURL on
+// the strings str reads.
+func TestLooksLikeURL(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{
+		"s3://lake/t/1", "https://x", "a://b", "a+b-c.d://e", "s3://", "s3:/x", "://x", "3s://x",
+		"s3://a b", "x s3://a", "s_3://x", "s3:://x", "s3:///", "", "s", "a:", "mailto:x",
+		"s3://x://y", "x:y://z", "A://b", "a1://b",
+	} {
+		if got, want := looksLikeURL([]byte(s)), asset.LooksLikeURL(s); got != want {
+			t.Errorf("looksLikeURL(%q) = %v, want %v", s, got, want)
+		}
+	}
 }
