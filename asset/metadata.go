@@ -33,12 +33,14 @@ func (t MetaType) String() string {
 }
 
 // MetaValue is one typed metadata value. Exactly one of the fields is
-// meaningful, chosen by Type; URL and JSON values live in Text.
+// meaningful, chosen by Type; URL and JSON values live in Text. (Bool
+// beside Type: 40 bytes rather than 48, so an event's metadata map of up
+// to 8 entries takes a smaller block.)
 type MetaValue struct {
 	Type  MetaType
+	Bool  bool
 	Int   int64
 	Float float64
-	Bool  bool
 	Text  string
 }
 
