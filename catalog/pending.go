@@ -88,9 +88,19 @@ func (s *pendingSet) take(id string) (counted, bool) {
 	if s.n == 0 {
 		return counted{}, false
 	}
-	i, found := s.find(id, s.fingerprint(id))
-	if !found {
-		return counted{}, false
+	var i int
+	if r := &s.buf[s.head]; r.id == id {
+		// The oldest record, as the writer usually takes them: its entry
+		// is found by value, with no hashing and no id compared.
+		e := uint64(r.fp)<<32 | uint64(s.base+uint32(s.head))
+		mask := len(s.table) - 1
+		for i = int(r.fp) & mask; s.table[i] != e; i = (i + 1) & mask {
+		}
+	} else {
+		var found bool
+		if i, found = s.find(id, s.fingerprint(id)); !found {
+			return counted{}, false
+		}
 	}
 	r := &s.buf[uint32(s.table[i])-s.base]
 	c := r.counted
