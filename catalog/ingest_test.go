@@ -20,8 +20,8 @@ type refCatalog struct {
 }
 
 type refEntry struct {
-	counts                               map[asset.Kind]int64
-	slots                                map[string]*[2]*asset.Event // by slot name: shown, stored
+	counts                              map[asset.Kind]int64
+	slots                               map[string]*[2]*asset.Event // by slot name: shown, stored
 	firstTime, lastTime, storedLastTime time.Time
 }
 
