@@ -38,8 +38,9 @@ type entry struct {
 	storedLastTime time.Time // lastTime of the stored events alone
 	// ups holds up to maxKnownUps keys of this asset's upstreams known to
 	// be in the catalog (entries are only ever added, and Load makes new
-	// ones), so Apply need not look them up for every event. The strings
-	// are the catalog's own: an event's could pin a request's buffer.
+	// ones), so Apply need not look them up for every event, and their
+	// edges already returned by ApplyLineage. The strings are the
+	// catalog's own: an event's could pin a request's buffer.
 	ups []asset.Key
 }
 
@@ -221,6 +222,19 @@ func (c *Catalog) SetSpecs(specs []asset.Spec) (added []asset.Key) {
 // the event's asset or an upstream) are created as discovered; their keys
 // are returned so the caller can persist their specs.
 func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
+	discoveredKeys, _ = c.ApplyLineage(events)
+	return discoveredKeys
+}
+
+// ApplyLineage is Apply that also returns the batch's lineage edges
+// (each upstream to the event's asset) that it has not returned before,
+// so that the caller can hand a lineage index only those: after warm-up a
+// batch of known edges returns none. It knows up to maxKnownUps upstreams
+// of each asset, and forgets them in Load; edges beyond are returned each
+// time, and so are those of a retry the catalog skips. A caller keeping a
+// lineage graph from these edges must therefore not drop observed edges
+// it was given, except together with a Load.
+func (c *Catalog) ApplyLineage(events []asset.Event) (discoveredKeys []asset.Key, edges []asset.Edge) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	get := func(k asset.Key) *entry {
@@ -238,7 +252,12 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 		ev := &events[i]
 		p := c.pending.claim(ev.ID)
 		if p == nil {
-			continue // a retry of an event not stored yet: the first copy counts
+			// A retry of an event not stored yet: the first copy counts.
+			// Its upstreams may differ: they go to the lineage as they are.
+			for _, u := range ev.Upstream {
+				edges = append(edges, asset.Edge{Upstream: u, Downstream: ev.Asset})
+			}
+			continue
 		}
 		if e == nil || e.spec.Key != ev.Asset {
 			e = get(ev.Asset)
@@ -248,6 +267,7 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 			if e.knowsUp(u) {
 				continue
 			}
+			edges = append(edges, asset.Edge{Upstream: u, Downstream: ev.Asset})
 			if ue := get(u); len(e.ups) < maxKnownUps {
 				e.ups = append(e.ups, ue.spec.Key)
 			}
@@ -263,7 +283,7 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 			sl.apply(ev)
 		}
 	}
-	return discoveredKeys
+	return discoveredKeys, edges
 }
 
 // Stored moves a batch the store accepted from pending to stored: each of

@@ -186,6 +186,7 @@ func TestApplyStoredMatchesReference(t *testing.T) {
 				return e
 			}
 			var acked []asset.Event // acknowledged, not stored
+			edgesGot, edgesWant := map[asset.Edge]bool{}, map[asset.Edge]bool{}
 			store := func(batch []asset.Event) {
 				if tt.shuffle {
 					r.Shuffle(len(batch), func(i, j int) { batch[i], batch[j] = batch[j], batch[i] })
@@ -215,7 +216,19 @@ func TestApplyStoredMatchesReference(t *testing.T) {
 					store(slices.Clone(batch))
 				}
 				mine := slices.Clone(batch)
-				gotD, wantD := c.Apply(mine), ref.apply(batch)
+				gotD, gotE := c.ApplyLineage(mine)
+				wantD := ref.apply(batch)
+				for _, e := range gotE {
+					edgesGot[e] = true
+				}
+				for _, e := range batch { // every edge of every event, retries too
+					for _, u := range e.Upstream {
+						edgesWant[asset.Edge{Upstream: u, Downstream: e.Asset}] = true
+					}
+				}
+				if !maps.Equal(edgesGot, edgesWant) {
+					t.Fatalf("request %d: the edges returned so far are not the edges sent", req)
+				}
 				for i := range mine { // the catalog keeps copies, not the caller's events
 					mine[i].ID, mine[i].Time = "clobbered", time.Time{}
 				}
@@ -282,5 +295,60 @@ func compareWithRef(t *testing.T, step string, c *Catalog, ref *refCatalog) {
 			gotFirst && (!got.FirstTime.Equal(want.firstTime) || !got.LastTime.Equal(want.lastTime)) {
 			t.Fatalf("%s: %s first/last %v/%v, want %v/%v", step, k, got.FirstTime, got.LastTime, want.firstTime, want.lastTime)
 		}
+	}
+}
+
+// TestApplyLineageEdges: an edge is returned the first time the catalog
+// sees it, again only past maxKnownUps upstreams of an asset, for a
+// skipped retry, or after a Load.
+func TestApplyLineageEdges(t *testing.T) {
+	t.Parallel()
+	withUps := func(id, key string, ups ...string) asset.Event {
+		e := ev(id, asset.KindMaterialization, key, 1)
+		for _, u := range ups {
+			e.Upstream = append(e.Upstream, asset.Key(u))
+		}
+		return e
+	}
+	many := make([]string, maxKnownUps+2)
+	for i := range many {
+		many[i] = fmt.Sprint("src", i)
+	}
+	tests := []struct {
+		name    string
+		batches [][]asset.Event
+		load    int   // Load (empty) before batch load-1; 0: never
+		want    []int // edges returned per batch
+	}{
+		{name: "known edges are returned once", batches: [][]asset.Event{
+			{withUps("1", "a", "u1"), withUps("2", "b", "u1"), withUps("3", "a", "u1", "u2")},
+			{withUps("4", "a", "u1", "u2"), withUps("5", "b", "u1")},
+		}, want: []int{3, 0}},
+		{name: "a skipped retry returns its edges", batches: [][]asset.Event{
+			{withUps("1", "a", "u1")},
+			{withUps("1", "a", "u1", "u9")},
+		}, want: []int{1, 2}},
+		{name: "past the remembered upstreams", batches: [][]asset.Event{
+			{withUps("1", "a", many...)},
+			{withUps("2", "a", many...)},
+		}, want: []int{len(many), len(many) - maxKnownUps}},
+		{name: "Load forgets", batches: [][]asset.Event{
+			{withUps("1", "a", "u1")},
+			{withUps("2", "a", "u1")},
+		}, load: 2, want: []int{1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := New()
+			for i, b := range tt.batches {
+				if tt.load == i+1 {
+					c.Load(nil, nil, nil)
+				}
+				if _, edges := c.ApplyLineage(b); len(edges) != tt.want[i] {
+					t.Errorf("batch %d: %d edges %v, want %d", i, len(edges), edges, tt.want[i])
+				}
+			}
+		})
 	}
 }
