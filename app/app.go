@@ -449,16 +449,15 @@ func declaredEdges(specs []asset.Spec) []asset.Edge {
 
 // observe keeps the catalog and lineage current after each durable batch.
 func (a *App) observe(events []asset.Event) {
-	discovered := a.catalog.Apply(events)
-	var edges []asset.Edge
-	for i := range events {
-		for _, u := range events[i].Upstream {
-			edges = append(edges, asset.Edge{Upstream: u, Downstream: events[i].Asset})
-		}
+	// The catalog returns only edges it has not returned before: the
+	// lineage index keeps every observed edge (resetDeclaredEdges carries
+	// them over; rebuild reloads both), so it needs only those.
+	discovered, edges := a.catalog.ApplyLineage(events)
+	if len(discovered) > 0 || len(edges) > 0 {
+		a.graphMu.Lock()
+		a.lineage.Observe(discovered, edges)
+		a.graphMu.Unlock()
 	}
-	a.graphMu.Lock()
-	a.lineage.Observe(discovered, edges)
-	a.graphMu.Unlock()
 	for i := range events {
 		a.eventColumns(&events[i])
 	}

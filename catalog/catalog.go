@@ -36,6 +36,26 @@ type entry struct {
 	firstTime      time.Time
 	lastTime       time.Time
 	storedLastTime time.Time // lastTime of the stored events alone
+	// ups holds up to maxKnownUps keys of this asset's upstreams known to
+	// be in the catalog (entries are only ever added, and Load makes new
+	// ones), so Apply need not look them up for every event, and their
+	// edges already returned by ApplyLineage. The strings are the
+	// catalog's own: an event's could pin a request's buffer.
+	ups []asset.Key
+}
+
+// maxKnownUps bounds entry.ups: most assets have a few upstreams; one
+// with more looks the rest up each time.
+const maxKnownUps = 8
+
+// knowsUp reports whether u is among e's remembered upstreams.
+func (e *entry) knowsUp(u asset.Key) bool {
+	for _, k := range e.ups {
+		if k == u {
+			return true
+		}
+	}
+	return false
 }
 
 // slot is one "latest event" of an asset: the one shown, which includes
@@ -43,9 +63,22 @@ type entry struct {
 // differ only until a batch is stored; then an event the store did not add
 // (a retry of a stored id with a new time, a dead letter) stops being
 // shown, and the stored one is shown again.
-type slot struct{ shown, stored *asset.Event }
+type slot struct {
+	shown, stored *asset.Event
+	// shownOwn and storedOwn mark a copy the catalog made and shares with
+	// nothing (not the other field, not Load's summaries), which a later
+	// event may overwrite rather than allocate another: an asset with many
+	// events between two stored batches costs one copy, not one each.
+	// Readers only see the copies under the lock and copy what they
+	// return.
+	shownOwn, storedOwn bool
+}
 
-func (s *slot) apply(ev *asset.Event) { s.shown = later(s.shown, ev) }
+func (s *slot) apply(ev *asset.Event) {
+	if s.shown == nil || ev.After(s.shown) {
+		s.shown, s.shownOwn = copyOver(s.shown, s.shownOwn, ev), true
+	}
+}
 
 // settle records what the store did with ev: added it (it becomes the
 // stored latest if it is later) or not (if it was shown, the stored one
@@ -56,11 +89,15 @@ func (s *slot) settle(ev *asset.Event, added bool) {
 	case added && same(s.shown):
 		if s.stored == nil || ev.After(s.stored) {
 			s.stored = s.shown // share the copy
+			s.shownOwn, s.storedOwn = false, false
 		}
 	case added:
-		s.stored = later(s.stored, ev)
+		if s.stored == nil || ev.After(s.stored) {
+			s.stored, s.storedOwn = copyOver(s.stored, s.storedOwn, ev), true
+		}
 	case same(s.shown) && !same(s.stored):
 		s.shown = s.stored
+		s.shownOwn, s.storedOwn = false, false
 	}
 }
 
@@ -99,7 +136,7 @@ func (e *entry) slotOf(ev *asset.Event, create bool) *slot {
 type Catalog struct {
 	mu      sync.RWMutex
 	entries map[asset.Key]*entry
-	pending map[string]counted // acknowledged, not yet through Stored
+	pending pendingSet // acknowledged, not yet through Stored
 	// sorted holds every key in order once List has needed it, so a page
 	// costs its own size, not the catalog's; nil after a new key (rebuilt
 	// by the next List: discoveries come in bursts).
@@ -116,7 +153,7 @@ type counted struct {
 
 // New returns an empty catalog.
 func New() *Catalog {
-	return &Catalog{entries: make(map[asset.Key]*entry), pending: make(map[string]counted)}
+	return &Catalog{entries: make(map[asset.Key]*entry), pending: newPendingSet()}
 }
 
 // Load replaces the whole state: declared and API specs, the store's
@@ -137,13 +174,13 @@ func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.E
 	}
 	for _, s := range sums {
 		e := get(s.Asset)
-		e.mat = slot{s.LastMaterialization, s.LastMaterialization}
-		e.fail = slot{s.LastFailure, s.LastFailure}
-		e.obs = slot{s.LastObservation, s.LastObservation}
+		e.mat = slot{shown: s.LastMaterialization, stored: s.LastMaterialization}
+		e.fail = slot{shown: s.LastFailure, stored: s.LastFailure}
+		e.obs = slot{shown: s.LastObservation, stored: s.LastObservation}
 		for i := range s.LastChecks {
 			ev := s.LastChecks[i]
 			if ev.Check != nil {
-				e.checks[ev.Check.Name] = &slot{&ev, &ev}
+				e.checks[ev.Check.Name] = &slot{shown: &ev, stored: &ev}
 			}
 		}
 		for k, n := range s.Counts {
@@ -158,7 +195,7 @@ func (c *Catalog) Load(specs []asset.Spec, sums []store.Summary, edges []asset.E
 	c.mu.Lock()
 	c.entries = entries
 	c.sorted = nil
-	clear(c.pending)
+	c.pending.clear()
 	c.mu.Unlock()
 }
 
@@ -185,6 +222,19 @@ func (c *Catalog) SetSpecs(specs []asset.Spec) (added []asset.Key) {
 // the event's asset or an upstream) are created as discovered; their keys
 // are returned so the caller can persist their specs.
 func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
+	discoveredKeys, _ = c.ApplyLineage(events)
+	return discoveredKeys
+}
+
+// ApplyLineage is Apply that also returns the batch's lineage edges
+// (each upstream to the event's asset) that it has not returned before,
+// so that the caller can hand a lineage index only those: after warm-up a
+// batch of known edges returns none. It knows up to maxKnownUps upstreams
+// of each asset, and forgets them in Load; edges beyond are returned each
+// time, and so are those of a retry the catalog skips. A caller keeping a
+// lineage graph from these edges must therefore not drop observed edges
+// it was given, except together with a Load.
+func (c *Catalog) ApplyLineage(events []asset.Event) (discoveredKeys []asset.Key, edges []asset.Edge) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	get := func(k asset.Key) *entry {
@@ -197,15 +247,30 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 		}
 		return e
 	}
+	var e *entry // the previous event's: batches often repeat an asset
 	for i := range events {
 		ev := &events[i]
-		if _, ok := c.pending[ev.ID]; ok {
-			continue // a retry of an event not stored yet: the first copy counts
+		p := c.pending.claim(ev.ID)
+		if p == nil {
+			// A retry of an event not stored yet: the first copy counts.
+			// Its upstreams may differ: they go to the lineage as they are.
+			for _, u := range ev.Upstream {
+				edges = append(edges, asset.Edge{Upstream: u, Downstream: ev.Asset})
+			}
+			continue
 		}
-		e := get(ev.Asset)
-		c.pending[ev.ID] = counted{e, ev.Kind}
+		if e == nil || e.spec.Key != ev.Asset {
+			e = get(ev.Asset)
+		}
+		*p = counted{e, ev.Kind}
 		for _, u := range ev.Upstream {
-			get(u)
+			if e.knowsUp(u) {
+				continue
+			}
+			edges = append(edges, asset.Edge{Upstream: u, Downstream: ev.Asset})
+			if ue := get(u); len(e.ups) < maxKnownUps {
+				e.ups = append(e.ups, ue.spec.Key)
+			}
 		}
 		e.counts.add(ev.Kind, 1)
 		if e.firstTime.IsZero() || ev.Time.Before(e.firstTime) {
@@ -218,7 +283,7 @@ func (c *Catalog) Apply(events []asset.Event) (discoveredKeys []asset.Key) {
 			sl.apply(ev)
 		}
 	}
-	return discoveredKeys
+	return discoveredKeys, edges
 }
 
 // Stored moves a batch the store accepted from pending to stored: each of
@@ -247,9 +312,7 @@ func (c *Catalog) Stored(batch, added []asset.Event) {
 		ev := &batch[i]
 		wasAdded := allAdded || isAdded[ev.ID]
 		var e *entry
-		p, pending := c.pending[ev.ID]
-		if pending {
-			delete(c.pending, ev.ID)
+		if p, pending := c.pending.take(ev.ID); pending {
 			if allAdded && p.kind == ev.Kind && p.entry.spec.Key == ev.Asset {
 				e = p.entry // counted once either way
 			} else {
@@ -324,11 +387,12 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// later returns whichever of cur and ev is latest, copying ev so the
-// catalog never aliases the caller's slice.
-func later(cur *asset.Event, ev *asset.Event) *asset.Event {
-	if cur != nil && !ev.After(cur) {
-		return cur
+// copyOver returns a copy of ev, so the catalog never aliases the
+// caller's slice: written over dst if the catalog owns it alone, else new.
+func copyOver(dst *asset.Event, own bool, ev *asset.Event) *asset.Event {
+	if own {
+		*dst = *ev
+		return dst
 	}
 	cp := *ev
 	return &cp

@@ -121,3 +121,58 @@ func BenchmarkSnapshotBuild(b *testing.B) {
 		build(x.keys, x.edges)
 	}
 }
+
+// BenchmarkObserve is what ingest asks of the index per 1,000-event
+// request once the graph has seen its edges: 10,000 assets, each fed by
+// one of 500 sources, the edges of the request all known. "baseline":
+// one lookup of each edge in a map of the edges, in the same run.
+func BenchmarkObserve(b *testing.B) {
+	const assets, sources, batch = 10_000, 500, 1000
+	var keys []asset.Key
+	edges := make([]asset.Edge, assets)
+	for i := range edges {
+		edges[i] = asset.Edge{Upstream: asset.Key(fmt.Sprintf("raw/source%03d", i%sources)),
+			Downstream: asset.Key(fmt.Sprintf("warehouse/schema%d/table%05d", i%10, i))}
+		keys = append(keys, edges[i].Downstream)
+	}
+	// Requests carry their own copies of the keys, as decoded events do.
+	reqs := make([][]asset.Edge, assets/batch)
+	for j := range reqs {
+		for _, e := range edges[j*batch : (j+1)*batch] {
+			reqs[j] = append(reqs[j], asset.Edge{Upstream: asset.Key(string([]byte(e.Upstream))), Downstream: asset.Key(string([]byte(e.Downstream)))})
+		}
+	}
+	b.Run("index", func(b *testing.B) {
+		x := NewIndex()
+		x.Reset(keys, nil, edges)
+		g := x.Current()
+		j := 0
+		for b.Loop() {
+			x.Observe(nil, reqs[j%len(reqs)])
+			j++
+		}
+		if x.Current() != g {
+			b.Fatal("known edges published a new snapshot")
+		}
+		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "edges/s")
+	})
+	b.Run("baseline", func(b *testing.B) {
+		known := make(map[asset.Edge]origin, len(edges))
+		for _, e := range edges {
+			known[e] = observed
+		}
+		j, n := 0, 0
+		for b.Loop() {
+			for _, e := range reqs[j%len(reqs)] {
+				if known[e]&observed != 0 {
+					n++
+				}
+			}
+			j++
+		}
+		if n != b.N*batch {
+			b.Fatal("edges missing")
+		}
+		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "edges/s")
+	})
+}
