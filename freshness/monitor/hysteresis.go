@@ -33,7 +33,7 @@ type hold struct {
 func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Result {
 	k := raw.Key
 	prevRaw, hadRaw := m.raw[k]
-	m.raw[k] = raw
+	m.raw[k] = raw.DataTime
 	pub, had := m.results[k]
 	if !had {
 		// After a restart: the state last recorded stands for the
@@ -44,7 +44,7 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 		}
 	}
 	if m.opts.RiskHold < 0 || !had {
-		delete(m.holds, k)
+		m.dropHold(k)
 		return raw
 	}
 	risky := func(s freshness.State) bool { return s == freshness.AtRisk }
@@ -53,9 +53,9 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 	}
 	entering := risky(raw.State) && !risky(pub.State) && soft(pub.State)
 	leaving := risky(pub.State) && !risky(raw.State) && soft(raw.State) &&
-		(!hadRaw || raw.DataTime.Equal(prevRaw.DataTime)) && raw.DataTime.Equal(pub.DataTime)
+		(!hadRaw || raw.DataTime.Equal(prevRaw)) && raw.DataTime.Equal(pub.DataTime)
 	if !entering && !leaving {
-		delete(m.holds, k)
+		m.dropHold(k)
 		return raw
 	}
 	h, ok := m.holds[k]
@@ -81,6 +81,14 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 	out.Lag, out.EvaluatedAt = raw.Lag, raw.EvaluatedAt
 	out.Reason = h.reason + "; " + asset.FormatDuration(m.opts.RiskHold) + " hysteresis: not at risk since " + fmtTime(h.since)
 	return out
+}
+
+// dropHold forgets k's hold; holds are rare, and a delete from an empty
+// map still hashes the key.
+func (m *Monitor) dropHold(k asset.Key) {
+	if len(m.holds) > 0 {
+		delete(m.holds, k)
+	}
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

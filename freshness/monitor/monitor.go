@@ -153,7 +153,7 @@ type Monitor struct {
 	spare    []freshness.Change // the last pass's queue, emptied: the next queue reuses it
 	file     map[asset.Key]asset.FreshnessPolicy
 	api      map[asset.Key]asset.FreshnessPolicy
-	groups   map[asset.Key]string
+	groups   map[asset.Key]string // never modified once set: published snapshots share it
 	matz     map[asset.Key]bool
 	parts    map[asset.Key]*asset.PartitionsSpec
 	version  uint64             // bumped when policies or specs change
@@ -184,11 +184,16 @@ type Monitor struct {
 	eval      *freshness.Evaluator
 	evalGraph *lineage.Graph
 	evalVer   uint64
-	results   map[asset.Key]freshness.Result
-	raw       map[asset.Key]freshness.Result // the latest evaluation, before hysteresis
-	holds     map[asset.Key]hold             // AT_RISK transitions waiting to hold
-	partsRead map[asset.Key]bool             // partitioned assets whose materializations were read from History
-	runsRead  bool                           // runs in flight restored from History
+	// evalPolicies are the effective policies eval was built with, and
+	// unseen those of its assets without a first-seen time yet.
+	evalPolicies map[asset.Key]asset.FreshnessPolicy
+	unseen       []asset.Key
+	results      map[asset.Key]freshness.Result
+	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
+	raw          map[asset.Key]time.Time // the data time of the latest evaluation, before hysteresis
+	holds        map[asset.Key]hold      // AT_RISK transitions waiting to hold
+	partsRead    map[asset.Key]bool      // partitioned assets whose materializations were read from History
+	runsRead     bool                    // runs in flight restored from History
 }
 
 // New returns a monitor; call Load, then Run.
@@ -227,7 +232,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		parts:   map[asset.Key]*asset.PartitionsSpec{},
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
-		raw: map[asset.Key]freshness.Result{}, holds: map[asset.Key]hold{}, partsRead: map[asset.Key]bool{}}
+		raw: map[asset.Key]time.Time{}, lastOK: map[asset.Key]time.Time{}, holds: map[asset.Key]hold{}, partsRead: map[asset.Key]bool{}}
 	m.snap.Store(&freshness.Snapshot{Results: map[asset.Key]freshness.Result{}})
 	m.passTime = newPassHistogram()
 	return m
@@ -240,7 +245,7 @@ func (m *Monitor) SetSpecs(specs []asset.Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.file)
-	clear(m.groups)
+	m.groups = make(map[asset.Key]string, len(specs)) // a new map: snapshots share the old one
 	clear(m.matz)
 	clear(m.parts)
 	for _, s := range specs {
@@ -343,13 +348,18 @@ func (m *Monitor) Observe(events []asset.Event) {
 			// before any policy is known to depend on it: a selection
 			// policy reaches it a moment later, and its history is then
 			// whole, with nothing to seed or fetch.
-			seen := m.seen[e.Asset]
-			if !seen {
-				m.whole[e.Asset] = m.passes
+			// A relevant asset needs no whole entry: all its events are
+			// queued anyway (an entry that stayed was read by every pass).
+			follow := m.relevant == nil || m.relevant[e.Asset]
+			if !follow {
+				if !m.seen[e.Asset] {
+					m.whole[e.Asset] = m.passes
+				}
+				_, follow = m.whole[e.Asset]
 			}
-			if _, whole := m.whole[e.Asset]; m.relevant == nil || m.relevant[e.Asset] || whole {
+			if follow {
 				m.pending = append(m.pending, freshness.NewChange(e))
-				if !seen {
+				if !m.seen[e.Asset] {
 					m.seen[e.Asset] = true
 				}
 				queued = true
@@ -593,8 +603,13 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 		m.mu.Unlock()
 	}
 	g := m.graphs.Current()
-	policies, matz, parts, ver := m.policies()
+	m.mu.Lock()
+	ver := m.version
+	m.mu.Unlock()
 	if m.eval == nil || g != m.evalGraph || ver != m.evalVer {
+		// Copied only when they changed: a copy per pass was the largest
+		// fixed cost of a pass with a policy on every asset.
+		policies, matz, parts, ver := m.policies()
 		ev, err := freshness.NewEvaluator(g, policies)
 		if err != nil {
 			// Policies are validated on the way in; this is a bug, but one
@@ -607,7 +622,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			}
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
-				m.publish(m.opts.Now())
+				m.publish(m.opts.Now(), nil, changed)
 				return passStats{full: full, events: len(events)}
 			}
 		}
@@ -615,10 +630,17 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			m.tracker.SetMaterializable(k, ok)
 		}
 		m.setPartitions(ctx, parts)
-		m.eval, m.evalGraph, m.evalVer = ev, g, ver
+		m.eval, m.evalGraph, m.evalVer, m.evalPolicies = ev, g, ver, policies
 		full = true
 		m.follow(ctx, g, policies)
+		m.unseen = m.unseen[:0]
+		for k := range policies {
+			if m.tracker.FirstSeen(k).IsZero() {
+				m.unseen = append(m.unseen, k)
+			}
+		}
 	}
+	policies := m.evalPolicies
 	// New assets that no policy reached by now are not followed further.
 	m.mu.Lock()
 	if m.relevant != nil {
@@ -632,20 +654,29 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	now := m.opts.Now()
 	// An asset with a policy and no event yet is first seen now: the
 	// state recorded below is its first stored event, so a restart finds
-	// the same first-seen time in the store.
-	for k := range policies {
-		if m.tracker.FirstSeen(k).IsZero() && m.tracker.Seen(k, now) {
-			changed = append(changed, k)
+	// the same first-seen time in the store. A first-seen time, once set,
+	// stays: only the assets unseen when the policies were read are
+	// looked at.
+	unseen := m.unseen[:0]
+	for _, k := range m.unseen {
+		if m.tracker.FirstSeen(k).IsZero() {
+			if m.tracker.Seen(k, now) {
+				changed = append(changed, k)
+			}
+			if m.tracker.FirstSeen(k).IsZero() {
+				unseen = append(unseen, k)
+			}
 		}
 	}
+	clear(m.unseen[len(unseen):])
+	m.unseen = unseen
 	var results []freshness.Result
 	switch {
 	case full:
 		results = m.eval.EvaluateAll(nil, now, m.tracker)
 		// Assets whose policy was removed drop out of the results.
-		gone := func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok }
-		maps.DeleteFunc(m.results, gone)
-		maps.DeleteFunc(m.raw, gone)
+		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok })
+		maps.DeleteFunc(m.raw, func(k asset.Key, _ time.Time) bool { _, ok := policies[k]; return !ok })
 	case len(changed) > 0:
 		results = m.eval.Reevaluate(nil, now, m.tracker, changed)
 	}
@@ -654,7 +685,11 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 		m.tracker.DropUnused()
 	}
 	m.record(ctx, now, results)
-	m.publish(now)
+	if full {
+		clear(m.lastOK) // recomputed for every result below
+		changed = nil
+	}
+	m.publish(now, results, changed)
 	return passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
 }
 
@@ -796,17 +831,38 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 	}
 }
 
-func (m *Monitor) publish(now time.Time) {
-	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: make(map[asset.Key]time.Time, len(m.results))}
-	for k := range m.results {
+// publish makes the results the current snapshot, with each asset's
+// latest success. Those are kept across passes and brought up to date for
+// the assets evaluated (results) and those whose tracker state changed
+// (changed): an asset's latest success moves only when the tracker applies
+// one of its successes, which reports it changed. After a full pass lastOK
+// is empty and every result's is read again.
+func (m *Monitor) publish(now time.Time, results []freshness.Result, changed []asset.Key) {
+	update := func(k asset.Key) {
+		if _, ok := m.results[k]; !ok {
+			return
+		}
 		if st := m.tracker.State(k); st != nil {
 			if s, ok := st.Latest(); ok {
-				snap.LastSuccess[k] = s.Time()
+				m.lastOK[k] = s.Time()
 			}
 		}
 	}
+	if len(m.lastOK) == 0 {
+		for k := range m.results {
+			update(k)
+		}
+	} else {
+		for i := range results {
+			update(results[i].Key)
+		}
+		for _, k := range changed {
+			update(k)
+		}
+	}
+	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: maps.Clone(m.lastOK)}
 	m.mu.Lock()
-	snap.Groups = maps.Clone(m.groups)
+	snap.Groups = m.groups
 	done := m.evaluated
 	m.evaluated = make(chan struct{})
 	m.mu.Unlock()
