@@ -188,6 +188,7 @@ type Monitor struct {
 	// unseen those of its assets without a first-seen time yet.
 	evalPolicies map[asset.Key]asset.FreshnessPolicy
 	unseen       []asset.Key
+	resBuf       []freshness.Result // the last pass's results, reused
 	results      map[asset.Key]freshness.Result
 	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
 	raw          map[asset.Key]time.Time // the data time of the latest evaluation, before hysteresis
@@ -558,8 +559,8 @@ type passStats struct {
 	events, changed, results int
 }
 
-// maxSpare bounds the queue kept for reuse (about 11 MB): a burst's
-// larger one goes to the garbage collector.
+// maxSpare bounds the queue kept for reuse (about 11 MB), and the results
+// (about 11 MB too): a burst's larger one goes to the garbage collector.
 const maxSpare = 1 << 16
 
 // evaluate applies pending events and evaluates: everything when full (or
@@ -670,27 +671,30 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	}
 	clear(m.unseen[len(unseen):])
 	m.unseen = unseen
-	var results []freshness.Result
+	results := m.resBuf[:0]
 	switch {
 	case full:
-		results = m.eval.EvaluateAll(nil, now, m.tracker)
+		results = m.eval.EvaluateAll(results, now, m.tracker)
 		// Assets whose policy was removed drop out of the results.
 		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok })
 		maps.DeleteFunc(m.raw, func(k asset.Key, _ time.Time) bool { _, ok := policies[k]; return !ok })
 	case len(changed) > 0:
-		results = m.eval.Reevaluate(nil, now, m.tracker, changed)
+		results = m.eval.Reevaluate(results, now, m.tracker, changed)
 	}
 	results = m.settle(ctx, results, now)
 	if full {
 		m.tracker.DropUnused()
 	}
 	m.record(ctx, now, results)
+	st := passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
 	if full {
-		clear(m.lastOK) // recomputed for every result below
-		changed = nil
+		clear(m.lastOK) // publish reads every result's again
 	}
 	m.publish(now, results, changed)
-	return passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
+	if cap(results) <= maxSpare {
+		m.resBuf = results[:0] // the next pass's results overwrite these
+	}
+	return st
 }
 
 // settle fetches what the pass could not resolve from memory and
@@ -833,15 +837,13 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 
 // publish makes the results the current snapshot, with each asset's
 // latest success. Those are kept across passes and brought up to date for
-// the assets evaluated (results) and those whose tracker state changed
-// (changed): an asset's latest success moves only when the tracker applies
-// one of its successes, which reports it changed. After a full pass lastOK
-// is empty and every result's is read again.
+// the assets whose tracker state changed (changed): an asset's latest
+// success moves only when the tracker applies one of its successes, which
+// reports it changed. An asset evaluated (results) for the first time
+// since lastOK was emptied (after a full pass) has its latest success read
+// then.
 func (m *Monitor) publish(now time.Time, results []freshness.Result, changed []asset.Key) {
 	update := func(k asset.Key) {
-		if _, ok := m.results[k]; !ok {
-			return
-		}
 		if st := m.tracker.State(k); st != nil {
 			if s, ok := st.Latest(); ok {
 				m.lastOK[k] = s.Time()
@@ -853,11 +855,15 @@ func (m *Monitor) publish(now time.Time, results []freshness.Result, changed []a
 			update(k)
 		}
 	} else {
-		for i := range results {
-			update(results[i].Key)
-		}
 		for _, k := range changed {
-			update(k)
+			if _, ok := m.results[k]; ok {
+				update(k)
+			}
+		}
+		for i := range results {
+			if _, ok := m.lastOK[results[i].Key]; !ok {
+				update(results[i].Key)
+			}
 		}
 	}
 	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: maps.Clone(m.lastOK)}
