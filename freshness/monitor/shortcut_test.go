@@ -92,7 +92,7 @@ func TestPassShortcuts(t *testing.T) {
 			r.specs("marts", "raw/a")
 			r.pass(true)
 			r.m.Observe([]asset.Event{mat("c1", "raw/c", t0)}) // not relevant yet: followed whole
-			r.specs("marts", "raw/a", "raw/c", "marts/b") // marts/b: no event ever
+			r.specs("marts", "raw/a", "raw/c", "marts/b")      // marts/b: no event ever
 			snap := r.pass(false)
 			if got := snap.LastSuccess["raw/c"]; !got.Equal(t0) {
 				t.Fatalf("raw/c's latest success %v, want %v", got, t0)
