@@ -29,6 +29,7 @@ const DagsterLastUpdatedKey = "dagster/last_updated_timestamp"
 // A Tracker is not safe for concurrent use: the freshness loop owns it and
 // applies events and evaluates from one goroutine.
 type Tracker struct {
+	round  uint32 // ApplyChanges's current call: reports each asset once per round
 	states map[asset.Key]*AssetState
 	pins   map[asset.Key]bool     // assets with pinned entries, for DropUnused
 	runs   map[uint64][]asset.Key // run id hash -> assets with that run in flight
@@ -149,13 +150,48 @@ func (c *Change) Asset() asset.Key { return c.asset }
 // ApplyChange is ApplyTo for an event reduced by NewChange: the same
 // state, and the same assets reported.
 func (t *Tracker) ApplyChange(c *Change, changed []asset.Key) []asset.Key {
+	return t.applyChange(c, changed, false)
+}
+
+// ApplyChanges is ApplyChange for each of cs in order, appending each
+// asset whose inputs changed once, however many of cs changed it (a pass
+// under heavy ingest applies several events of most assets). Assets
+// already in changed may be appended again.
+func (t *Tracker) ApplyChanges(cs []Change, changed []asset.Key) []asset.Key {
+	t.round++
+	if t.round == 0 { // wrapped: forget every asset's round
+		for _, s := range t.states {
+			s.round = 0
+		}
+		t.round = 1
+	}
+	for i := range cs {
+		changed = t.applyChange(&cs[i], changed, true)
+	}
+	return changed
+}
+
+// report appends k, whose state is s, to changed: once per round when
+// once is set, else unless changed holds it.
+func (t *Tracker) report(changed []asset.Key, k asset.Key, s *AssetState, once bool) []asset.Key {
+	if !once {
+		return appendKey(changed, k)
+	}
+	if s.round == t.round {
+		return changed
+	}
+	s.round = t.round
+	return append(changed, k)
+}
+
+func (t *Tracker) applyChange(c *Change, changed []asset.Key, once bool) []asset.Key {
 	if c.asset == "" || c.time.IsZero() {
 		return changed
 	}
 	s := t.get(c.asset)
 	mark := func(ok bool) {
 		if ok {
-			changed = appendKey(changed, c.asset)
+			changed = t.report(changed, c.asset, s, once)
 		}
 	}
 	mark(s.seen(c.time.UnixNano()))
@@ -182,7 +218,7 @@ func (t *Tracker) ApplyChange(c *Change, changed []asset.Key) []asset.Key {
 		}
 	case changeRunStarted, changeRunEnded:
 		if c.run != 0 {
-			changed = t.applyRun(c, changed)
+			changed = t.applyRun(c, changed, once)
 		}
 	}
 	return changed

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -581,21 +582,12 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	if !m.runsRead {
 		changed = m.restoreRuns(ctx, changed)
 	}
-	// Each event reports the few assets it changed; a set collects them,
-	// as a pass under heavy ingest applies hundreds of thousands.
-	isChanged := make(map[asset.Key]bool, len(changed))
-	for _, k := range changed {
-		isChanged[k] = true
-	}
-	var buf []asset.Key
-	for i := range events {
-		buf = m.tracker.ApplyChange(&events[i], buf[:0])
-		for _, k := range buf {
-			if !isChanged[k] {
-				isChanged[k] = true
-				changed = append(changed, k)
-			}
-		}
+	// The tracker reports each asset changed once, however many of the
+	// pass's events (hundreds of thousands under heavy ingest) changed it.
+	restored := len(changed)
+	changed = m.tracker.ApplyChanges(events, changed)
+	if restored > 0 {
+		changed = uniqueKeys(changed) // the first pass only
 	}
 	if cap(events) <= maxSpare {
 		clear(events) // what the queued changes point to may go
@@ -695,6 +687,18 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 		m.resBuf = results[:0] // the next pass's results overwrite these
 	}
 	return st
+}
+
+// uniqueKeys drops the repeated keys of ks, keeping the first of each.
+func uniqueKeys(ks []asset.Key) []asset.Key {
+	seen := make(map[asset.Key]bool, len(ks))
+	return slices.DeleteFunc(ks, func(k asset.Key) bool {
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return false
+	})
 }
 
 // settle fetches what the pass could not resolve from memory and
