@@ -157,9 +157,9 @@ type Monitor struct {
 	groups   map[asset.Key]string // never modified once set: published snapshots share it
 	matz     map[asset.Key]bool
 	parts    map[asset.Key]*asset.PartitionsSpec
-	version  uint64             // bumped when policies or specs change
-	relevant map[asset.Key]bool // assets with a policy and their ancestors; nil: all
-	seen     map[asset.Key]bool // assets with an event queued or loaded (for first-seen times)
+	version  uint64                  // bumped when policies or specs change
+	relevant map[asset.Key]relevance // assets with a policy and their ancestors; nil: all
+	seen     map[asset.Key]bool      // assets with an event queued or loaded (for first-seen times)
 	// whole holds the assets followed from their first event, not yet
 	// known to be relevant, each with the number of passes begun before
 	// that event was observed: a pass lets go of those its policies and
@@ -352,7 +352,8 @@ func (m *Monitor) Observe(events []asset.Event) {
 			// whole, with nothing to seed or fetch.
 			// A relevant asset needs no whole entry: all its events are
 			// queued anyway (an entry that stayed was read by every pass).
-			follow := m.relevant == nil || m.relevant[e.Asset]
+			rel, isRel := m.relevant[e.Asset]
+			follow := isRel || m.relevant == nil
 			if !follow {
 				if !m.seen[e.Asset] {
 					m.whole[e.Asset] = m.passes
@@ -361,8 +362,13 @@ func (m *Monitor) Observe(events []asset.Event) {
 			}
 			if follow {
 				m.pending = append(m.pending, freshness.NewChange(e))
-				if !m.seen[e.Asset] {
-					m.seen[e.Asset] = true
+				if !rel.seen {
+					if !m.seen[e.Asset] {
+						m.seen[e.Asset] = true
+					}
+					if isRel {
+						m.relevant[e.Asset] = relevance{seen: true}
+					}
 				}
 				queued = true
 			}
@@ -377,7 +383,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 		}
 		// Any other event of an asset not seen yet starts its first-seen
 		// time (an UNKNOWN asset's grace period).
-		if !m.seen[e.Asset] && (m.relevant == nil || m.relevant[e.Asset] || e.Kind == asset.KindPolicyChanged) {
+		if !m.seen[e.Asset] && (m.relevantNow(e.Asset) || e.Kind == asset.KindPolicyChanged) {
 			m.seen[e.Asset] = true
 			m.pending = append(m.pending, freshness.NewChange(e))
 			queued = true
@@ -387,6 +393,15 @@ func (m *Monitor) Observe(events []asset.Event) {
 	if queued {
 		m.poke()
 	}
+}
+
+// relevance is an entry of Monitor.relevant: seen says the asset is in
+// seen too, which saves Observe a second lookup per event (false: look).
+type relevance struct{ seen bool }
+
+func (m *Monitor) relevantNow(k asset.Key) bool {
+	_, ok := m.relevant[k]
+	return m.relevant == nil || ok
 }
 
 // newer reports whether e comes after the event at prev in (time, id)
@@ -638,7 +653,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.mu.Lock()
 	if m.relevant != nil {
 		for k, before := range m.whole {
-			if !m.relevant[k] && before+1 < pass {
+			if _, ok := m.relevant[k]; !ok && before+1 < pass {
 				delete(m.whole, k)
 			}
 		}
@@ -739,28 +754,31 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 	if m.opts.Seed == nil {
 		return // no way to catch up later: follow everything
 	}
-	relevant := make(map[asset.Key]bool, len(policies))
+	relevant := make(map[asset.Key]relevance, len(policies))
 	var stack []asset.Key
 	for k := range policies {
-		relevant[k] = true
+		relevant[k] = relevance{}
 		stack = append(stack, k)
 	}
 	for len(stack) > 0 {
 		k := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		for _, p := range g.Parents(k) {
-			if !relevant[p] {
-				relevant[p] = true
+			if _, ok := relevant[p]; !ok {
+				relevant[p] = relevance{}
 				stack = append(stack, p)
 			}
 		}
 	}
 	m.mu.Lock()
+	for k := range relevant {
+		relevant[k] = relevance{seen: m.seen[k]}
+	}
 	old := m.relevant
 	m.relevant = relevant
 	m.mu.Unlock()
 	for k := range relevant {
-		if old == nil || old[k] {
+		if _, was := old[k]; old == nil || was {
 			continue
 		}
 		m.mu.Lock()
@@ -917,7 +935,7 @@ func (m *Monitor) restoreRuns(ctx context.Context, changed []asset.Key) []asset.
 func (m *Monitor) isRelevant(k asset.Key) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.relevant == nil || m.relevant[k]
+	return m.relevantNow(k)
 }
 
 // setPartitions tells the tracker each asset's partitions, and reads the

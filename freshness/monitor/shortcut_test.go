@@ -130,6 +130,25 @@ func TestPassShortcuts(t *testing.T) {
 				t.Fatal("raw/x still followed two passes after its first event without a policy")
 			}
 		}},
+		{"a relevant asset's first events start its first-seen time; later ones are not looked up again", func(r *shortcutRig) {
+			r.specs("marts", "raw/a", "marts/b")
+			r.pass(true)
+			check := asset.Event{ID: "k1", Kind: asset.KindCheckResult, Asset: "marts/b", Time: t0.Add(-20 * time.Minute)}
+			r.m.Observe([]asset.Event{check, mat("a1", "raw/a", t0.Add(-10*time.Minute))})
+			r.m.mu.Lock()
+			rel := r.m.relevant["raw/a"]
+			r.m.mu.Unlock()
+			if !rel.seen {
+				t.Fatal("raw/a not marked seen in the relevant set after its event")
+			}
+			r.m.Observe([]asset.Event{mat("a2", "raw/a", t0.Add(-5*time.Minute))})
+			r.pass(false)
+			for k, want := range map[asset.Key]time.Time{"raw/a": t0.Add(-10 * time.Minute), "marts/b": t0.Add(-20 * time.Minute)} {
+				if got := r.m.tracker.FirstSeen(k); !got.Equal(want) {
+					t.Errorf("%s first seen %v, want %v (its first event)", k, got, want)
+				}
+			}
+		}},
 		{"a policy change takes effect in the next pass", func(r *shortcutRig) {
 			r.specs("marts", "raw/a")
 			r.m.Observe([]asset.Event{mat("a1", "raw/a", t0)})
