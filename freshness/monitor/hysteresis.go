@@ -30,10 +30,28 @@ type hold struct {
 
 // hysteresis returns the result to publish for raw. Called with mu held
 // (m.last), from Run's goroutine (results, raw, holds).
+//
+// The raw data time is kept only when the result published is AT_RISK:
+// it is read only when leaving AT_RISK, so from a result published
+// AT_RISK by the previous evaluation (two map operations less per result
+// in the usual case, nothing at risk).
 func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Result {
+	out := m.riskHold(now, raw)
+	if out.State == freshness.AtRisk {
+		m.raw[raw.Key] = raw.DataTime
+	}
+	return out
+}
+
+// sameRaw reports whether the previous evaluation of k (raw, before
+// hysteresis) had data time dt, or there is none.
+func (m *Monitor) sameRaw(k asset.Key, dt time.Time) bool {
+	prev, ok := m.raw[k]
+	return !ok || dt.Equal(prev)
+}
+
+func (m *Monitor) riskHold(now time.Time, raw freshness.Result) freshness.Result {
 	k := raw.Key
-	prevRaw, hadRaw := m.raw[k]
-	m.raw[k] = raw.DataTime
 	pub, had := m.results[k]
 	if !had {
 		// After a restart: the state last recorded stands for the
@@ -53,7 +71,7 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 	}
 	entering := risky(raw.State) && !risky(pub.State) && soft(pub.State)
 	leaving := risky(pub.State) && !risky(raw.State) && soft(raw.State) &&
-		(!hadRaw || raw.DataTime.Equal(prevRaw)) && raw.DataTime.Equal(pub.DataTime)
+		raw.DataTime.Equal(pub.DataTime) && m.sameRaw(k, raw.DataTime)
 	if !entering && !leaving {
 		m.dropHold(k)
 		return raw

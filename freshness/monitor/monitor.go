@@ -192,7 +192,7 @@ type Monitor struct {
 	resBuf       []freshness.Result // the last pass's results, reused
 	results      map[asset.Key]freshness.Result
 	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
-	raw          map[asset.Key]time.Time // the data time of the latest evaluation, before hysteresis
+	raw          map[asset.Key]time.Time // the data time of the latest evaluation, before hysteresis, of assets published AT_RISK
 	holds        map[asset.Key]hold      // AT_RISK transitions waiting to hold
 	partsRead    map[asset.Key]bool      // partitioned assets whose materializations were read from History
 	runsRead     bool                    // runs in flight restored from History
