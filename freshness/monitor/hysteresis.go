@@ -54,6 +54,9 @@ func (m *Monitor) riskHold(now time.Time, raw freshness.Result) freshness.Result
 	k := raw.Key
 	pub, had := m.results[k]
 	if !had {
+		m.added = append(m.added, k)
+	}
+	if !had {
 		// After a restart: the state last recorded stands for the
 		// published one, so a prediction alone does not enter AT_RISK
 		// before it has held.

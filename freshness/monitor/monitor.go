@@ -190,6 +190,7 @@ type Monitor struct {
 	evalPolicies map[asset.Key]asset.FreshnessPolicy
 	unseen       []asset.Key
 	resBuf       []freshness.Result // the last pass's results, reused
+	added        []asset.Key        // assets that got their first result in this pass
 	results      map[asset.Key]freshness.Result
 	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
 	raw          map[asset.Key]time.Time // the data time of the latest evaluation, before hysteresis, of assets published AT_RISK
@@ -630,7 +631,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			}
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
-				m.publish(m.opts.Now(), nil, changed)
+				m.publish(m.opts.Now(), changed)
 				return passStats{full: full, events: len(events)}
 			}
 		}
@@ -697,7 +698,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	if full {
 		clear(m.lastOK) // publish reads every result's again
 	}
-	m.publish(now, results, changed)
+	m.publish(now, changed)
 	if cap(results) <= maxSpare {
 		m.resBuf = results[:0] // the next pass's results overwrite these
 	}
@@ -861,10 +862,10 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 // latest success. Those are kept across passes and brought up to date for
 // the assets whose tracker state changed (changed): an asset's latest
 // success moves only when the tracker applies one of its successes, which
-// reports it changed. An asset evaluated (results) for the first time
-// since lastOK was emptied (after a full pass) has its latest success read
-// then.
-func (m *Monitor) publish(now time.Time, results []freshness.Result, changed []asset.Key) {
+// reports it changed. An asset whose first result came in this pass
+// (m.added) has its latest success read then; after a full pass lastOK is
+// empty and every result's is read.
+func (m *Monitor) publish(now time.Time, changed []asset.Key) {
 	update := func(k asset.Key) {
 		if st := m.tracker.State(k); st != nil {
 			if s, ok := st.Latest(); ok {
@@ -882,12 +883,12 @@ func (m *Monitor) publish(now time.Time, results []freshness.Result, changed []a
 				update(k)
 			}
 		}
-		for i := range results {
-			if _, ok := m.lastOK[results[i].Key]; !ok {
-				update(results[i].Key)
-			}
+		for _, k := range m.added {
+			update(k)
 		}
 	}
+	clear(m.added)
+	m.added = m.added[:0]
 	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: maps.Clone(m.lastOK)}
 	m.mu.Lock()
 	snap.Groups = m.groups
