@@ -47,6 +47,15 @@ func TestApplyChangesReportsEachAssetOnce(t *testing.T) {
 					}
 				}
 				got := all.ApplyChanges(cs, nil)
+				states := all.Reported()
+				if len(states) != len(got) {
+					t.Fatalf("round %d: %d states reported for %d assets", r, len(states), len(got))
+				}
+				for i, k := range got {
+					if states[i] != all.State(k) {
+						t.Errorf("round %d: state %d is not %s's", r, i, k)
+					}
+				}
 				slices.Sort(got)
 				slices.Sort(want)
 				if !slices.Equal(got, want) {

@@ -29,10 +29,12 @@ const DagsterLastUpdatedKey = "dagster/last_updated_timestamp"
 // A Tracker is not safe for concurrent use: the freshness loop owns it and
 // applies events and evaluates from one goroutine.
 type Tracker struct {
-	round  uint32 // ApplyChanges's current call: reports each asset once per round
-	states map[asset.Key]*AssetState
-	pins   map[asset.Key]bool     // assets with pinned entries, for DropUnused
-	runs   map[uint64][]asset.Key // run id hash -> assets with that run in flight
+	round uint32 // ApplyChanges's current call: reports each asset once per round
+	// reported are the states of the assets the last ApplyChanges reported.
+	reported []*AssetState
+	states   map[asset.Key]*AssetState
+	pins     map[asset.Key]bool     // assets with pinned entries, for DropUnused
+	runs     map[uint64][]asset.Key // run id hash -> assets with that run in flight
 }
 
 // NewTracker returns an empty tracker.
@@ -158,6 +160,8 @@ func (t *Tracker) ApplyChange(c *Change, changed []asset.Key) []asset.Key {
 // under heavy ingest applies several events of most assets). Assets
 // already in changed may be appended again.
 func (t *Tracker) ApplyChanges(cs []Change, changed []asset.Key) []asset.Key {
+	clear(t.reported)
+	t.reported = t.reported[:0]
 	t.round++
 	if t.round == 0 { // wrapped: forget every asset's round
 		for _, s := range t.states {
@@ -181,8 +185,14 @@ func (t *Tracker) report(changed []asset.Key, k asset.Key, s *AssetState, once b
 		return changed
 	}
 	s.round = t.round
+	t.reported = append(t.reported, s)
 	return append(changed, k)
 }
+
+// Reported returns the states of the assets the last ApplyChanges
+// appended, in the same order: their latest successes without a lookup
+// each. The slice is the tracker's, valid until the next ApplyChanges.
+func (t *Tracker) Reported() []*AssetState { return t.reported }
 
 func (t *Tracker) applyChange(c *Change, changed []asset.Key, once bool) []asset.Key {
 	if c.asset == "" || c.time.IsZero() {

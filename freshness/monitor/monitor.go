@@ -602,8 +602,9 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	// pass's events (hundreds of thousands under heavy ingest) changed it.
 	restored := len(changed)
 	changed = m.tracker.ApplyChanges(events, changed)
+	states := m.tracker.Reported() // of changed[restored:], in order
 	if restored > 0 {
-		changed = uniqueKeys(changed) // the first pass only
+		changed, states = uniqueKeys(changed), nil // the first pass only
 	}
 	if cap(events) <= maxSpare {
 		clear(events) // what the queued changes point to may go
@@ -631,7 +632,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			}
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
-				m.publish(m.opts.Now(), changed)
+				m.publish(m.opts.Now(), changed, states)
 				return passStats{full: full, events: len(events)}
 			}
 		}
@@ -698,7 +699,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	if full {
 		clear(m.lastOK) // publish reads every result's again
 	}
-	m.publish(now, changed)
+	m.publish(now, changed, states)
 	if cap(results) <= maxSpare {
 		m.resBuf = results[:0] // the next pass's results overwrite these
 	}
@@ -864,22 +865,29 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 // success moves only when the tracker applies one of its successes, which
 // reports it changed. An asset whose first result came in this pass
 // (m.added) has its latest success read then; after a full pass lastOK is
-// empty and every result's is read.
-func (m *Monitor) publish(now time.Time, changed []asset.Key) {
-	update := func(k asset.Key) {
-		if st := m.tracker.State(k); st != nil {
+// empty and every result's is read. states, when not nil, are the
+// tracker's states of the first changed keys, in order.
+func (m *Monitor) publish(now time.Time, changed []asset.Key, states []*freshness.AssetState) {
+	set := func(k asset.Key, st *freshness.AssetState) {
+		if st != nil {
 			if s, ok := st.Latest(); ok {
 				m.lastOK[k] = s.Time()
 			}
 		}
 	}
+	update := func(k asset.Key) { set(k, m.tracker.State(k)) }
 	if len(m.lastOK) == 0 {
 		for k := range m.results {
 			update(k)
 		}
 	} else {
-		for _, k := range changed {
-			if _, ok := m.results[k]; ok {
+		for i, k := range changed {
+			if _, ok := m.results[k]; !ok {
+				continue
+			}
+			if i < len(states) {
+				set(k, states[i])
+			} else {
 				update(k)
 			}
 		}
