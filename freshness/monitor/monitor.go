@@ -772,17 +772,20 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 			}
 		}
 	}
+	// Once published, Observe writes to relevant (its seen flags): the
+	// assets it adds are picked out before.
+	var added []asset.Key
 	m.mu.Lock()
+	old := m.relevant
 	for k := range relevant {
 		relevant[k] = relevance{seen: m.seen[k]}
+		if _, was := old[k]; old != nil && !was {
+			added = append(added, k)
+		}
 	}
-	old := m.relevant
 	m.relevant = relevant
 	m.mu.Unlock()
-	for k := range relevant {
-		if _, was := old[k]; old == nil || was {
-			continue
-		}
+	for _, k := range added {
 		m.mu.Lock()
 		_, whole := m.whole[k]
 		delete(m.whole, k) // followed now as a relevant asset

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"testing"
 	"time"
@@ -179,5 +180,49 @@ func TestPassShortcuts(t *testing.T) {
 			t.Parallel()
 			c.run(newShortcutRig(t))
 		})
+	}
+}
+
+// TestObserveWhileFollowing: Observe marks relevant assets seen in the
+// relevant set while the pass that published the set seeds the assets
+// new to it (run under -race: the set may not be read unlocked then).
+func TestObserveWhileFollowing(t *testing.T) {
+	t.Parallel()
+	idx := lineage.NewIndex()
+	var keys []asset.Key
+	for i := range 2000 {
+		keys = append(keys, asset.Key(fmt.Sprintf("x/%04d", i)))
+	}
+	idx.Observe(append(keys, "raw/a"), nil)
+	var m *Monitor
+	done := make(chan struct{})
+	seed := func(k asset.Key) []asset.Event {
+		if k == "raw/a" { // the pass is seeding: ingest goes on meanwhile
+			go func() {
+				defer close(done)
+				for j, k := range keys {
+					m.Observe([]asset.Event{mat(fmt.Sprintf("e%d", j), k, t0)})
+				}
+			}()
+		}
+		return nil
+	}
+	clk := &clock{now: t0}
+	m = New(idx, nopRecorder{}, Options{Logger: quiet, Now: clk.Now, Seed: seed})
+	var specs []asset.Spec
+	for _, k := range keys {
+		specs = append(specs, asset.Spec{Key: k, Freshness: maxLag(time.Hour)})
+	}
+	m.SetSpecs(specs)
+	m.evaluate(context.Background(), true) // keys relevant, none seen
+	m.SetSpecs(append(specs, asset.Spec{Key: "raw/a", Freshness: maxLag(time.Hour)}))
+	m.evaluate(context.Background(), false) // raw/a new: seeded
+	<-done
+	clk.now = t0.Add(time.Minute)
+	m.evaluate(context.Background(), false)
+	for _, k := range keys {
+		if got := m.Snapshot().Results[k].State; got != freshness.Pass {
+			t.Fatalf("%s: %s, want PASS", k, got)
+		}
 	}
 }
