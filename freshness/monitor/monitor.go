@@ -190,6 +190,7 @@ type Monitor struct {
 	evalPolicies map[asset.Key]asset.FreshnessPolicy
 	unseen       []asset.Key
 	resBuf       []freshness.Result // the last pass's results, reused
+	changedBuf   []asset.Key        // and its changed assets
 	added        []asset.Key        // assets that got their first result in this pass
 	results      map[asset.Key]freshness.Result
 	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
@@ -594,7 +595,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	pass := m.passes
 	m.mu.Unlock()
 
-	var changed []asset.Key
+	changed := m.changedBuf[:0]
 	if !m.runsRead {
 		changed = m.restoreRuns(ctx, changed)
 	}
@@ -702,6 +703,9 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	m.publish(now, changed, states)
 	if cap(results) <= maxSpare {
 		m.resBuf = results[:0] // the next pass's results overwrite these
+	}
+	if cap(changed) <= maxSpare {
+		m.changedBuf = changed[:0]
 	}
 	return st
 }
