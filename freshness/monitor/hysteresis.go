@@ -31,16 +31,32 @@ type hold struct {
 // hysteresis returns the result to publish for raw. Called with mu held
 // (m.last), from Run's goroutine (results, raw, holds).
 //
-// The raw data time is kept only when the result published is AT_RISK:
-// it is read only when leaving AT_RISK, so from a result published
-// AT_RISK by the previous evaluation (two map operations less per result
-// in the usual case, nothing at risk).
+// m.raw holds exactly the assets whose published result is AT_RISK, with
+// their raw data time (read when leaving AT_RISK): a raw result that is
+// not AT_RISK, of an asset not published AT_RISK, is published as it is
+// without a lookup, the usual case when nothing is at risk.
 func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Result {
-	out := m.riskHold(now, raw)
+	var out freshness.Result
+	if raw.State != freshness.AtRisk && !m.publishedAtRisk(raw.Key) {
+		m.dropHold(raw.Key) // neither entering nor leaving AT_RISK
+		out = raw
+	} else {
+		out = m.riskHold(now, raw)
+	}
 	if out.State == freshness.AtRisk {
 		m.raw[raw.Key] = raw.DataTime
+	} else if len(m.raw) > 0 {
+		delete(m.raw, raw.Key)
 	}
 	return out
+}
+
+func (m *Monitor) publishedAtRisk(k asset.Key) bool {
+	if len(m.raw) == 0 {
+		return false
+	}
+	_, ok := m.raw[k]
+	return ok
 }
 
 // sameRaw reports whether the previous evaluation of k (raw, before
@@ -53,9 +69,6 @@ func (m *Monitor) sameRaw(k asset.Key, dt time.Time) bool {
 func (m *Monitor) riskHold(now time.Time, raw freshness.Result) freshness.Result {
 	k := raw.Key
 	pub, had := m.results[k]
-	if !had {
-		m.added = append(m.added, k)
-	}
 	if !had {
 		// After a restart: the state last recorded stands for the
 		// published one, so a prediction alone does not enter AT_RISK

@@ -191,10 +191,9 @@ type Monitor struct {
 	unseen       []asset.Key
 	resBuf       []freshness.Result // the last pass's results, reused
 	changedBuf   []asset.Key        // and its changed assets
-	added        []asset.Key        // assets that got their first result in this pass
 	results      map[asset.Key]freshness.Result
 	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
-	raw          map[asset.Key]time.Time // the data time of the latest evaluation, before hysteresis, of assets published AT_RISK
+	raw          map[asset.Key]time.Time // the assets published AT_RISK: their latest raw data time (see hysteresis)
 	holds        map[asset.Key]hold      // AT_RISK transitions waiting to hold
 	partsRead    map[asset.Key]bool      // partitioned assets whose materializations were read from History
 	runsRead     bool                    // runs in flight restored from History
@@ -633,7 +632,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			}
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
-				m.publish(m.opts.Now(), changed, states)
+				m.publish(m.opts.Now(), changed, states, false)
 				return passStats{full: full, events: len(events)}
 			}
 		}
@@ -695,12 +694,13 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	if full {
 		m.tracker.DropUnused()
 	}
+	before := len(m.results)
 	m.record(ctx, now, results)
 	st := passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
 	if full {
 		clear(m.lastOK) // publish reads every result's again
 	}
-	m.publish(now, changed, states)
+	m.publish(now, changed, states, len(m.results) > before)
 	if cap(results) <= maxSpare {
 		m.resBuf = results[:0] // the next pass's results overwrite these
 	}
@@ -870,11 +870,11 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 // latest success. Those are kept across passes and brought up to date for
 // the assets whose tracker state changed (changed): an asset's latest
 // success moves only when the tracker applies one of its successes, which
-// reports it changed. An asset whose first result came in this pass
-// (m.added) has its latest success read then; after a full pass lastOK is
+// reports it changed. When assets got their first result in this pass
+// (added), the results without one are read; after a full pass lastOK is
 // empty and every result's is read. states, when not nil, are the
 // tracker's states of the first changed keys, in order.
-func (m *Monitor) publish(now time.Time, changed []asset.Key, states []*freshness.AssetState) {
+func (m *Monitor) publish(now time.Time, changed []asset.Key, states []*freshness.AssetState, added bool) {
 	set := func(k asset.Key, st *freshness.AssetState) {
 		if st != nil {
 			if s, ok := st.Latest(); ok {
@@ -898,12 +898,14 @@ func (m *Monitor) publish(now time.Time, changed []asset.Key, states []*freshnes
 				update(k)
 			}
 		}
-		for _, k := range m.added {
-			update(k)
+		if added {
+			for k := range m.results {
+				if _, ok := m.lastOK[k]; !ok {
+					update(k)
+				}
+			}
 		}
 	}
-	clear(m.added)
-	m.added = m.added[:0]
 	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: maps.Clone(m.lastOK)}
 	m.mu.Lock()
 	snap.Groups = m.groups
