@@ -435,7 +435,18 @@ func (e *Evaluator) Reevaluate(dst []Result, now time.Time, states States, chang
 	for _, i := range q {
 		e.memo[i].gen = 0
 	}
-	slices.SortFunc(q, func(a, b int32) int { return int(e.rank[a] - e.rank[b]) })
+	if len(q) > len(e.order)/8 {
+		// A large closure (under heavy ingest, most of the graph): picking
+		// it out of the evaluation order is cheaper than sorting it.
+		q = q[:0]
+		for _, i := range e.order {
+			if e.mark[i] == e.markTk {
+				q = append(q, i)
+			}
+		}
+	} else {
+		slices.SortFunc(q, func(a, b int32) int { return int(e.rank[a] - e.rank[b]) })
+	}
 	for _, i := range q {
 		e.current(i)
 		if e.policy[i] != nil {

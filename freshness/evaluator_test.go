@@ -110,18 +110,25 @@ func TestReevaluateMatchesFullPass(t *testing.T) {
 					keys = append(keys, k)
 				}
 				want := map[asset.Key]Result{}
-				for _, r := range full.EvaluateAll(nil, now, tr) {
+				pos := map[asset.Key]int{} // in the full pass's (topological) order
+				for i, r := range full.EvaluateAll(nil, now, tr) {
 					want[r.Key] = r
+					pos[r.Key] = i
 				}
 				got := map[asset.Key]Result{}
 				changedKeys := keys
 				if step == 0 {
 					changedKeys = g.Keys() // nothing memoised yet
 				}
+				last := -1
 				for _, r := range inc.Reevaluate(nil, now, tr, changedKeys) {
 					if !reflect.DeepEqual(r, want[r.Key]) {
 						t.Fatalf("step %d %s:\n inc  %+v\n full %+v", step, r.Key, r, want[r.Key])
 					}
+					if pos[r.Key] <= last {
+						t.Fatalf("step %d: %s out of the evaluation order", step, r.Key)
+					}
+					last = pos[r.Key]
 					got[r.Key] = r
 				}
 				// Anything whose result moved must have been re-evaluated.

@@ -102,6 +102,7 @@ type AssetState struct {
 
 	ended  [endedRing]uint64 // recently ended run ids (hashes)
 	endedN uint8
+	round  uint32 // the Tracker's ApplyChanges round that last reported the asset
 
 	parts   map[string][]int64 // partition key -> materialization times, sorted
 	windows []filled           // time partitions: filled windows by start

@@ -67,23 +67,23 @@ func (s *AssetState) RunStarted() time.Time {
 
 // applyRun folds a run lifecycle event in, appending the assets whose runs
 // in flight changed.
-func (t *Tracker) applyRun(c *Change, changed []asset.Key) []asset.Key {
+func (t *Tracker) applyRun(c *Change, changed []asset.Key, once bool) []asset.Key {
 	run := c.run
 	if c.kind == changeRunStarted {
 		s := t.get(c.asset)
 		if s.startRun(run, c.time.UnixNano()) {
 			t.runs[run] = appendKey(t.runs[run], c.asset)
-			changed = appendKey(changed, c.asset)
+			changed = t.report(changed, c.asset, s, once)
 		}
 		return changed
 	}
 	// A run's end: every asset it had in flight, and its own asset.
 	if s := t.states[c.asset]; s != nil && s.endRun(run) {
-		changed = appendKey(changed, c.asset)
+		changed = t.report(changed, c.asset, s, once)
 	}
 	for _, k := range t.runs[run] {
-		if t.states[k].endRun(run) {
-			changed = appendKey(changed, k)
+		if s := t.states[k]; s.endRun(run) {
+			changed = t.report(changed, k, s, once)
 		}
 	}
 	delete(t.runs, run)

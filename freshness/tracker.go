@@ -1,7 +1,6 @@
 package freshness
 
 import (
-	"hash/fnv"
 	"math"
 	"time"
 
@@ -30,9 +29,12 @@ const DagsterLastUpdatedKey = "dagster/last_updated_timestamp"
 // A Tracker is not safe for concurrent use: the freshness loop owns it and
 // applies events and evaluates from one goroutine.
 type Tracker struct {
-	states map[asset.Key]*AssetState
-	pins   map[asset.Key]bool     // assets with pinned entries, for DropUnused
-	runs   map[uint64][]asset.Key // run id hash -> assets with that run in flight
+	round uint32 // ApplyChanges's current call: reports each asset once per round
+	// reported are the states of the assets the last ApplyChanges reported.
+	reported []*AssetState
+	states   map[asset.Key]*AssetState
+	pins     map[asset.Key]bool     // assets with pinned entries, for DropUnused
+	runs     map[uint64][]asset.Key // run id hash -> assets with that run in flight
 }
 
 // NewTracker returns an empty tracker.
@@ -150,13 +152,56 @@ func (c *Change) Asset() asset.Key { return c.asset }
 // ApplyChange is ApplyTo for an event reduced by NewChange: the same
 // state, and the same assets reported.
 func (t *Tracker) ApplyChange(c *Change, changed []asset.Key) []asset.Key {
+	return t.applyChange(c, changed, false)
+}
+
+// ApplyChanges is ApplyChange for each of cs in order, appending each
+// asset whose inputs changed once, however many of cs changed it (a pass
+// under heavy ingest applies several events of most assets). Assets
+// already in changed may be appended again.
+func (t *Tracker) ApplyChanges(cs []Change, changed []asset.Key) []asset.Key {
+	clear(t.reported)
+	t.reported = t.reported[:0]
+	t.round++
+	if t.round == 0 { // wrapped: forget every asset's round
+		for _, s := range t.states {
+			s.round = 0
+		}
+		t.round = 1
+	}
+	for i := range cs {
+		changed = t.applyChange(&cs[i], changed, true)
+	}
+	return changed
+}
+
+// report appends k, whose state is s, to changed: once per round when
+// once is set, else unless changed holds it.
+func (t *Tracker) report(changed []asset.Key, k asset.Key, s *AssetState, once bool) []asset.Key {
+	if !once {
+		return appendKey(changed, k)
+	}
+	if s.round == t.round {
+		return changed
+	}
+	s.round = t.round
+	t.reported = append(t.reported, s)
+	return append(changed, k)
+}
+
+// Reported returns the states of the assets the last ApplyChanges
+// appended, in the same order: their latest successes without a lookup
+// each. The slice is the tracker's, valid until the next ApplyChanges.
+func (t *Tracker) Reported() []*AssetState { return t.reported }
+
+func (t *Tracker) applyChange(c *Change, changed []asset.Key, once bool) []asset.Key {
 	if c.asset == "" || c.time.IsZero() {
 		return changed
 	}
 	s := t.get(c.asset)
 	mark := func(ok bool) {
 		if ok {
-			changed = appendKey(changed, c.asset)
+			changed = t.report(changed, c.asset, s, once)
 		}
 	}
 	mark(s.seen(c.time.UnixNano()))
@@ -183,7 +228,7 @@ func (t *Tracker) ApplyChange(c *Change, changed []asset.Key) []asset.Key {
 		}
 	case changeRunStarted, changeRunEnded:
 		if c.run != 0 {
-			changed = t.applyRun(c, changed)
+			changed = t.applyRun(c, changed, once)
 		}
 	}
 	return changed
@@ -321,14 +366,20 @@ func runDuration(m asset.Metadata) time.Duration {
 	return time.Duration(secs * float64(time.Second))
 }
 
+// hashID is FNV-1a (hash/fnv's New64a), written out: two per event on the
+// ingest path, and the hash.Hash64 way copies the id into a byte slice.
 func hashID(id string) uint64 {
 	if id == "" {
 		return 0
 	}
-	h := fnv.New64a()
-	h.Write([]byte(id))
-	if v := h.Sum64(); v != 0 {
-		return v
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= prime
+	}
+	if h != 0 {
+		return h
 	}
 	return 1
 }

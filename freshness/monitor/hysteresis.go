@@ -30,10 +30,44 @@ type hold struct {
 
 // hysteresis returns the result to publish for raw. Called with mu held
 // (m.last), from Run's goroutine (results, raw, holds).
+//
+// m.raw holds exactly the assets whose published result is AT_RISK, with
+// their raw data time (read when leaving AT_RISK): a raw result that is
+// not AT_RISK, of an asset not published AT_RISK, is published as it is
+// without a lookup, the usual case when nothing is at risk.
 func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Result {
+	var out freshness.Result
+	if raw.State != freshness.AtRisk && !m.publishedAtRisk(raw.Key) {
+		m.dropHold(raw.Key) // neither entering nor leaving AT_RISK
+		out = raw
+	} else {
+		out = m.riskHold(now, raw)
+	}
+	if out.State == freshness.AtRisk {
+		m.raw[raw.Key] = raw.DataTime
+	} else if len(m.raw) > 0 {
+		delete(m.raw, raw.Key)
+	}
+	return out
+}
+
+func (m *Monitor) publishedAtRisk(k asset.Key) bool {
+	if len(m.raw) == 0 {
+		return false
+	}
+	_, ok := m.raw[k]
+	return ok
+}
+
+// sameRaw reports whether the previous evaluation of k (raw, before
+// hysteresis) had data time dt, or there is none.
+func (m *Monitor) sameRaw(k asset.Key, dt time.Time) bool {
+	prev, ok := m.raw[k]
+	return !ok || dt.Equal(prev)
+}
+
+func (m *Monitor) riskHold(now time.Time, raw freshness.Result) freshness.Result {
 	k := raw.Key
-	prevRaw, hadRaw := m.raw[k]
-	m.raw[k] = raw
 	pub, had := m.results[k]
 	if !had {
 		// After a restart: the state last recorded stands for the
@@ -44,7 +78,7 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 		}
 	}
 	if m.opts.RiskHold < 0 || !had {
-		delete(m.holds, k)
+		m.dropHold(k)
 		return raw
 	}
 	risky := func(s freshness.State) bool { return s == freshness.AtRisk }
@@ -53,9 +87,9 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 	}
 	entering := risky(raw.State) && !risky(pub.State) && soft(pub.State)
 	leaving := risky(pub.State) && !risky(raw.State) && soft(raw.State) &&
-		(!hadRaw || raw.DataTime.Equal(prevRaw.DataTime)) && raw.DataTime.Equal(pub.DataTime)
+		raw.DataTime.Equal(pub.DataTime) && m.sameRaw(k, raw.DataTime)
 	if !entering && !leaving {
-		delete(m.holds, k)
+		m.dropHold(k)
 		return raw
 	}
 	h, ok := m.holds[k]
@@ -81,6 +115,14 @@ func (m *Monitor) hysteresis(now time.Time, raw freshness.Result) freshness.Resu
 	out.Lag, out.EvaluatedAt = raw.Lag, raw.EvaluatedAt
 	out.Reason = h.reason + "; " + asset.FormatDuration(m.opts.RiskHold) + " hysteresis: not at risk since " + fmtTime(h.since)
 	return out
+}
+
+// dropHold forgets k's hold; holds are rare, and a delete from an empty
+// map still hashes the key.
+func (m *Monitor) dropHold(k asset.Key) {
+	if len(m.holds) > 0 {
+		delete(m.holds, k)
+	}
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

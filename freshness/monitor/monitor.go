@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -153,12 +154,12 @@ type Monitor struct {
 	spare    []freshness.Change // the last pass's queue, emptied: the next queue reuses it
 	file     map[asset.Key]asset.FreshnessPolicy
 	api      map[asset.Key]asset.FreshnessPolicy
-	groups   map[asset.Key]string
+	groups   map[asset.Key]string // never modified once set: published snapshots share it
 	matz     map[asset.Key]bool
 	parts    map[asset.Key]*asset.PartitionsSpec
-	version  uint64             // bumped when policies or specs change
-	relevant map[asset.Key]bool // assets with a policy and their ancestors; nil: all
-	seen     map[asset.Key]bool // assets with an event queued or loaded (for first-seen times)
+	version  uint64                  // bumped when policies or specs change
+	relevant map[asset.Key]relevance // assets with a policy and their ancestors; nil: all
+	seen     map[asset.Key]bool      // assets with an event queued or loaded (for first-seen times)
 	// whole holds the assets followed from their first event, not yet
 	// known to be relevant, each with the number of passes begun before
 	// that event was observed: a pass lets go of those its policies and
@@ -184,11 +185,18 @@ type Monitor struct {
 	eval      *freshness.Evaluator
 	evalGraph *lineage.Graph
 	evalVer   uint64
-	results   map[asset.Key]freshness.Result
-	raw       map[asset.Key]freshness.Result // the latest evaluation, before hysteresis
-	holds     map[asset.Key]hold             // AT_RISK transitions waiting to hold
-	partsRead map[asset.Key]bool             // partitioned assets whose materializations were read from History
-	runsRead  bool                           // runs in flight restored from History
+	// evalPolicies are the effective policies eval was built with, and
+	// unseen those of its assets without a first-seen time yet.
+	evalPolicies map[asset.Key]asset.FreshnessPolicy
+	unseen       []asset.Key
+	resBuf       []freshness.Result // the last pass's results, reused
+	changedBuf   []asset.Key        // and its changed assets
+	results      map[asset.Key]freshness.Result
+	lastOK       map[asset.Key]time.Time // each result's asset's latest success, as published
+	raw          map[asset.Key]time.Time // the assets published AT_RISK: their latest raw data time (see hysteresis)
+	holds        map[asset.Key]hold      // AT_RISK transitions waiting to hold
+	partsRead    map[asset.Key]bool      // partitioned assets whose materializations were read from History
+	runsRead     bool                    // runs in flight restored from History
 }
 
 // New returns a monitor; call Load, then Run.
@@ -227,7 +235,7 @@ func New(graphs Graphs, rec Recorder, opts Options) *Monitor {
 		wake: make(chan struct{}, 1), evaluated: make(chan struct{}),
 		parts:   map[asset.Key]*asset.PartitionsSpec{},
 		tracker: freshness.NewTracker(), results: map[asset.Key]freshness.Result{},
-		raw: map[asset.Key]freshness.Result{}, holds: map[asset.Key]hold{}, partsRead: map[asset.Key]bool{}}
+		raw: map[asset.Key]time.Time{}, lastOK: map[asset.Key]time.Time{}, holds: map[asset.Key]hold{}, partsRead: map[asset.Key]bool{}}
 	m.snap.Store(&freshness.Snapshot{Results: map[asset.Key]freshness.Result{}})
 	m.passTime = newPassHistogram()
 	return m
@@ -240,7 +248,7 @@ func (m *Monitor) SetSpecs(specs []asset.Spec) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.file)
-	clear(m.groups)
+	m.groups = make(map[asset.Key]string, len(specs)) // a new map: snapshots share the old one
 	clear(m.matz)
 	clear(m.parts)
 	for _, s := range specs {
@@ -343,14 +351,25 @@ func (m *Monitor) Observe(events []asset.Event) {
 			// before any policy is known to depend on it: a selection
 			// policy reaches it a moment later, and its history is then
 			// whole, with nothing to seed or fetch.
-			seen := m.seen[e.Asset]
-			if !seen {
-				m.whole[e.Asset] = m.passes
+			// A relevant asset needs no whole entry: all its events are
+			// queued anyway (an entry that stayed was read by every pass).
+			rel, isRel := m.relevant[e.Asset]
+			follow := isRel || m.relevant == nil
+			if !follow {
+				if !m.seen[e.Asset] {
+					m.whole[e.Asset] = m.passes
+				}
+				_, follow = m.whole[e.Asset]
 			}
-			if _, whole := m.whole[e.Asset]; m.relevant == nil || m.relevant[e.Asset] || whole {
+			if follow {
 				m.pending = append(m.pending, freshness.NewChange(e))
-				if !seen {
-					m.seen[e.Asset] = true
+				if !rel.seen {
+					if !m.seen[e.Asset] {
+						m.seen[e.Asset] = true
+					}
+					if isRel {
+						m.relevant[e.Asset] = relevance{seen: true}
+					}
 				}
 				queued = true
 			}
@@ -365,7 +384,7 @@ func (m *Monitor) Observe(events []asset.Event) {
 		}
 		// Any other event of an asset not seen yet starts its first-seen
 		// time (an UNKNOWN asset's grace period).
-		if !m.seen[e.Asset] && (m.relevant == nil || m.relevant[e.Asset] || e.Kind == asset.KindPolicyChanged) {
+		if !m.seen[e.Asset] && (m.relevantNow(e.Asset) || e.Kind == asset.KindPolicyChanged) {
 			m.seen[e.Asset] = true
 			m.pending = append(m.pending, freshness.NewChange(e))
 			queued = true
@@ -375,6 +394,15 @@ func (m *Monitor) Observe(events []asset.Event) {
 	if queued {
 		m.poke()
 	}
+}
+
+// relevance is an entry of Monitor.relevant: seen says the asset is in
+// seen too, which saves Observe a second lookup per event (false: look).
+type relevance struct{ seen bool }
+
+func (m *Monitor) relevantNow(k asset.Key) bool {
+	_, ok := m.relevant[k]
+	return m.relevant == nil || ok
 }
 
 // newer reports whether e comes after the event at prev in (time, id)
@@ -548,8 +576,8 @@ type passStats struct {
 	events, changed, results int
 }
 
-// maxSpare bounds the queue kept for reuse (about 11 MB): a burst's
-// larger one goes to the garbage collector.
+// maxSpare bounds the queue kept for reuse (about 11 MB), and the results
+// (about 11 MB too): a burst's larger one goes to the garbage collector.
 const maxSpare = 1 << 16
 
 // evaluate applies pending events and evaluates: everything when full (or
@@ -566,25 +594,17 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	pass := m.passes
 	m.mu.Unlock()
 
-	var changed []asset.Key
+	changed := m.changedBuf[:0]
 	if !m.runsRead {
 		changed = m.restoreRuns(ctx, changed)
 	}
-	// Each event reports the few assets it changed; a set collects them,
-	// as a pass under heavy ingest applies hundreds of thousands.
-	isChanged := make(map[asset.Key]bool, len(changed))
-	for _, k := range changed {
-		isChanged[k] = true
-	}
-	var buf []asset.Key
-	for i := range events {
-		buf = m.tracker.ApplyChange(&events[i], buf[:0])
-		for _, k := range buf {
-			if !isChanged[k] {
-				isChanged[k] = true
-				changed = append(changed, k)
-			}
-		}
+	// The tracker reports each asset changed once, however many of the
+	// pass's events (hundreds of thousands under heavy ingest) changed it.
+	restored := len(changed)
+	changed = m.tracker.ApplyChanges(events, changed)
+	states := m.tracker.Reported() // of changed[restored:], in order
+	if restored > 0 {
+		changed, states = uniqueKeys(changed), nil // the first pass only
 	}
 	if cap(events) <= maxSpare {
 		clear(events) // what the queued changes point to may go
@@ -593,8 +613,13 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 		m.mu.Unlock()
 	}
 	g := m.graphs.Current()
-	policies, matz, parts, ver := m.policies()
+	m.mu.Lock()
+	ver := m.version
+	m.mu.Unlock()
 	if m.eval == nil || g != m.evalGraph || ver != m.evalVer {
+		// Copied only when they changed: a copy per pass was the largest
+		// fixed cost of a pass with a policy on every asset.
+		policies, matz, parts, ver := m.policies()
 		ev, err := freshness.NewEvaluator(g, policies)
 		if err != nil {
 			// Policies are validated on the way in; this is a bug, but one
@@ -607,7 +632,7 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			}
 			if ev, err = freshness.NewEvaluator(g, policies); err != nil {
 				m.opts.Logger.Error("freshness evaluation disabled", "err", err)
-				m.publish(m.opts.Now())
+				m.publish(m.opts.Now(), changed, states, false)
 				return passStats{full: full, events: len(events)}
 			}
 		}
@@ -615,15 +640,22 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 			m.tracker.SetMaterializable(k, ok)
 		}
 		m.setPartitions(ctx, parts)
-		m.eval, m.evalGraph, m.evalVer = ev, g, ver
+		m.eval, m.evalGraph, m.evalVer, m.evalPolicies = ev, g, ver, policies
 		full = true
 		m.follow(ctx, g, policies)
+		m.unseen = m.unseen[:0]
+		for k := range policies {
+			if m.tracker.FirstSeen(k).IsZero() {
+				m.unseen = append(m.unseen, k)
+			}
+		}
 	}
+	policies := m.evalPolicies
 	// New assets that no policy reached by now are not followed further.
 	m.mu.Lock()
 	if m.relevant != nil {
 		for k, before := range m.whole {
-			if !m.relevant[k] && before+1 < pass {
+			if _, ok := m.relevant[k]; !ok && before+1 < pass {
 				delete(m.whole, k)
 			}
 		}
@@ -632,30 +664,62 @@ func (m *Monitor) evaluate(ctx context.Context, full bool) passStats {
 	now := m.opts.Now()
 	// An asset with a policy and no event yet is first seen now: the
 	// state recorded below is its first stored event, so a restart finds
-	// the same first-seen time in the store.
-	for k := range policies {
-		if m.tracker.FirstSeen(k).IsZero() && m.tracker.Seen(k, now) {
-			changed = append(changed, k)
+	// the same first-seen time in the store. A first-seen time, once set,
+	// stays: only the assets unseen when the policies were read are
+	// looked at.
+	unseen := m.unseen[:0]
+	for _, k := range m.unseen {
+		if m.tracker.FirstSeen(k).IsZero() {
+			if m.tracker.Seen(k, now) {
+				changed = append(changed, k)
+			}
+			if m.tracker.FirstSeen(k).IsZero() {
+				unseen = append(unseen, k)
+			}
 		}
 	}
-	var results []freshness.Result
+	clear(m.unseen[len(unseen):])
+	m.unseen = unseen
+	results := m.resBuf[:0]
 	switch {
 	case full:
-		results = m.eval.EvaluateAll(nil, now, m.tracker)
+		results = m.eval.EvaluateAll(results, now, m.tracker)
 		// Assets whose policy was removed drop out of the results.
-		gone := func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok }
-		maps.DeleteFunc(m.results, gone)
-		maps.DeleteFunc(m.raw, gone)
+		maps.DeleteFunc(m.results, func(k asset.Key, _ freshness.Result) bool { _, ok := policies[k]; return !ok })
+		maps.DeleteFunc(m.raw, func(k asset.Key, _ time.Time) bool { _, ok := policies[k]; return !ok })
 	case len(changed) > 0:
-		results = m.eval.Reevaluate(nil, now, m.tracker, changed)
+		results = m.eval.Reevaluate(results, now, m.tracker, changed)
 	}
 	results = m.settle(ctx, results, now)
 	if full {
 		m.tracker.DropUnused()
 	}
+	before := len(m.results)
 	m.record(ctx, now, results)
-	m.publish(now)
-	return passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
+	st := passStats{full: full, events: len(events), changed: len(changed), results: len(results)}
+	if full {
+		clear(m.lastOK) // publish reads every result's again
+	}
+	m.publish(now, changed, states, len(m.results) > before)
+	if cap(results) <= maxSpare {
+		m.resBuf = results[:0] // the next pass's results overwrite these
+	}
+	if cap(changed) <= maxSpare {
+		m.changedBuf = changed[:0]
+	}
+	return st
+}
+
+// uniqueKeys drops the repeated keys of ks, keeping the first of each.
+func uniqueKeys(ks []asset.Key) []asset.Key {
+	seen := make(map[asset.Key]bool, len(ks))
+	return slices.DeleteFunc(ks, func(k asset.Key) bool {
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+		return false
+	})
 }
 
 // settle fetches what the pass could not resolve from memory and
@@ -696,30 +760,36 @@ func (m *Monitor) follow(ctx context.Context, g *lineage.Graph, policies map[ass
 	if m.opts.Seed == nil {
 		return // no way to catch up later: follow everything
 	}
-	relevant := make(map[asset.Key]bool, len(policies))
+	relevant := make(map[asset.Key]relevance, len(policies))
 	var stack []asset.Key
 	for k := range policies {
-		relevant[k] = true
+		relevant[k] = relevance{}
 		stack = append(stack, k)
 	}
 	for len(stack) > 0 {
 		k := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		for _, p := range g.Parents(k) {
-			if !relevant[p] {
-				relevant[p] = true
+			if _, ok := relevant[p]; !ok {
+				relevant[p] = relevance{}
 				stack = append(stack, p)
 			}
 		}
 	}
+	// Once published, Observe writes to relevant (its seen flags): the
+	// assets it adds are picked out before.
+	var added []asset.Key
 	m.mu.Lock()
 	old := m.relevant
+	for k := range relevant {
+		relevant[k] = relevance{seen: m.seen[k]}
+		if _, was := old[k]; old != nil && !was {
+			added = append(added, k)
+		}
+	}
 	m.relevant = relevant
 	m.mu.Unlock()
-	for k := range relevant {
-		if old == nil || old[k] {
-			continue
-		}
+	for _, k := range added {
 		m.mu.Lock()
 		_, whole := m.whole[k]
 		delete(m.whole, k) // followed now as a relevant asset
@@ -796,17 +866,49 @@ func (m *Monitor) record(ctx context.Context, now time.Time, results []freshness
 	}
 }
 
-func (m *Monitor) publish(now time.Time) {
-	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: make(map[asset.Key]time.Time, len(m.results))}
-	for k := range m.results {
-		if st := m.tracker.State(k); st != nil {
+// publish makes the results the current snapshot, with each asset's
+// latest success. Those are kept across passes and brought up to date for
+// the assets whose tracker state changed (changed): an asset's latest
+// success moves only when the tracker applies one of its successes, which
+// reports it changed. When assets got their first result in this pass
+// (added), the results without one are read; after a full pass lastOK is
+// empty and every result's is read. states, when not nil, are the
+// tracker's states of the first changed keys, in order.
+func (m *Monitor) publish(now time.Time, changed []asset.Key, states []*freshness.AssetState, added bool) {
+	set := func(k asset.Key, st *freshness.AssetState) {
+		if st != nil {
 			if s, ok := st.Latest(); ok {
-				snap.LastSuccess[k] = s.Time()
+				m.lastOK[k] = s.Time()
 			}
 		}
 	}
+	update := func(k asset.Key) { set(k, m.tracker.State(k)) }
+	if len(m.lastOK) == 0 {
+		for k := range m.results {
+			update(k)
+		}
+	} else {
+		for i, k := range changed {
+			if _, ok := m.results[k]; !ok {
+				continue
+			}
+			if i < len(states) {
+				set(k, states[i])
+			} else {
+				update(k)
+			}
+		}
+		if added {
+			for k := range m.results {
+				if _, ok := m.lastOK[k]; !ok {
+					update(k)
+				}
+			}
+		}
+	}
+	snap := &freshness.Snapshot{At: now, Results: maps.Clone(m.results), LastSuccess: maps.Clone(m.lastOK)}
 	m.mu.Lock()
-	snap.Groups = maps.Clone(m.groups)
+	snap.Groups = m.groups
 	done := m.evaluated
 	m.evaluated = make(chan struct{})
 	m.mu.Unlock()
@@ -851,7 +953,7 @@ func (m *Monitor) restoreRuns(ctx context.Context, changed []asset.Key) []asset.
 func (m *Monitor) isRelevant(k asset.Key) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.relevant == nil || m.relevant[k]
+	return m.relevantNow(k)
 }
 
 // setPartitions tells the tracker each asset's partitions, and reads the
