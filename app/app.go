@@ -246,7 +246,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	fopts.FirstSeen = a.firstSeen
 	fopts.History = st // history older than the monitor's in-memory window
 	fopts.Tracer = cfg.tracer("freshness")
-	var rec monitor.Recorder = a.submitter()
+	var rec monitor.Recorder = a.pipeline
 	if a.cluster != nil {
 		rec = standbyRecorder{next: rec, leading: &a.cluster.leading}
 	}
@@ -327,7 +327,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		Catalog:     a.catalog,
 		Lineage:     a.lineage,
 		Events:      guard,
-		Ingest:      clientIngest{a.submitter()},
+		Ingest:      clientIngest{a.pipeline},
 		Freshness:   a.monitor,
 		DeadLetters: a.pipeline,
 		Declare:     a.declare,
@@ -603,7 +603,7 @@ func (a *App) latestEvents(k asset.Key) []asset.Event {
 
 // Submit ingests events as the API does (used by the demo).
 func (a *App) Submit(ctx context.Context, events []asset.Event) error {
-	return a.submitter().Submit(ctx, events)
+	return a.pipeline.Submit(ctx, events)
 }
 
 // Drain waits until every event acknowledged so far is in the store.
@@ -656,7 +656,7 @@ func (a *App) openRuns(cfg Config) error {
 	if err := a.openLineageOut(cfg, defs); err != nil {
 		return err
 	}
-	a.runs = runs.New(runs.Options{Store: rs, Events: a.submitter(), Launcher: launcher,
+	a.runs = runs.New(runs.Options{Store: rs, Events: a.pipeline, Launcher: launcher,
 		Limits: executor.LimitsFromConfig(defs), Owner: instance, Log: cfg.Logger, Tracer: cfg.tracer("runs"),
 		Notify: a.notifyRun})
 	a.runs.SetSpecs(runSpecs(a.specs))
@@ -666,7 +666,7 @@ func (a *App) openRuns(cfg Config) error {
 			spec, _, _ := a.catalog.Spec(k)
 			return !defs.Automation.Excluded(spec)
 		},
-		Events: a.submitter(), Log: cfg.Logger,
+		Events: a.pipeline, Log: cfg.Logger,
 	})
 	a.autoDone = make(chan struct{})
 	return nil

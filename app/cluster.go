@@ -16,7 +16,6 @@ import (
 	"github.com/freshet-dev/freshet/asset"
 	"github.com/freshet-dev/freshet/follow"
 	"github.com/freshet-dev/freshet/freshness/monitor"
-	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/leader"
 	"github.com/freshet-dev/freshet/store"
 )
@@ -82,68 +81,15 @@ func (a *App) openCluster(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// observeOwn is the pipeline's observer: events this server acknowledged
-// (the follower heard of them already through owned, but not of those
-// replayed from the write-ahead log at start).
+// observeOwn is the pipeline's observer: events this server acknowledged,
+// the follower told first. The pipeline calls it before the store writer
+// may take the batch, so no poll of the log can find them stored and take
+// them for another server's.
 func (a *App) observeOwn(events []asset.Event) {
 	if a.cluster != nil {
 		a.cluster.follower.Own(events)
 	}
 	a.observe(events)
-}
-
-// submitter is how the server submits its own events.
-func (a *App) submitter() owned {
-	o := owned{p: a.pipeline}
-	if a.cluster != nil {
-		o.f = a.cluster.follower
-	}
-	return o
-}
-
-// owned submits to the pipeline, first telling the follower the events
-// are this server's: the store writer may store a batch before the
-// pipeline's observers run, and a poll in between must not take it for
-// another server's. Every submission of the server goes through it.
-type owned struct {
-	p *ingest.Pipeline
-	f *follow.Follower // nil: a server alone
-}
-
-func (o owned) own(events []asset.Event) {
-	if o.f != nil {
-		o.f.Own(events)
-	}
-}
-
-// disown forgets events the write-ahead log refused. An error after the
-// caller went away may come after the log took them: those stay.
-func (o owned) disown(ctx context.Context, events []asset.Event, err error) {
-	if o.f != nil && err != nil && ctx.Err() == nil {
-		o.f.Disown(events)
-	}
-}
-
-func (o owned) Submit(ctx context.Context, events []asset.Event) error {
-	o.own(events)
-	err := o.p.Submit(ctx, events)
-	o.disown(ctx, events, err)
-	return err
-}
-
-// SubmitClient is the API's submission, behind the backpressure.
-func (o owned) SubmitClient(ctx context.Context, events []asset.Event) error {
-	o.own(events)
-	err := o.p.SubmitClient(ctx, events)
-	o.disown(ctx, events, err)
-	return err
-}
-
-func (o owned) SubmitStored(ctx context.Context, events []asset.Event, wait time.Duration) (bool, error) {
-	o.own(events)
-	stored, err := o.p.SubmitStored(ctx, events, wait)
-	o.disown(ctx, events, err)
-	return stored, err
 }
 
 // stored is the pipeline's OnStored: the store took a batch.

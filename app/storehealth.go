@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/freshet-dev/freshet/asset"
+	"github.com/freshet-dev/freshet/ingest"
 	"github.com/freshet-dev/freshet/ingest/wal"
 	"github.com/freshet-dev/freshet/runs"
 	"github.com/freshet-dev/freshet/store"
@@ -228,7 +229,7 @@ func walFailing(log *wal.Log) prometheus.Collector {
 
 // clientIngest is ingest as the API's clients get it: behind the
 // backpressure, with ?wait=stored.
-type clientIngest struct{ p owned }
+type clientIngest struct{ p *ingest.Pipeline }
 
 func (c clientIngest) Submit(ctx context.Context, events []asset.Event) error {
 	return c.p.SubmitClient(ctx, events)

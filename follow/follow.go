@@ -107,26 +107,16 @@ func (f *Follower) Prime(ctx context.Context) error {
 	return err
 }
 
-// Own tells the follower about events this server is about to take: it
-// shows them itself and skips them in the log. Call it before they can
-// reach the store (before the write-ahead log), so no poll can see them
-// first. An id is forgotten OwnHorizon after Own or Stored last named it,
-// or at once by Disown.
+// Own tells the follower about events this server took: it shows them
+// itself and skips them in the log. Call it before they can reach the
+// store (the pipeline's observers run before its writer may take a
+// batch), so no poll can see them first. An id is forgotten OwnHorizon
+// after Own or Stored last named it.
 func (f *Follower) Own(events []asset.Event) { f.touch(events) }
 
 // Stored tells the follower that events this server ingested are in the
 // store: they are forgotten OwnHorizon from now if no poll read them.
 func (f *Follower) Stored(events []asset.Event) { f.touch(events) }
-
-// Disown forgets events this server did not take after all (the
-// write-ahead log refused them).
-func (f *Follower) Disown(events []asset.Event) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i := range events {
-		delete(f.own, events[i].ID)
-	}
-}
 
 func (f *Follower) touch(events []asset.Event) {
 	now := f.opts.Now()

@@ -181,8 +181,8 @@ func (p *Pipeline) Recovered(fn func([]asset.Event)) error {
 	})
 }
 
-// Submit returns once the batch is durable in the write-ahead log; then
-// observers see it. The store write happens later, in Run. It is for
+// Submit returns once the batch is durable in the write-ahead log and the
+// observers saw it; only then may the store writer (Run) take it. It is for
 // Freshet's own events: clients' batches go through SubmitClient.
 func (p *Pipeline) Submit(ctx context.Context, events []asset.Event) error {
 	if len(events) == 0 {
@@ -228,6 +228,13 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled b
 	}
 	p.metrics.accepted.Add(float64(len(events)))
 	p.unstored.Add(int64(len(events)))
+	// Observers first, then the writer may take the batch: the catalog
+	// counts an event pending when it is acknowledged and stored when the
+	// store took it, and a batch stored before its observers ran was
+	// counted twice (once as stored, once as pending for good).
+	for _, o := range p.observers {
+		o(events)
+	}
 	// Decoded events take five to seven times their encoded size
 	// (materializations with two metadata entries: 6.5x, measured).
 	size := 6 * int64(payloadLen)
@@ -244,9 +251,6 @@ func (p *Pipeline) submit(ctx context.Context, events []asset.Event, throttled b
 	select {
 	case p.wake <- struct{}{}:
 	default:
-	}
-	for _, o := range p.observers {
-		o(events)
 	}
 	return seq, nil
 }

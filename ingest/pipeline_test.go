@@ -409,3 +409,67 @@ func TestTornDeadLetterCut(t *testing.T) {
 		t.Errorf("dead letters = %+v, want d-0 and d-1", got)
 	}
 }
+
+// TestObserversBeforeStore: the observers of a batch run before the store
+// writer may take it, so the catalog (which counts an event pending when
+// it is acknowledged and stored once the store took it) never hears of a
+// store before the acknowledgement. A slow observer widens the window the
+// writer had before.
+func TestObserversBeforeStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log, err := wal.Open(dir+"/wal", wal.Options{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	var (
+		mu       sync.Mutex
+		observed = map[string]bool{}
+		early    []string
+		stored   atomic.Int64
+	)
+	opts := ingest.Options{Logger: quiet, BatchSize: 1, BatchDelay: time.Millisecond,
+		OnStored: func(batch, _ []asset.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range batch {
+				if !observed[e.ID] {
+					early = append(early, e.ID)
+				}
+			}
+			stored.Add(int64(len(batch)))
+		}}
+	p := ingest.NewPipeline(log, openStore(t, dir), opts, func(events []asset.Event) {
+		time.Sleep(20 * time.Millisecond) // a busy catalog
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range events {
+			observed[e.ID] = true
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 5 {
+				if err := p.Submit(context.Background(), batch(fmt.Sprintf("c%d-%d", i, j), 1)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := p.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if stored.Load() != 20 || len(early) > 0 {
+		t.Fatalf("stored %d of 20 events; stored before their observers ran: %v", stored.Load(), early)
+	}
+}
