@@ -132,8 +132,8 @@ func (c *eventColumns) metaStart() int {
 	return c.metaEnd[len(c.metaEnd)-1]
 }
 
-// columns returns the column slices in insertEventCols order.
-func (c *eventColumns) columns() []any {
+// columns returns rows [lo, hi) of the columns, in insertEventCols order.
+func (c *eventColumns) columns(lo, hi int) []any {
 	if len(c.metadata) != len(c.metaEnd) {
 		all := string(c.buf) // one copy for the batch; rows are substrings
 		c.metadata = make([]string, len(c.metaEnd))
@@ -143,14 +143,34 @@ func (c *eventColumns) columns() []any {
 			start = end
 		}
 	}
-	return []any{c.id, c.kind, c.asset, c.time, c.timeNS, c.runID, c.part, c.dataTimeNS, c.hasDataTime,
-		c.upstream, c.rowCount, c.metadata, c.hasCheck, c.checkName, c.checkPassed, c.checkSeverity}
+	return []any{c.id[lo:hi], c.kind[lo:hi], c.asset[lo:hi], c.time[lo:hi], c.timeNS[lo:hi], c.runID[lo:hi], c.part[lo:hi],
+		c.dataTimeNS[lo:hi], c.hasDataTime[lo:hi], c.upstream[lo:hi], c.rowCount[lo:hi], c.metadata[lo:hi],
+		c.hasCheck[lo:hi], c.checkName[lo:hi], c.checkPassed[lo:hi], c.checkSeverity[lo:hi]}
 }
 
+// flushRows is how many rows go to the server at a time (Flush): the
+// driver's column buffers, reset by each Flush, are reused from one block
+// to the next instead of growing to the whole batch. A 50,000-row insert
+// allocated 120 MB in the driver that way, 50 MB now, and took a fifth
+// less time (BenchmarkAppend). The server still writes one part per
+// insert: it squashes the blocks of an INSERT up to
+// min_insert_block_size_rows, about a million (TestOnePartPerInsert).
+const flushRows = 8192
+
+// appendTo sends the columns to b, flushRows at a time.
 func (c *eventColumns) appendTo(b driver.Batch) error {
-	for i, col := range c.columns() {
-		if err := b.Column(i).Append(col); err != nil {
-			return fmt.Errorf("column %d: %w", i, err)
+	n := len(c.id)
+	for lo := 0; lo < n; lo += flushRows {
+		hi := min(lo+flushRows, n)
+		for i, col := range c.columns(lo, hi) {
+			if err := b.Column(i).Append(col); err != nil {
+				return fmt.Errorf("column %d: %w", i, err)
+			}
+		}
+		if hi < n {
+			if err := b.Flush(); err != nil {
+				return fmt.Errorf("send rows %d-%d: %w", lo, hi, err)
+			}
 		}
 	}
 	return nil
@@ -163,7 +183,7 @@ func eventRow(e asset.Event) ([]any, error) {
 	if err := c.add(&e); err != nil {
 		return nil, err
 	}
-	row := c.columns()
+	row := c.columns(0, 1)
 	for i, col := range row {
 		switch v := col.(type) {
 		case []string:

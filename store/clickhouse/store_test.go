@@ -690,3 +690,30 @@ func TestAppendMetadataMatchesJSON(t *testing.T) {
 		t.Error("invalid json value accepted")
 	}
 }
+
+// TestOnePartPerInsert: AppendEvents sends a batch in blocks of flushRows
+// rows, and the server still writes one part per table for it, so the
+// merges have no more to do than for one block.
+func TestOnePartPerInsert(t *testing.T) {
+	t.Parallel()
+	st, _ := openStore(t)
+	ctx := context.Background()
+	events := genEvents(3*flushRows+100, 1000, 9)
+	for i := range events {
+		events[i].Time = events[0].Time.Add(time.Duration(i) * time.Millisecond) // one month: one partition
+	}
+	added, err := st.AppendEvents(ctx, events)
+	if err != nil || len(added) != len(events) {
+		t.Fatalf("added %d of %d (%v)", len(added), len(events), err)
+	}
+	for _, table := range []string{"events", "event_ids"} {
+		var parts, rows uint64
+		if err := st.conn.QueryRow(ctx, "SELECT count(), sum(rows) FROM system.parts WHERE database = ? AND table = ? AND active",
+			st.schema.db, table).Scan(&parts, &rows); err != nil {
+			t.Fatal(err)
+		}
+		if parts != 1 || rows != uint64(len(events)) {
+			t.Errorf("%s: %d parts holding %d rows, want 1 part of %d", table, parts, rows, len(events))
+		}
+	}
+}
