@@ -340,7 +340,9 @@ func storeWrites(c *http.Client, url string) (string, error) {
 		}
 	}
 	batches := v["freshet_store_batch_events_count"]
-	return fmt.Sprintf("store writes: %.0f batches of %.0f events on average, %.1f s writing; backpressure waits %.1f s in total",
+	return fmt.Sprintf("store writes: %.0f batches of %.0f events on average, %.1f s writing; backpressure waits %.1f s in total; "+
+		"freshness passes: %.0f, %.2f s",
 		batches, v["freshet_store_batch_events_sum"]/max(batches, 1), v["freshet_store_write_seconds_sum"],
-		v["freshet_ingest_backpressure_wait_seconds_sum"]), nil
+		v["freshet_ingest_backpressure_wait_seconds_sum"],
+		v["freshet_freshness_evaluation_seconds_count"], v["freshet_freshness_evaluation_seconds_sum"]), nil
 }

@@ -54,7 +54,10 @@ type Options struct {
 	// when deadlines pass without any event (default 15s).
 	Interval time.Duration
 	// Coalesce is the least time between two event-driven passes: events
-	// arriving meanwhile are evaluated together (default 100ms).
+	// arriving meanwhile are evaluated together (default 100ms). Under
+	// load the wait is at least passSpacing times what the last pass
+	// took, so that passes keep to about a quarter of the time however
+	// fast events come: each evaluates more of them at once.
 	Coalesce time.Duration
 	Now      func() time.Time
 	Logger   *slog.Logger
@@ -546,28 +549,37 @@ func (m *Monitor) Run(ctx context.Context) error {
 			full = true
 		case <-m.wake:
 		}
-		m.pass(ctx, full)
+		took := m.pass(ctx, full)
 		// Coalesce: let a burst of events gather before the next pass.
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(m.opts.Coalesce):
+		case <-time.After(max(m.opts.Coalesce, passSpacing*took)):
 		}
 	}
 }
 
+// passSpacing: the wait after a pass is at least this many times what
+// the pass took. With 1,000,000 events in 6 s over 10,500 assets with
+// policies (bench-ingest --policies), a pass took 85 ms on average and
+// passes ran almost back to back behind the 100 ms Coalesce; each
+// re-evaluated nearly every asset.
+const passSpacing = 3
+
 // pass is one evaluation pass, timed (freshet_freshness_evaluation_seconds)
 // and traced (freshness.pass).
-func (m *Monitor) pass(ctx context.Context, full bool) {
+func (m *Monitor) pass(ctx context.Context, full bool) time.Duration {
 	start := time.Now()
 	ctx, span := m.opts.Tracer.Start(ctx, "freshness.pass")
 	st := m.evaluate(ctx, full)
-	m.passTime.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	m.passTime.Observe(took.Seconds())
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Bool("freshet.freshness.full", st.full), attribute.Int("freshet.events", st.events),
 			attribute.Int("freshet.freshness.changed", st.changed), attribute.Int("freshet.freshness.results", st.results))
 	}
 	span.End()
+	return took
 }
 
 // passStats describe a pass, for its span.
