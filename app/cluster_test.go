@@ -89,18 +89,13 @@ func TestSingleServerTrimsEventLog(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ch, err := chtest.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ch.Stop() })
-	dsn := ch.DSN() + "/single"
+	dsn := chtest.Server(t)                                            // a database of its own on the shared server
 	st, err := clickhouse.Open(ctx, dsn, clickhouse.WithLogger(quiet)) // the schema, event_log included
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
-	opts, err := clickhousego.ParseDSN(ch.DSN())
+	opts, err := clickhousego.ParseDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +104,8 @@ func TestSingleServerTrimsEventLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO single.event_log (stored, id, asset, time_ns)")
+	log := "`" + opts.Auth.Database + "`.event_log"
+	batch, err := conn.PrepareBatch(ctx, "INSERT INTO "+log+" (stored, id, asset, time_ns)")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +122,7 @@ func TestSingleServerTrimsEventLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := func() []string {
-		rows, err := conn.Query(ctx, "SELECT id FROM single.event_log ORDER BY id")
+		rows, err := conn.Query(ctx, "SELECT id FROM "+log+" ORDER BY id")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -93,9 +93,6 @@ type ZooKeeper struct {
 // Addr is the server's host:port, for clients.
 func (z *ZooKeeper) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(z.port)) }
 
-// Dir is where it keeps its data and logs.
-func (z *ZooKeeper) Dir() string { return z.dir }
-
 // ZooKeeperDir is where a Cluster's ZooKeeper keeps its data and logs.
 func (c *Cluster) ZooKeeperDir() string { return filepath.Join(c.dir, "zk") }
 

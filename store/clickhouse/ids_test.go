@@ -104,7 +104,8 @@ func TestIDCeiling(t *testing.T) {
 		{first, []string{"tp-03", "tp-04"}, []string{"tp-03", "tp-04"}},          // all above: no lookup
 		{first, []string{"tp-00", "tp-02", "tp-05"}, []string{"tp-00", "tp-05"}}, // tp-02 is below, and stored
 		{first, []string{"tp-05", "tp-06", "tp-06"}, []string{"tp-06"}},          // the ceiling, and a repeat
-		{restarted, []string{"tp-01", "tp-07"}, []string{"tp-07"}},               // learns tp-06 from the server
+		{restarted, []string{"tp-01"}, nil},                                      // learns tp-06 from the server,
+		{restarted, []string{"tp-05", "tp-07"}, []string{"tp-07"}},               // so tp-05 is looked up
 		{restarted, []string{"tp-03", "tp-10"}, []string{"tp-10"}},               // below its ceiling: looked up
 		{sharedA, []string{"x-1"}, []string{"x-1"}},
 		{sharedB, []string{"z-9"}, []string{"z-9"}},                 // above what sharedA stored,

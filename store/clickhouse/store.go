@@ -37,12 +37,11 @@ const (
 
 // Store is a store.Store on ClickHouse. It is safe for concurrent use.
 type Store struct {
-	conn      driver.Conn
-	schema    schema
-	q         queries
-	lq        logQueries
-	log       *slog.Logger
-	batchRows int
+	conn   driver.Conn
+	schema schema
+	q      queries
+	lq     logQueries
+	log    *slog.Logger
 
 	appendMu sync.Mutex // one AppendEvents at a time: see there
 	// ceiling bounds the ids event_ids holds (none is greater) once
@@ -73,16 +72,6 @@ type Option func(*Store)
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
-// WithBatchRows sets how many rows one insert carries (default
-// DefaultBatchRows).
-func WithBatchRows(n int) Option {
-	return func(s *Store) {
-		if n > 0 {
-			s.batchRows = n
-		}
-	}
-}
-
 // WithSharedWriters says that other processes append events to the same
 // database (several Freshet servers, docs/scaling.md). Every id of a batch
 // is then looked up: the ids another writer stores would not raise this
@@ -98,11 +87,10 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{
-		schema:    schema{db: cfg.database, cluster: cfg.cluster},
-		log:       slog.Default(),
-		batchRows: DefaultBatchRows,
-		trimName:  newTrimName(),
-		trimmed:   map[string]int64{},
+		schema:   schema{db: cfg.database, cluster: cfg.cluster},
+		log:      slog.Default(),
+		trimName: newTrimName(),
+		trimmed:  map[string]int64{},
 	}
 	for _, o := range opts {
 		o(st)
@@ -170,7 +158,7 @@ func (st *Store) Ping(ctx context.Context) error {
 func (st *Store) Close() error { return st.conn.Close() }
 
 // AppendEvents inserts the events whose ids the store does not hold yet,
-// in inserts of up to batchRows rows, and returns them. Which ids it holds
+// in inserts of up to DefaultBatchRows rows, and returns them. Which ids it holds
 // is answered by event_ids, a table ordered by id that a materialized view
 // fills within each insert, so the lookup reads only the granules of the
 // ids asked for (ids assigned at ingest are UUIDv7s, which cluster by
@@ -192,8 +180,8 @@ func (st *Store) AppendEvents(ctx context.Context, events []asset.Event) ([]asse
 	defer st.appendMu.Unlock()
 	var added []asset.Event
 	var cols eventColumns
-	for start := 0; start < len(events); start += st.batchRows {
-		chunk := events[start:min(start+st.batchRows, len(events))]
+	for start := 0; start < len(events); start += DefaultBatchRows {
+		chunk := events[start:min(start+DefaultBatchRows, len(events))]
 		// The columns are built while the server looks the ids up, for the
 		// usual case that all of them are new (else built again for the
 		// new ones): the two take turns otherwise, on a machine that has a
